@@ -1,0 +1,23 @@
+package millrace.protocol;
+
+import java.util.List;
+
+/** Topic names: a contract shared by every stage and by the Kubernetes manifests. */
+public final class Topics {
+    public static final String DOCS = "millrace.docs";
+    public static final String DOCS_CLEAN = "millrace.docs.clean";
+    public static final String DOCS_REJECTED = "millrace.docs.rejected";
+    public static final String SHARDS = "millrace.shards";
+    public static final String RATINGS = "millrace.ratings";
+    public static final String POLICY = "millrace.policy";
+    public static final String CHECKPOINTS = "millrace.checkpoints";
+
+    /** Every topic, in data-flow order. */
+    public static final List<String> ALL =
+            List.of(DOCS, DOCS_CLEAN, DOCS_REJECTED, SHARDS, RATINGS, POLICY, CHECKPOINTS);
+
+    /** Topics that keep only the latest record per key (one entry per model name). */
+    public static final List<String> COMPACTED = List.of(POLICY, CHECKPOINTS);
+
+    private Topics() {}
+}
