@@ -12,6 +12,8 @@ public enum RejectReason {
     EMPTY,
     /** Larger than the configured size cap. */
     TOO_LARGE,
+    /** A record on a topic that is not a valid protocol payload. */
+    MALFORMED,
     /** Same normalized text as a document kept before it. */
     EXACT_DUPLICATE;
 

@@ -1,0 +1,94 @@
+package millrace;
+
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.ThreadingModel;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.Deployable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import millrace.dedup.DedupVerticle;
+import millrace.ingest.IngestVerticle;
+import millrace.kafka.TopicSetup;
+import millrace.metrics.Metrics;
+import millrace.tokenizer.TokenizeVerticle;
+import millrace.train.TrainVerticle;
+import millrace.web.StatusVerticle;
+import millrace.web.WebVerticle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Deploys the verticles of a set of roles on one Vert.x instance, and takes them down again. */
+public final class Platform implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Platform.class);
+
+    private final Vertx vertx;
+    private final WebVerticle web;
+
+    private Platform(Vertx vertx, WebVerticle web) {
+        this.vertx = vertx;
+        this.web = web;
+    }
+
+    /** Creates missing topics, then deploys every role's verticles; returns when all have started. */
+    public static Platform start(Set<Role> roles, PlatformConfig config) {
+        Metrics.init();
+        TopicSetup.ensureTopics(config.kafka(), config.partitions(), (short) 1);
+        // a training step or a checkpoint may legitimately hold a worker thread for a while
+        Vertx vertx = Vertx.vertx(new VertxOptions().setMaxWorkerExecuteTime(10).setMaxWorkerExecuteTimeUnit(TimeUnit.MINUTES));
+        DeploymentOptions worker = new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER);
+        DeploymentOptions eventLoop = new DeploymentOptions();
+        List<Future<String>> deployed = new ArrayList<>();
+        WebVerticle web = null;
+        // downstream first, so that consumers are in their groups before the first documents arrive
+        if (roles.contains(Role.WEB)) {
+            web = new WebVerticle(config.httpPort());
+            deployed.add(deploy(vertx, new StatusVerticle(config.kafka()), worker));
+            deployed.add(deploy(vertx, web, eventLoop));
+        }
+        if (roles.contains(Role.TRAIN)) {
+            deployed.add(deploy(vertx, new TrainVerticle(config.kafka(), config.train(), config.checkpointDir()), worker));
+        }
+        if (roles.contains(Role.TOKENIZE)) {
+            deployed.add(deploy(vertx, new TokenizeVerticle(config.kafka(), config.tokenize()), worker));
+        }
+        if (roles.contains(Role.DEDUP)) deployed.add(deploy(vertx, new DedupVerticle(config.kafka()), worker));
+        if (roles.contains(Role.INGEST)) {
+            deployed.add(deploy(vertx, new IngestVerticle(config.kafka(), config.corpus()), worker));
+        }
+        try {
+            Future.all(deployed).await(5, TimeUnit.MINUTES);
+        } catch (Exception e) {
+            try {
+                vertx.close().await(30, TimeUnit.SECONDS);
+            } catch (Exception closing) {
+                e.addSuppressed(closing);
+            }
+            throw new IllegalStateException("roles failed to start: " + e.getMessage(), e);
+        }
+        LOG.info("running roles {}{}", roles.stream().map(Role::label).toList(),
+                web != null ? " — web on http://localhost:" + web.port() : "");
+        return new Platform(vertx, web);
+    }
+
+    private static Future<String> deploy(Vertx vertx, Deployable verticle, DeploymentOptions options) {
+        return vertx.deployVerticle(verticle, options);
+    }
+
+    /** The web role's port, or -1 when this process does not run it. */
+    public int httpPort() {
+        return web == null ? -1 : web.port();
+    }
+
+    @Override
+    public void close() {
+        try {
+            vertx.close().await(60, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.warn("Vert.x did not close cleanly: {}", e.toString());
+        }
+    }
+}

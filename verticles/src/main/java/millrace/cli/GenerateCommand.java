@@ -1,0 +1,45 @@
+package millrace.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import millrace.model.Sampler;
+import millrace.web.Generator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Samples text from a checkpoint directory. */
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a checkpoint.")
+final class GenerateCommand implements Callable<Integer> {
+    @Option(names = "--checkpoint", required = true, description = "A checkpoint directory (…/checkpoints/<model>/step-…).")
+    Path checkpoint;
+
+    @Option(names = "--prompt", required = true, description = "The text to continue.")
+    String prompt;
+
+    @Option(names = "--max-tokens", defaultValue = "64", description = "New tokens at most (default: ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0.8", description = "0 for greedy (default: ${DEFAULT-VALUE}).")
+    float temperature;
+
+    @Option(names = "--top-k", defaultValue = "40", description = "Sample among the k likeliest tokens; 0 for all (default: ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Files.isRegularFile(checkpoint.resolve("checkpoint.json"))) {
+            throw new IllegalArgumentException("not a checkpoint directory: " + checkpoint);
+        }
+        if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be >= 1");
+        try (Generator generator = new Generator()) {
+            Generator.Answer a = generator.generate(checkpoint, prompt,
+                    new Sampler.Settings(maxTokens, temperature, topK, seed), t -> { });
+            System.out.println(prompt + a.text());
+        }
+        return 0;
+    }
+}

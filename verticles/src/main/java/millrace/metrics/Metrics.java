@@ -1,0 +1,99 @@
+package millrace.metrics;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/**
+ * The metrics catalogue: every counter, gauge and histogram Millrace exposes, in one place. Names follow
+ * {@code millrace_<stage>_<what>_<unit>}; labels are bounded (reason, split, verdict, stage), never ids.
+ */
+public final class Metrics {
+    private static final PrometheusRegistry REGISTRY = PrometheusRegistry.defaultRegistry;
+
+    static {
+        JvmMetrics.builder().register(REGISTRY);
+    }
+
+    // ingest
+    public static final Counter INGEST_DOCUMENTS = Counter.builder().name("millrace_ingest_documents_total")
+            .help("Documents written to millrace.docs").labelNames("content_type").register();
+    public static final Counter INGEST_BYTES = Counter.builder().name("millrace_ingest_bytes_total")
+            .help("Bytes of text written to millrace.docs").register();
+    public static final Counter INGEST_REJECTED = Counter.builder().name("millrace_ingest_rejected_total")
+            .help("Inputs the ingest stage could not turn into documents, by reason").labelNames("reason").register();
+
+    // dedup
+    public static final Counter DEDUP_DOCUMENTS = Counter.builder().name("millrace_dedup_documents_total")
+            .help("Documents judged by the dedup stage, by verdict (kept, duplicate, reingested, malformed)")
+            .labelNames("verdict").register();
+    public static final Gauge DEDUP_INDEX_SIZE = Gauge.builder().name("millrace_dedup_index_documents")
+            .help("Kept documents in the exact-duplicate index").register();
+
+    // tokenize
+    public static final Counter TOKENIZE_DOCUMENTS = Counter.builder().name("millrace_tokenize_documents_total")
+            .help("Documents tokenized, by split").labelNames("split").register();
+    public static final Counter TOKENIZE_TOKENS = Counter.builder().name("millrace_tokenize_tokens_total")
+            .help("Tokens packed into shards, by split").labelNames("split").register();
+    public static final Counter TOKENIZE_SHARDS = Counter.builder().name("millrace_tokenize_shards_total")
+            .help("Shards written to millrace.shards, by split").labelNames("split").register();
+    public static final Counter TOKENIZE_MALFORMED = Counter.builder().name("millrace_tokenize_malformed_total")
+            .help("Records on millrace.docs.clean that were not valid documents").register();
+
+    // train
+    public static final Counter TRAIN_STEPS = Counter.builder().name("millrace_train_steps_total")
+            .help("Optimizer steps taken").register();
+    public static final Counter TRAIN_TOKENS = Counter.builder().name("millrace_train_tokens_total")
+            .help("Tokens trained on (inputs of every row of every step)").register();
+    public static final Gauge TRAIN_LOSS = Gauge.builder().name("millrace_train_loss")
+            .help("Cross-entropy loss of the last training step (nats per token)").register();
+    public static final Gauge TRAIN_VALIDATION_LOSS = Gauge.builder().name("millrace_train_validation_loss")
+            .help("Mean cross-entropy on held-out validation rows at the last evaluation").register();
+    public static final Gauge TRAIN_LEARNING_RATE = Gauge.builder().name("millrace_train_learning_rate")
+            .help("Learning rate of the last step").register();
+    public static final Gauge TRAIN_GRAD_NORM = Gauge.builder().name("millrace_train_grad_norm")
+            .help("Global gradient norm before clipping, last step").register();
+    public static final Gauge TRAIN_TOKENS_PER_SECOND = Gauge.builder().name("millrace_train_tokens_per_second")
+            .help("Training throughput of the last step").register();
+    public static final Histogram TRAIN_STEP_SECONDS = Histogram.builder().name("millrace_train_step_seconds")
+            .help("Wall time of one optimizer step").register();
+    public static final Counter TRAIN_SHARDS = Counter.builder().name("millrace_train_shards_total")
+            .help("Shards read by the trainer, by outcome (accepted, refused_tokenizer, refused_seq_len, malformed)")
+            .labelNames("outcome").register();
+    public static final Counter TRAIN_CHECKPOINTS = Counter.builder().name("millrace_train_checkpoints_total")
+            .help("Checkpoints written").register();
+
+    // web
+    public static final Counter WEB_REQUESTS = Counter.builder().name("millrace_web_requests_total")
+            .help("HTTP requests answered, by route and status class").labelNames("route", "status").register();
+    public static final Histogram WEB_GENERATE_SECONDS = Histogram.builder().name("millrace_web_generate_seconds")
+            .help("Time to generate one answer").register();
+
+    // every stage
+    public static final Counter STAGE_RESTARTS = Counter.builder().name("millrace_stage_restarts_total")
+            .help("Times a stage's worker failed and was rebuilt from the last commit").labelNames("stage").register();
+
+    private Metrics() {}
+
+    /** Loads the catalogue (registering every metric) if it is not loaded yet. */
+    public static void init() {}
+
+    /** The Prometheus text exposition of everything registered. */
+    public static String scrape() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            new PrometheusTextFormatWriter(false).write(out, REGISTRY.scrape());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
+}

@@ -1,0 +1,222 @@
+package millrace.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A GPT-2 style language model written directly in DJL NDArray operations, after nanoGPT's {@code model.py}:
+ * token + position embeddings, {@code nLayer} pre-LayerNorm blocks of causal self-attention and a GELU MLP, a final
+ * LayerNorm, and an output projection tied to the token embedding.
+ *
+ * <p>Parameters are named and laid out as in Hugging Face's GPT-2 ({@code h.0.attn.c_attn.weight} is
+ * {@code [in, out]}), so that export is a rename of the prefix. They live in this model's own manager; callers run
+ * each step in a sub-manager and {@code tempAttach} the parameters to it, so that nothing a step creates outlives it.
+ */
+public final class Gpt implements AutoCloseable {
+    private final GptConfig config;
+    private final NDManager manager;
+    private final Map<String, NDArray> params = new LinkedHashMap<>();
+    /** Additive causal mask: 0 on and below the diagonal, a large negative number above it. */
+    private final NDArray causalMask;
+
+    private Gpt(GptConfig config, NDManager parent) {
+        this.config = config;
+        this.manager = parent.newSubManager();
+        int t = config.blockSize();
+        NDArray row = manager.arange(t).reshape(t, 1);
+        NDArray col = manager.arange(t).reshape(1, t);
+        this.causalMask = col.gt(row).toType(DataType.FLOAT32, false).mul(-1e9f);
+    }
+
+    /** A freshly initialised model: GPT-2 initialisation, std 0.02, residual projections scaled by depth. */
+    public static Gpt initialize(GptConfig config, NDManager parent) {
+        Gpt gpt = new Gpt(config, parent);
+        int c = config.nEmbd();
+        float std = 0.02f;
+        float residualStd = (float) (std / Math.sqrt(2.0 * config.nLayer()));
+        gpt.normal("wte.weight", std, config.vocabSize(), c);
+        gpt.normal("wpe.weight", std, config.blockSize(), c);
+        for (int i = 0; i < config.nLayer(); i++) {
+            String h = "h." + i + ".";
+            gpt.ones(h + "ln_1.weight", c);
+            gpt.zeros(h + "ln_1.bias", c);
+            gpt.normal(h + "attn.c_attn.weight", std, c, 3 * c);
+            gpt.zeros(h + "attn.c_attn.bias", 3 * c);
+            gpt.normal(h + "attn.c_proj.weight", residualStd, c, c);
+            gpt.zeros(h + "attn.c_proj.bias", c);
+            gpt.ones(h + "ln_2.weight", c);
+            gpt.zeros(h + "ln_2.bias", c);
+            gpt.normal(h + "mlp.c_fc.weight", std, c, 4 * c);
+            gpt.zeros(h + "mlp.c_fc.bias", 4 * c);
+            gpt.normal(h + "mlp.c_proj.weight", residualStd, 4 * c, c);
+            gpt.zeros(h + "mlp.c_proj.bias", c);
+        }
+        gpt.ones("ln_f.weight", c);
+        gpt.zeros("ln_f.bias", c);
+        return gpt;
+    }
+
+    /** Loads weights written by {@link #save}; shapes are checked against the config. */
+    public static Gpt load(GptConfig config, NDManager parent, Path safetensors) throws IOException {
+        Gpt gpt = initialize(config, parent);
+        try (InputStream in = Files.newInputStream(safetensors)) {
+            NDList loaded = NDList.decode(gpt.manager, in);
+            for (NDArray a : loaded) {
+                NDArray target = gpt.params.get(a.getName());
+                if (target == null) throw new IOException("unexpected tensor " + a.getName() + " in " + safetensors);
+                if (!target.getShape().equals(a.getShape())) {
+                    throw new IOException(a.getName() + " has shape " + a.getShape() + ", config wants "
+                            + target.getShape());
+                }
+                target.set(a.toType(DataType.FLOAT32, false).toFloatArray());
+                a.close();
+            }
+            if (loaded.size() != gpt.params.size()) {
+                throw new IOException(safetensors + " has " + loaded.size() + " tensors, model " + gpt.params.size());
+            }
+        }
+        return gpt;
+    }
+
+    /** Writes every parameter, by name, as safetensors. */
+    public void save(OutputStream out) throws IOException {
+        NDList list = new NDList();
+        params.forEach((name, p) -> {
+            p.setName(name);
+            list.add(p);
+        });
+        list.encode(out, NDList.Encoding.SAFETENSORS);
+    }
+
+    /** Logits {@code [B, T, vocab]} for token ids {@code idx [B, T]} (int64). */
+    public NDArray forward(NDArray idx, boolean training) {
+        long b = idx.getShape().get(0);
+        long t = idx.getShape().get(1);
+        if (t > config.blockSize()) throw new IllegalArgumentException("sequence " + t + " > block " + config.blockSize());
+        NDArray x = idx.getNDArrayInternal().embedding(idx, p("wte.weight"), SparseFormat.DENSE).singletonOrThrow()
+                .add(p("wpe.weight").get("0:" + t));
+        x = dropout(x, training);
+        for (int i = 0; i < config.nLayer(); i++) {
+            String h = "h." + i + ".";
+            x = x.add(attention(layerNorm(x, h + "ln_1"), h + "attn.", b, t, training));
+            x = x.add(mlp(layerNorm(x, h + "ln_2"), h + "mlp.", training));
+        }
+        x = layerNorm(x, "ln_f");
+        return x.matMul(p("wte.weight").transpose());
+    }
+
+    private NDArray attention(NDArray x, String prefix, long b, long t, boolean training) {
+        int c = config.nEmbd();
+        NDList qkv = linear(x, prefix + "c_attn").split(3, 2);
+        NDArray q = heads(qkv.get(0), b, t);
+        NDArray k = heads(qkv.get(1), b, t);
+        NDArray v = heads(qkv.get(2), b, t);
+        NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(config.headDim()))
+                .add(causalMask.get("0:" + t + ", 0:" + t))
+                .softmax(-1);
+        att = dropout(att, training);
+        NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
+        return dropout(linear(y, prefix + "c_proj"), training);
+    }
+
+    /** {@code [B, T, C]} → {@code [B, heads, T, headDim]}. */
+    private NDArray heads(NDArray x, long b, long t) {
+        return x.reshape(b, t, config.nHead(), config.headDim()).transpose(0, 2, 1, 3);
+    }
+
+    private NDArray mlp(NDArray x, String prefix, boolean training) {
+        return dropout(linear(geluTanh(linear(x, prefix + "c_fc")), prefix + "c_proj"), training);
+    }
+
+    /** GPT-2's GELU, the tanh approximation (Hugging Face's {@code gelu_new}), so exported logits match. */
+    static NDArray geluTanh(NDArray x) {
+        NDArray inner = x.pow(3).mul(0.044715f).add(x).mul((float) Math.sqrt(2 / Math.PI)).tanh();
+        return x.mul(0.5f).mul(inner.add(1f));
+    }
+
+    private NDArray linear(NDArray x, String name) {
+        return x.matMul(p(name + ".weight")).add(p(name + ".bias"));
+    }
+
+    private NDArray layerNorm(NDArray x, String name) {
+        return x.getNDArrayInternal()
+                .layerNorm(x, new Shape(config.nEmbd()), p(name + ".weight"), p(name + ".bias"), 1e-5f)
+                .singletonOrThrow();
+    }
+
+    private NDArray dropout(NDArray x, boolean training) {
+        if (!training || config.dropout() == 0f) return x;
+        return x.getNDArrayInternal().dropout(x, config.dropout(), true).singletonOrThrow();
+    }
+
+    /** Mean cross-entropy of next-token {@code targets [B, T]} (int64) under {@code logits [B, T, V]}. */
+    public static NDArray loss(NDArray logits, NDArray targets) {
+        return logits.logSoftmax(-1).gather(targets.expandDims(-1), -1).mean().neg();
+    }
+
+    private NDArray p(String name) {
+        return params.get(name);
+    }
+
+    private void normal(String name, float std, long... shape) {
+        add(name, manager.randomNormal(0f, std, new Shape(shape), DataType.FLOAT32));
+    }
+
+    private void ones(String name, long... shape) {
+        add(name, manager.ones(new Shape(shape)));
+    }
+
+    private void zeros(String name, long... shape) {
+        add(name, manager.zeros(new Shape(shape)));
+    }
+
+    private void add(String name, NDArray array) {
+        array.setName(name);
+        params.put(name, array);
+    }
+
+    /** The parameters by name, in a fixed order. */
+    public Map<String, NDArray> parameters() {
+        return Collections.unmodifiableMap(params);
+    }
+
+    public long parameterCount() {
+        return params.values().stream().mapToLong(a -> a.getShape().size()).sum();
+    }
+
+    public GptConfig config() {
+        return config;
+    }
+
+    /** Makes the parameters trainable (gradients are recorded for them inside a gradient collector). */
+    public void requireGradients() {
+        params.values().forEach(p -> p.setRequiresGradient(true));
+    }
+
+    /** Lends parameters and mask to {@code step}: what is computed from them is then freed when it closes. */
+    public void attachTo(NDManager step) {
+        params.values().forEach(p -> p.tempAttach(step));
+        causalMask.tempAttach(step);
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,77 @@
+package millrace.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.function.IntConsumer;
+
+/**
+ * Autoregressive sampling with temperature and top-k. Each new token re-runs the model on the (cropped) context;
+ * one generation at a time per model, since the parameters are lent to each step's manager.
+ */
+public final class Sampler {
+    /** How to sample. {@code temperature} 0 means greedy. */
+    public record Settings(int maxNewTokens, float temperature, int topK, long seed) {}
+
+    private Sampler() {}
+
+    /**
+     * Appends up to {@code maxNewTokens} tokens to {@code prompt}, stopping early at {@code stopToken}; each new
+     * token is also given to {@code onToken} as soon as it is chosen.
+     */
+    public static int[] generate(Gpt gpt, int[] prompt, Settings settings, int stopToken, IntConsumer onToken) {
+        synchronized (gpt) {
+            Random random = new Random(settings.seed());
+            int[] tokens = Arrays.copyOf(prompt, prompt.length + settings.maxNewTokens());
+            int length = prompt.length;
+            int block = gpt.config().blockSize();
+            for (int i = 0; i < settings.maxNewTokens(); i++) {
+                int start = Math.max(0, length - block);
+                long[] context = new long[length - start];
+                for (int j = start; j < length; j++) context[j - start] = tokens[j];
+                float[] logits;
+                try (NDManager step = gpt.manager().newSubManager()) {
+                    gpt.attachTo(step);
+                    NDArray idx = step.create(context, new Shape(1, context.length));
+                    logits = gpt.forward(idx, false).get("0, -1, :").toFloatArray();
+                }
+                int next = pick(logits, settings.temperature(), settings.topK(), random);
+                tokens[length++] = next;
+                onToken.accept(next);
+                if (next == stopToken) break;
+            }
+            return Arrays.copyOf(tokens, length);
+        }
+    }
+
+    static int pick(float[] logits, float temperature, int topK, Random random) {
+        if (temperature <= 0) {
+            int best = 0;
+            for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+            return best;
+        }
+        float cutoff = Float.NEGATIVE_INFINITY;
+        if (topK > 0 && topK < logits.length) {
+            float[] sorted = logits.clone();
+            Arrays.sort(sorted);
+            cutoff = sorted[sorted.length - topK];
+        }
+        double max = Double.NEGATIVE_INFINITY;
+        for (float l : logits) max = Math.max(max, l);
+        double[] weights = new double[logits.length];
+        double total = 0;
+        for (int i = 0; i < logits.length; i++) {
+            if (logits[i] < cutoff) continue;
+            weights[i] = Math.exp((logits[i] - max) / temperature);
+            total += weights[i];
+        }
+        double r = random.nextDouble() * total;
+        for (int i = 0; i < weights.length; i++) {
+            r -= weights[i];
+            if (r <= 0 && weights[i] > 0) return i;
+        }
+        return logits.length - 1;
+    }
+}

@@ -1,0 +1,167 @@
+package millrace.tokenizer;
+
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.Map;
+import millrace.kafka.KafkaSettings;
+import millrace.kafka.TransactionalPipe;
+import millrace.kafka.WorkerLoop;
+import millrace.metrics.Metrics;
+import millrace.protocol.Document;
+import millrace.protocol.InvalidPayloadException;
+import millrace.protocol.JsonSerde;
+import millrace.protocol.RejectReason;
+import millrace.protocol.Rejection;
+import millrace.protocol.ShardDoc;
+import millrace.protocol.Split;
+import millrace.protocol.TokenShard;
+import millrace.protocol.TokenShardCodec;
+import millrace.protocol.Topics;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * The tokenize role: {@code millrace.docs.clean} → {@code millrace.shards}. Each document's tokens, followed by
+ * {@code <|endoftext|>}, land in exactly one shard across restarts: shards and the commit position (including how
+ * many tokens of a half-packed document are already shipped, kept in the offset metadata) share a transaction.
+ */
+public final class TokenizeVerticle extends VerticleBase {
+    private final KafkaSettings kafka;
+    private final TokenizeSettings settings;
+    private WorkerLoop loop;
+
+    public TokenizeVerticle(KafkaSettings kafka, TokenizeSettings settings) {
+        this.kafka = kafka;
+        this.settings = settings;
+    }
+
+    @Override
+    public Future<?> start() {
+        loop = new WorkerLoop(vertx, "tokenize", () -> new TokenizeWorker(kafka, settings));
+        loop.start();
+        return Future.succeededFuture();
+    }
+
+    @Override
+    public Future<?> stop() {
+        loop.stop();
+        return Future.succeededFuture();
+    }
+
+    /** Packers per input partition and split, fed by a transactional pipe. */
+    static final class TokenizeWorker implements WorkerLoop.Worker, TransactionalPipe.Stage {
+        private final TokenizeSettings settings;
+        private final TextTokenizer tokenizer;
+        private final JsonSerde<Document> documents = JsonSerde.documents();
+        private final Map<TopicPartition, PartitionPackers> partitions = new HashMap<>();
+        private final TransactionalPipe pipe;
+
+        TokenizeWorker(KafkaSettings kafka, TokenizeSettings settings) {
+            this.settings = settings;
+            this.tokenizer = Tokenizers.byId(settings.tokenizer());
+            this.pipe = new TransactionalPipe(kafka, "tokenize", Topics.DOCS_CLEAN, 200, this);
+        }
+
+        /** The packers of one input partition, and where the last owner left each split. */
+        private final class PartitionPackers {
+            final Map<Split, ShardPacker> packers = new EnumMap<>(Split.class);
+            long lastShipMillis = System.currentTimeMillis();
+
+            PartitionPackers(TopicPartition tp, Map<Split, ShardPacker.Position> resume) {
+                for (Split split : Split.values()) {
+                    packers.put(split, new ShardPacker("p" + tp.partition() + "-" + split.label(), tokenizer.id(),
+                            settings.seqLen(), split, resume.get(split)));
+                }
+            }
+        }
+
+        @Override
+        public void step() {
+            pipe.pollOnce(Duration.ofMillis(200));
+        }
+
+        @Override
+        public void assigned(TopicPartition partition, OffsetAndMetadata committed) {
+            Map<Split, ShardPacker.Position> resume = new EnumMap<>(Split.class);
+            if (committed != null && committed.metadata() != null && !committed.metadata().isEmpty()) {
+                for (String part : committed.metadata().split(",")) {
+                    int eq = part.indexOf('=');
+                    resume.put(Split.valueOf(part.substring(0, eq).toUpperCase(java.util.Locale.ROOT)),
+                            ShardPacker.Position.parse(part.substring(eq + 1)));
+                }
+            }
+            partitions.put(partition, new PartitionPackers(partition, resume));
+        }
+
+        @Override
+        public void revoked(TopicPartition partition) {
+            partitions.remove(partition);
+        }
+
+        @Override
+        public void process(ConsumerRecord<String, byte[]> record, TransactionalPipe.Output out) {
+            Document doc;
+            try {
+                doc = documents.fromBytes(record.value());
+            } catch (InvalidPayloadException e) {
+                String id = record.key() != null ? record.key() : record.topic() + "@" + record.offset();
+                Rejection r = new Rejection(id, record.topic() + "/" + record.partition() + "@" + record.offset(),
+                        "tokenize", RejectReason.MALFORMED, e.getMessage(), null, System.currentTimeMillis());
+                out.send(Topics.DOCS_REJECTED, id, JsonSerde.rejections().toBytes(r));
+                Metrics.TOKENIZE_MALFORMED.inc();
+                return;
+            }
+            PartitionPackers state = partitions.get(new TopicPartition(record.topic(), record.partition()));
+            Split split = Splits.of(doc.id(), settings.validationShare());
+            int[] text = tokenizer.encode(doc.text());
+            int[] tokens = java.util.Arrays.copyOf(text, text.length + 1);
+            tokens[text.length] = tokenizer.endOfText();
+            ShardPacker packer = state.packers.get(split);
+            packer.add(record.offset(), new ShardDoc(doc.id(), doc.ingestedAtMillis()), tokens);
+            Metrics.TOKENIZE_DOCUMENTS.labelValues(split.label()).inc();
+            while (packer.fullRows() >= settings.rowsPerShard()) ship(packer.take(settings.rowsPerShard()), state, out);
+        }
+
+        @Override
+        public void idle(TransactionalPipe.Output out) {
+            long now = System.currentTimeMillis();
+            for (PartitionPackers state : partitions.values()) {
+                if (now - state.lastShipMillis < settings.flushAfterMillis()) continue;
+                for (ShardPacker packer : state.packers.values()) {
+                    if (packer.fullRows() > 0) ship(packer.take(packer.fullRows()), state, out);
+                }
+            }
+        }
+
+        private void ship(TokenShard shard, PartitionPackers state, TransactionalPipe.Output out) {
+            out.send(Topics.SHARDS, shard.id(), TokenShardCodec.encode(shard));
+            state.lastShipMillis = System.currentTimeMillis();
+            Metrics.TOKENIZE_SHARDS.labelValues(shard.split().label()).inc();
+            Metrics.TOKENIZE_TOKENS.labelValues(shard.split().label()).inc(shard.tokens().length);
+        }
+
+        @Override
+        public OffsetAndMetadata commitPoint(TopicPartition partition, long position) {
+            PartitionPackers state = partitions.get(partition);
+            if (state == null) return new OffsetAndMetadata(position);
+            long offset = position;
+            StringBuilder metadata = new StringBuilder();
+            for (ShardPacker packer : state.packers.values()) {
+                ShardPacker.Position p = packer.pending(position);
+                offset = Math.min(offset, p.offset());
+                if (!metadata.isEmpty()) metadata.append(',');
+                metadata.append(packer.split().label()).append('=').append(p);
+            }
+            return new OffsetAndMetadata(offset, metadata.toString());
+        }
+
+        @Override
+        public void close() {
+            pipe.close();
+        }
+    }
+}

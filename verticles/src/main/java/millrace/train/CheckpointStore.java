@@ -1,0 +1,88 @@
+package millrace.train;
+
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+import millrace.model.Gpt;
+import millrace.model.GptConfig;
+import millrace.protocol.JsonSerde;
+
+/**
+ * Checkpoint directories {@code step-000000123/} under {@code root/<model>/}, each holding {@code model.safetensors}
+ * and {@code checkpoint.json}. A checkpoint is written to a temporary directory and renamed into place, so a reader
+ * never sees half of one; only the newest {@code keep} are kept.
+ */
+public final class CheckpointStore {
+    /** The facts beside the weights. */
+    public record Meta(String model, GptConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
+            Float validationLoss, long createdAtMillis) {}
+
+    public static final String WEIGHTS = "model.safetensors";
+    public static final String META = "checkpoint.json";
+    private static final ObjectMapper JSON = JsonSerde.MAPPER;
+
+    private final Path dir;
+    private final int keep;
+
+    public CheckpointStore(Path root, String model, int keep) {
+        this.dir = root.resolve(model);
+        this.keep = keep;
+    }
+
+    public Path write(Gpt gpt, Meta meta) throws IOException {
+        Files.createDirectories(dir);
+        Path target = dir.resolve(String.format("step-%09d", meta.step()));
+        Path tmp = Files.createTempDirectory(dir, ".writing-");
+        try (OutputStream out = Files.newOutputStream(tmp.resolve(WEIGHTS))) {
+            gpt.save(out);
+        }
+        JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(META).toFile(), meta);
+        if (Files.exists(target)) deleteTree(target);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        prune();
+        return target;
+    }
+
+    /** The newest complete checkpoint, if any. */
+    public Optional<Path> latest() throws IOException {
+        return list().stream().reduce((a, b) -> b);
+    }
+
+    public static Meta readMeta(Path checkpoint) throws IOException {
+        return JSON.readValue(checkpoint.resolve(META).toFile(), Meta.class);
+    }
+
+    /** Loads the model of a checkpoint directory into {@code manager}. */
+    public static Gpt loadModel(Path checkpoint, NDManager manager) throws IOException {
+        return Gpt.load(readMeta(checkpoint).config(), manager, checkpoint.resolve(WEIGHTS));
+    }
+
+    private List<Path> list() throws IOException {
+        if (!Files.isDirectory(dir)) return List.of();
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().startsWith("step-"))
+                    .filter(p -> Files.exists(p.resolve(META)))
+                    .sorted(Comparator.comparing(p -> p.getFileName().toString()))
+                    .toList();
+        }
+    }
+
+    private void prune() throws IOException {
+        List<Path> all = list();
+        for (int i = 0; i < all.size() - keep; i++) deleteTree(all.get(i));
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path f : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
+        }
+    }
+}

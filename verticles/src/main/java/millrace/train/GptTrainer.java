@@ -1,0 +1,136 @@
+package millrace.train;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import java.util.List;
+import millrace.model.AdamW;
+import millrace.model.Gpt;
+
+/**
+ * One model, its optimizer, and the training step: forward, loss, backward, global-norm clipping, AdamW. Every step
+ * runs in its own NDManager, so memory stays flat however long training runs.
+ */
+public final class GptTrainer implements AutoCloseable {
+
+    /** What one step did. {@code skipped}: the loss or gradient was not finite and no update was made. */
+    public record StepResult(long step, float loss, float gradNorm, float learningRate, int tokens, double seconds,
+            boolean skipped) {}
+
+    private final TrainSettings settings;
+    private final NDManager root;
+    private final Gpt model;
+    private final AdamW optimizer;
+    private long step;
+    private long tokensSeen;
+
+    /** Starts from {@code model} (fresh or loaded) at step {@code startStep}. */
+    public GptTrainer(TrainSettings settings, NDManager root, Gpt model, long startStep, long tokensSeen) {
+        this.settings = settings;
+        this.root = root;
+        this.model = model;
+        this.model.requireGradients();
+        this.optimizer = new AdamW(model.parameters(), settings.adam(), root);
+        this.step = startStep;
+        this.tokensSeen = tokensSeen;
+    }
+
+    public static NDManager newRootManager() {
+        return NDManager.newBaseManager(Device.cpu(), "PyTorch");
+    }
+
+    /** One optimizer step on {@code rows}, each {@code T + 1} tokens (inputs and the next-token targets). */
+    public StepResult step(List<int[]> rows) {
+        long started = System.nanoTime();
+        int b = rows.size();
+        int t = rows.get(0).length - 1;
+        long[] flat = new long[b * (t + 1)];
+        for (int i = 0; i < b; i++) {
+            int[] row = rows.get(i);
+            if (row.length != t + 1) throw new IllegalArgumentException("rows differ in length");
+            for (int j = 0; j <= t; j++) flat[i * (t + 1) + j] = row[j];
+        }
+        float lr = settings.schedule().at(step);
+        float loss;
+        float norm;
+        boolean skipped;
+        try (NDManager scope = root.newSubManager()) {
+            model.attachTo(scope);
+            NDArray batch = scope.create(flat, new Shape(b, t + 1));
+            NDArray inputs = batch.get(":, 0:" + t);
+            NDArray targets = batch.get(":, 1:");
+            try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+                NDArray lossArray = Gpt.loss(model.forward(inputs, true), targets);
+                collector.backward(lossArray);
+                loss = lossArray.getFloat();
+            }
+            NDArray sumOfSquares = null;
+            for (NDArray p : model.parameters().values()) {
+                NDArray s = p.getGradient().square().sum();
+                sumOfSquares = sumOfSquares == null ? s : sumOfSquares.add(s);
+            }
+            norm = (float) Math.sqrt(sumOfSquares.getFloat());
+            skipped = !Float.isFinite(loss) || !Float.isFinite(norm);
+            float scale = settings.clipNorm() > 0 && norm > settings.clipNorm() ? settings.clipNorm() / norm : 1f;
+            if (skipped) {
+                // zero_() rather than multiplying by 0, which would keep a NaN gradient NaN for ever
+                model.parameters().values().forEach(p -> JniUtils.zeroGrad((PtNDArray) p));
+            } else {
+                optimizer.step(model.parameters(), lr, scale, scope);
+                step++;
+                tokensSeen += (long) b * t;
+            }
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        return new StepResult(step, loss, norm, lr, b * t, seconds, skipped);
+    }
+
+    /** Mean loss over {@code rows} without recording gradients. */
+    public float evaluate(List<int[]> rows) {
+        if (rows.isEmpty()) return Float.NaN;
+        double total = 0;
+        int batches = 0;
+        for (int start = 0; start < rows.size(); start += settings.batchSize()) {
+            List<int[]> batchRows = rows.subList(start, Math.min(rows.size(), start + settings.batchSize()));
+            int b = batchRows.size();
+            int t = batchRows.get(0).length - 1;
+            long[] flat = new long[b * (t + 1)];
+            for (int i = 0; i < b; i++) for (int j = 0; j <= t; j++) flat[i * (t + 1) + j] = batchRows.get(i)[j];
+            try (NDManager scope = root.newSubManager()) {
+                model.attachTo(scope);
+                NDArray batch = scope.create(flat, new Shape(b, t + 1));
+                NDArray logits = model.forward(batch.get(":, 0:" + t), false).stopGradient();
+                total += Gpt.loss(logits, batch.get(":, 1:")).getFloat();
+                batches++;
+            }
+        }
+        return (float) (total / batches);
+    }
+
+    public Gpt model() {
+        return model;
+    }
+
+    public long step() {
+        return step;
+    }
+
+    public long tokensSeen() {
+        return tokensSeen;
+    }
+
+    public TrainSettings settings() {
+        return settings;
+    }
+
+    @Override
+    public void close() {
+        optimizer.close();
+        model.close();
+    }
+}

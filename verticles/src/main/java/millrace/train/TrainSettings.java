@@ -1,0 +1,40 @@
+package millrace.train;
+
+import millrace.model.AdamW;
+import millrace.model.GptConfig;
+import millrace.model.LearningRateSchedule;
+
+/**
+ * How the train role trains.
+ *
+ * @param modelName the name checkpoints and policies are published under
+ * @param model architecture
+ * @param tokenizerId shards of any other tokenizer are refused
+ * @param batchSize rows per optimizer step
+ * @param schedule learning rate by step
+ * @param clipNorm global gradient-norm clipping threshold (0: off)
+ * @param adam optimizer hyper-parameters
+ * @param seed initialisation seed
+ * @param checkpointEverySeconds how often weights are saved and announced on {@code millrace.checkpoints}
+ * @param keepCheckpoints how many checkpoint directories to keep
+ * @param evalEverySteps validation loss cadence (0: never)
+ */
+public record TrainSettings(
+        String modelName,
+        GptConfig model,
+        String tokenizerId,
+        int batchSize,
+        LearningRateSchedule schedule,
+        float clipNorm,
+        AdamW.Settings adam,
+        long seed,
+        long checkpointEverySeconds,
+        int keepCheckpoints,
+        int evalEverySteps) {
+
+    /** The laptop demo: a tiny model on GPT-2's vocabulary that visibly learns within a minute on two cores. */
+    public static TrainSettings tinyDemo(String tokenizerId, int vocabSize, int seqLen) {
+        return new TrainSettings("millrace", GptConfig.tiny(vocabSize, seqLen), tokenizerId, 8,
+                new LearningRateSchedule(3e-3f, 3e-4f, 20, 5000), 1.0f, AdamW.Settings.defaults(), 1337, 10, 3, 50);
+    }
+}

@@ -1,0 +1,246 @@
+package millrace.train;
+
+import ai.djl.ndarray.NDManager;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import millrace.kafka.KafkaSettings;
+import millrace.kafka.WorkerLoop;
+import millrace.metrics.Metrics;
+import millrace.model.Gpt;
+import millrace.protocol.Checkpoint;
+import millrace.protocol.InvalidPayloadException;
+import millrace.protocol.JsonSerde;
+import millrace.protocol.Split;
+import millrace.protocol.TokenShard;
+import millrace.protocol.TokenShardCodec;
+import millrace.protocol.Topics;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The train role: reads training shards from {@code millrace.shards}, takes an optimizer step whenever a batch of
+ * rows is ready, commits the offsets of shards it has fully trained on, and every few seconds saves a checkpoint and
+ * announces it on {@code millrace.checkpoints}. Validation shards feed a held-out set for the validation loss.
+ */
+public final class TrainVerticle extends VerticleBase {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainVerticle.class);
+
+    private final KafkaSettings kafka;
+    private final TrainSettings settings;
+    private final Path checkpointRoot;
+    private WorkerLoop loop;
+
+    public TrainVerticle(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
+        this.kafka = kafka;
+        this.settings = settings;
+        this.checkpointRoot = checkpointRoot;
+    }
+
+    @Override
+    public Future<?> start() {
+        loop = new WorkerLoop(vertx, "train", () -> new TrainWorker(kafka, settings, checkpointRoot));
+        loop.start();
+        return Future.succeededFuture();
+    }
+
+    @Override
+    public Future<?> stop() {
+        loop.stop();
+        return Future.succeededFuture();
+    }
+
+    /** A row waiting to be trained on, and the shard record it came from. */
+    private record QueuedRow(int[] tokens, TopicPartition partition, long offset) {}
+
+    static final class TrainWorker implements WorkerLoop.Worker {
+        private static final int MAX_VALIDATION_ROWS = 64;
+
+        private final TrainSettings settings;
+        private final CheckpointStore checkpoints;
+        private final NDManager root = GptTrainer.newRootManager();
+        private final GptTrainer trainer;
+        private final KafkaConsumer<String, byte[]> consumer;
+        private final KafkaProducer<String, byte[]> producer;
+        private final ArrayDeque<QueuedRow> queue = new ArrayDeque<>();
+        private final List<int[]> validation = new ArrayList<>();
+        private float lastLoss = Float.NaN;
+        private Float lastValidationLoss;
+        private long lastCheckpointMillis = System.currentTimeMillis();
+        private long lastCheckpointStep;
+
+        TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
+            this.settings = settings;
+            this.checkpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
+            this.trainer = resumeOrStart();
+            this.lastCheckpointStep = trainer.step();
+            this.producer = new KafkaProducer<>(kafka.producer("train"));
+            this.consumer = new KafkaConsumer<>(kafka.consumer("millrace-train", 50));
+            this.consumer.subscribe(List.of(Topics.SHARDS));
+        }
+
+        private GptTrainer resumeOrStart() {
+            try {
+                Optional<Path> latest = checkpoints.latest();
+                if (latest.isPresent()) {
+                    CheckpointStore.Meta meta = CheckpointStore.readMeta(latest.get());
+                    if (meta.config().equals(settings.model()) && meta.tokenizerId().equals(settings.tokenizerId())) {
+                        Gpt gpt = CheckpointStore.loadModel(latest.get(), root);
+                        LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
+                        lastLoss = meta.trainLoss();
+                        return new GptTrainer(settings, root, gpt, meta.step(), meta.tokensSeen());
+                    }
+                    LOG.warn("checkpoint {} has another config or tokenizer; starting a new model", latest.get());
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read checkpoints", e);
+            }
+            ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed((int) settings.seed());
+            Gpt gpt = Gpt.initialize(settings.model(), root);
+            LOG.info("new {} model: {} parameters, {}", settings.modelName(), gpt.parameterCount(), settings.model());
+            return new GptTrainer(settings, root, gpt, 0, 0);
+        }
+
+        @Override
+        public void step() {
+            boolean ready = queue.size() >= settings.batchSize();
+            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(ready ? 0 : 200))) accept(r);
+            // bounded memory: stop fetching while a few batches are already waiting
+            if (queue.size() > 8 * settings.batchSize()) consumer.pause(consumer.assignment());
+            else consumer.resume(consumer.paused());
+
+            if (queue.size() >= settings.batchSize()) trainOneStep();
+            if (System.currentTimeMillis() - lastCheckpointMillis >= settings.checkpointEverySeconds() * 1000
+                    && trainer.step() > lastCheckpointStep) {
+                checkpoint();
+            }
+        }
+
+        private void accept(ConsumerRecord<String, byte[]> r) {
+            TokenShard shard;
+            try {
+                shard = TokenShardCodec.decode(r.value());
+            } catch (InvalidPayloadException e) {
+                LOG.warn("skipping malformed shard at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+                Metrics.TRAIN_SHARDS.labelValues("malformed").inc();
+                return;
+            }
+            if (!shard.tokenizerId().equals(settings.tokenizerId())) {
+                LOG.warn("refusing shard {}: tokenizer {} is not the model's {}", shard.id(), shard.tokenizerId(),
+                        settings.tokenizerId());
+                Metrics.TRAIN_SHARDS.labelValues("refused_tokenizer").inc();
+                return;
+            }
+            if (shard.seqLen() > settings.model().blockSize()) {
+                LOG.warn("refusing shard {}: sequence length {} exceeds the model's {}", shard.id(), shard.seqLen(),
+                        settings.model().blockSize());
+                Metrics.TRAIN_SHARDS.labelValues("refused_seq_len").inc();
+                return;
+            }
+            Metrics.TRAIN_SHARDS.labelValues("accepted").inc();
+            int row = shard.seqLen() + 1;
+            TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+            for (int i = 0; i < shard.rows(); i++) {
+                int[] tokens = java.util.Arrays.copyOfRange(shard.tokens(), i * row, (i + 1) * row);
+                if (shard.split() == Split.VAL) {
+                    if (validation.size() < MAX_VALIDATION_ROWS) validation.add(tokens);
+                } else {
+                    queue.add(new QueuedRow(tokens, tp, r.offset()));
+                }
+            }
+        }
+
+        private void trainOneStep() {
+            List<int[]> rows = new ArrayList<>(settings.batchSize());
+            while (rows.size() < settings.batchSize()) rows.add(queue.poll().tokens());
+            GptTrainer.StepResult result = trainer.step(rows);
+            if (result.skipped()) {
+                LOG.warn("step {} skipped: loss {} gradient norm {}", result.step(), result.loss(), result.gradNorm());
+            } else {
+                lastLoss = result.loss();
+                Metrics.TRAIN_STEPS.inc();
+                Metrics.TRAIN_TOKENS.inc(result.tokens());
+                Metrics.TRAIN_LOSS.set(result.loss());
+                Metrics.TRAIN_LEARNING_RATE.set(result.learningRate());
+                Metrics.TRAIN_GRAD_NORM.set(result.gradNorm());
+                Metrics.TRAIN_TOKENS_PER_SECOND.set(result.tokens() / result.seconds());
+                Metrics.TRAIN_STEP_SECONDS.observe(result.seconds());
+                if (result.step() % 10 == 0 || result.step() <= 1) {
+                    LOG.info("step {} loss {} lr {} grad norm {} ({} tokens/s)", result.step(),
+                            String.format("%.4f", result.loss()), String.format("%.2e", result.learningRate()),
+                            String.format("%.3f", result.gradNorm()), Math.round(result.tokens() / result.seconds()));
+                }
+            }
+            if (settings.evalEverySteps() > 0 && result.step() % settings.evalEverySteps() == 0 && !validation.isEmpty()) {
+                lastValidationLoss = trainer.evaluate(validation);
+                Metrics.TRAIN_VALIDATION_LOSS.set(lastValidationLoss);
+                LOG.info("step {} validation loss {}", result.step(), String.format("%.4f", lastValidationLoss));
+            }
+            commitTrainedShards();
+        }
+
+        /** Commits, per partition, the offset of the first shard with rows still waiting (or the position). */
+        private Map<String, Long> commitTrainedShards() {
+            Map<TopicPartition, Long> firstWaiting = new HashMap<>();
+            for (QueuedRow row : queue) firstWaiting.putIfAbsent(row.partition(), row.offset());
+            Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+            Map<String, Long> published = new HashMap<>();
+            for (TopicPartition tp : consumer.assignment()) {
+                long offset = firstWaiting.getOrDefault(tp, consumer.position(tp));
+                commit.put(tp, new OffsetAndMetadata(offset));
+                published.put(Integer.toString(tp.partition()), offset);
+            }
+            consumer.commitSync(commit);
+            return published;
+        }
+
+        private void checkpoint() {
+            long now = System.currentTimeMillis();
+            CheckpointStore.Meta meta = new CheckpointStore.Meta(settings.modelName(), settings.model(),
+                    settings.tokenizerId(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now);
+            try {
+                Path dir = checkpoints.write(trainer.model(), meta);
+                Map<String, Long> offsets = commitTrainedShards();
+                Checkpoint record = new Checkpoint(settings.modelName(), trainer.step(), trainer.tokensSeen(), offsets,
+                        dir.toAbsolutePath().toString(), lastLoss,
+                        lastValidationLoss == null ? null : lastValidationLoss.doubleValue(), settings.tokenizerId(), now);
+                producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, settings.modelName(),
+                        JsonSerde.checkpoints().toBytes(record))).get();
+                Metrics.TRAIN_CHECKPOINTS.inc();
+                LOG.info("checkpoint at step {} in {}", trainer.step(), dir);
+            } catch (IOException e) {
+                throw new UncheckedIOException("checkpoint failed", e);
+            } catch (Exception e) {
+                throw new IllegalStateException("announcing the checkpoint failed", e);
+            }
+            lastCheckpointMillis = now;
+            lastCheckpointStep = trainer.step();
+        }
+
+        @Override
+        public void close() {
+            try {
+                consumer.close(Duration.ofSeconds(5));
+                producer.close(Duration.ofSeconds(5));
+            } finally {
+                trainer.close();
+                root.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+package millrace.web;
+
+import java.util.Map;
+import millrace.protocol.Checkpoint;
+
+/**
+ * What {@code /api/status} reports, derived from the topics themselves so that it is true wherever the roles run.
+ *
+ * @param documentsIn records on {@code millrace.docs}
+ * @param documentsKept documents on {@code millrace.docs.clean}
+ * @param rejected rejections by reason code
+ * @param shards shards by split
+ * @param tokens tokens in shards by split
+ * @param checkpoint the newest checkpoint per model
+ * @param updatedAtMillis when this was computed
+ */
+public record PipelineStatus(long documentsIn, long documentsKept, Map<String, Long> rejected,
+        Map<String, Long> shards, Map<String, Long> tokens, Map<String, Checkpoint> checkpoint,
+        long updatedAtMillis) {}
