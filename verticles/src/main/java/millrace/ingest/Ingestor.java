@@ -93,7 +93,8 @@ public final class Ingestor implements AutoCloseable {
         if (!Files.isDirectory(input)) return List.of(input);
         List<Path> out = new ArrayList<>();
         try (Stream<Path> walk = Files.walk(input)) {
-            walk.filter(Files::isRegularFile).filter(TextFileReader::isTextFile).sorted().forEach(out::add);
+            // not isRegularFile: a dangling link or a special file must be reported, not skipped
+            walk.filter(p -> !Files.isDirectory(p)).filter(TextFileReader::isTextFile).sorted().forEach(out::add);
         } catch (IOException | java.io.UncheckedIOException e) {
             String source = input.toAbsolutePath().toString();
             reject(new Rejection(DocumentIds.of(source, ""), source, "ingest", RejectReason.UNREADABLE,

@@ -42,6 +42,9 @@ public final class TextFileReader {
     public Result read(Path path) {
         String source = path.toAbsolutePath().normalize().toString();
         byte[] bytes;
+        if (!Files.isRegularFile(path)) {
+            return refuse(source, RejectReason.UNREADABLE, Files.exists(path) ? "not a regular file" : "does not exist");
+        }
         try {
             long size = Files.size(path);
             if (size > maxBytes) {

@@ -52,10 +52,15 @@ public final class ShardPacker {
         this.resumeFrom = resumeFrom;
     }
 
+    /** Whether every token of the document at input {@code offset} was shipped before the restart. */
+    public boolean shippedBefore(long offset) {
+        return resumeFrom != null && offset < resumeFrom.offset();
+    }
+
     /** Appends the tokens of the document at input {@code offset} that are not in a shard yet. */
     public void add(long offset, ShardDoc doc, int[] tokens) {
         int skip = 0;
-        if (resumeFrom != null && offset < resumeFrom.offset()) return; // shipped before the restart
+        if (shippedBefore(offset)) return;
         if (resumeFrom != null && offset == resumeFrom.offset()) skip = resumeFrom.emitted();
         int n = tokens.length - skip;
         if (n <= 0) return;

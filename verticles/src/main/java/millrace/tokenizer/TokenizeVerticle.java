@@ -41,7 +41,7 @@ public final class TokenizeVerticle extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        loop = new WorkerLoop(vertx, "tokenize", () -> new TokenizeWorker(kafka, settings));
+        loop = new WorkerLoop(vertx, "tokenize", () -> new TokenizeWorker(kafka, settings, 200));
         loop.start();
         return Future.succeededFuture();
     }
@@ -59,11 +59,12 @@ public final class TokenizeVerticle extends VerticleBase {
         private final JsonSerde<Document> documents = JsonSerde.documents();
         private final Map<TopicPartition, PartitionPackers> partitions = new HashMap<>();
         private final TransactionalPipe pipe;
+        private long shardsShipped;
 
-        TokenizeWorker(KafkaSettings kafka, TokenizeSettings settings) {
+        TokenizeWorker(KafkaSettings kafka, TokenizeSettings settings, int maxPollRecords) {
             this.settings = settings;
             this.tokenizer = Tokenizers.byId(settings.tokenizer());
-            this.pipe = new TransactionalPipe(kafka, "tokenize", Topics.DOCS_CLEAN, 200, this);
+            this.pipe = new TransactionalPipe(kafka, "tokenize", Topics.DOCS_CLEAN, maxPollRecords, this);
         }
 
         /** The packers of one input partition, and where the last owner left each split. */
@@ -81,7 +82,17 @@ public final class TokenizeVerticle extends VerticleBase {
 
         @Override
         public void step() {
-            pipe.pollOnce(Duration.ofMillis(200));
+            poll();
+        }
+
+        /** Shards this incarnation has shipped (committed or about to be, with the current poll). */
+        long shardsShipped() {
+            return shardsShipped;
+        }
+
+        /** One poll and its transaction; returns the number of documents read. */
+        int poll() {
+            return pipe.pollOnce(Duration.ofMillis(200));
         }
 
         @Override
@@ -104,6 +115,12 @@ public final class TokenizeVerticle extends VerticleBase {
 
         @Override
         public void process(ConsumerRecord<String, byte[]> record, TransactionalPipe.Output out) {
+            PartitionPackers state = partitions.get(new TopicPartition(record.topic(), record.partition()));
+            // the key is the document id, which decides the split: replayed documents are skipped unparsed
+            if (record.key() != null
+                    && state.packers.get(Splits.of(record.key(), settings.validationShare())).shippedBefore(record.offset())) {
+                return;
+            }
             Document doc;
             try {
                 doc = documents.fromBytes(record.value());
@@ -115,7 +132,6 @@ public final class TokenizeVerticle extends VerticleBase {
                 Metrics.TOKENIZE_MALFORMED.inc();
                 return;
             }
-            PartitionPackers state = partitions.get(new TopicPartition(record.topic(), record.partition()));
             Split split = Splits.of(doc.id(), settings.validationShare());
             int[] text = tokenizer.encode(doc.text());
             int[] tokens = java.util.Arrays.copyOf(text, text.length + 1);
@@ -140,6 +156,7 @@ public final class TokenizeVerticle extends VerticleBase {
         private void ship(TokenShard shard, PartitionPackers state, TransactionalPipe.Output out) {
             out.send(Topics.SHARDS, shard.id(), TokenShardCodec.encode(shard));
             state.lastShipMillis = System.currentTimeMillis();
+            shardsShipped++;
             Metrics.TOKENIZE_SHARDS.labelValues(shard.split().label()).inc();
             Metrics.TOKENIZE_TOKENS.labelValues(shard.split().label()).inc(shard.tokens().length);
         }

@@ -1,0 +1,70 @@
+package millrace.kafka;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+/** A real single-node broker in a temporary directory with the contract's topics, for one test class. */
+public final class TestKafka implements AutoCloseable {
+    private final EmbeddedKafka broker;
+    private final int partitions;
+
+    private TestKafka(EmbeddedKafka broker, int partitions) {
+        this.broker = broker;
+        this.partitions = partitions;
+    }
+
+    public static TestKafka start(Path dir, int partitions) {
+        EmbeddedKafka broker = new EmbeddedKafka(dir, 0).start();
+        TestKafka kafka = new TestKafka(broker, partitions);
+        TopicSetup.ensureTopics(kafka.settings("setup"), partitions, (short) 1);
+        return kafka;
+    }
+
+    public KafkaSettings settings(String instanceId) {
+        return new KafkaSettings(broker.bootstrapServers(), instanceId);
+    }
+
+    public EmbeddedKafka broker() {
+        return broker;
+    }
+
+    public int partitions() {
+        return partitions;
+    }
+
+    /** Every committed record now on {@code topic}. */
+    public List<ConsumerRecord<String, byte[]>> records(String topic) {
+        List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
+        TopicReader.readAll(settings("reader"), topic, out::add);
+        return out;
+    }
+
+    public <T> List<T> read(String topic, Function<byte[], T> decode) {
+        return records(topic).stream().map(r -> decode.apply(r.value())).toList();
+    }
+
+    /** Waits until {@code condition} holds for what {@code topic} holds, and returns that. */
+    public <T> List<T> await(String topic, Function<byte[], T> decode, Predicate<List<T>> condition, Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<T> seen = read(topic, decode);
+        while (!condition.test(seen)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting on " + topic + "; it holds " + seen.size() + " records");
+            }
+            Thread.sleep(250);
+            seen = read(topic, decode);
+        }
+        return seen;
+    }
+
+    @Override
+    public void close() {
+        broker.close();
+    }
+}
