@@ -1,0 +1,93 @@
+package millrace.model;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.BaseNDManager;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import millrace.train.GptTrainer;
+import millrace.train.TrainSettings;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GptTest {
+    private static List<int[]> randomRows(int rows, int len, int vocab, long seed) {
+        Random r = new Random(seed);
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < rows; i++) {
+            int[] row = new int[len];
+            for (int j = 0; j < len; j++) row[j] = r.nextInt(vocab);
+            out.add(row);
+        }
+        return out;
+    }
+
+    private static TrainSettings settings(int vocab, int block, float lr) {
+        TrainSettings d = TrainSettings.tinyDemo("test", vocab, block);
+        return new TrainSettings("test", GptConfig.tiny(vocab, block), "test", 4,
+                new LearningRateSchedule(lr, lr, 1, 1), 1.0f, d.adam(), 7, 60, 2, 0);
+    }
+
+    @Test
+    void lossAtInitialisationIsAboutLnVocab() {
+        try (NDManager root = GptTrainer.newRootManager()) {
+            TrainSettings s = settings(512, 16, 1e-3f);
+            GptTrainer trainer = new GptTrainer(s, root, Gpt.initialize(s.model(), root), 0, 0);
+            float loss = trainer.evaluate(randomRows(8, 17, 512, 1));
+            assertEquals(Math.log(512), loss, 0.1);
+            trainer.close();
+        }
+    }
+
+    @Test
+    void overfitsAFixedBatchAndKeepsMemoryFlat() {
+        try (NDManager root = GptTrainer.newRootManager()) {
+            TrainSettings s = settings(64, 16, 1e-2f);
+            GptTrainer trainer = new GptTrainer(s, root, Gpt.initialize(s.model(), root), 0, 0);
+            List<int[]> batch = randomRows(4, 17, 64, 2);
+            float first = trainer.step(batch).loss();
+            trainer.step(batch);
+            int liveArrays = countArrays(root);
+            // the count sees the model's and the optimizer's arrays (parameters and two moments each)
+            assertTrue(liveArrays >= 3 * trainer.model().parameters().size(), "counted " + liveArrays);
+            float last = first;
+            for (int i = 0; i < 150; i++) last = trainer.step(batch).loss();
+            assertTrue(last < 0.1, "loss went from " + first + " to " + last);
+            // every step ran in its own scope: nothing accumulated in the long-lived managers
+            assertEquals(liveArrays, countArrays(root));
+            assertEquals(152, trainer.step());
+            trainer.close();
+        }
+    }
+
+    private static int countArrays(NDManager m) {
+        return ((BaseNDManager) m).getManagedArrays().size();
+    }
+
+    @Test
+    void saveAndLoadGiveTheSameModel(@TempDir Path dir) throws Exception {
+        try (NDManager root = GptTrainer.newRootManager()) {
+            GptConfig c = GptConfig.tiny(100, 8);
+            Gpt a = Gpt.initialize(c, root);
+            Path file = dir.resolve("m.safetensors");
+            try (var out = Files.newOutputStream(file)) {
+                a.save(out);
+            }
+            Gpt b = Gpt.load(c, root, file);
+            for (String name : a.parameters().keySet()) {
+                assertArrayEquals(a.parameters().get(name).toFloatArray(), b.parameters().get(name).toFloatArray(), name);
+            }
+            int[] prompt = {1, 2, 3};
+            int[] x = Sampler.generate(a, prompt, new Sampler.Settings(5, 0f, 0, 1), -1, t -> { });
+            int[] y = Sampler.generate(b, prompt, new Sampler.Settings(5, 0f, 0, 1), -1, t -> { });
+            assertArrayEquals(x, y);
+            assertEquals(8, x.length);
+            assertThrows(java.io.IOException.class, () -> Gpt.load(GptConfig.tiny(101, 8), root, file));
+        }
+    }
+}
