@@ -5,7 +5,11 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.Writer;
 import java.net.ServerSocket;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,6 +37,8 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final Path dataDir;
     private final int port;
     private KafkaRaftServer server;
+    private FileChannel lockChannel;
+    private FileLock lock;
 
     /**
      * @param dataDir directory of the broker's log (created if missing)
@@ -47,6 +53,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         if (server != null) return this;
         try {
             Files.createDirectories(dataDir);
+            lockDataDir();
             Properties props = brokerProperties(freePort());
             Path config = dataDir.resolve("server.properties");
             try (Writer w = Files.newBufferedWriter(config, StandardCharsets.UTF_8)) {
@@ -59,8 +66,42 @@ public final class EmbeddedKafka implements AutoCloseable {
             LOG.info("embedded Kafka broker ready at {} (data in {})", bootstrapServers(), dataDir);
             return this;
         } catch (IOException e) {
+            releaseLock();
             throw new IllegalStateException("cannot start the embedded Kafka broker in " + dataDir, e);
+        } catch (RuntimeException e) {
+            releaseLock();
+            throw e;
         }
+    }
+
+    /**
+     * A second broker on the same log directory damages the first one's metadata log before it fails on the port, so
+     * the directory is locked for as long as this broker runs.
+     */
+    private void lockDataDir() throws IOException {
+        lockChannel = FileChannel.open(dataDir.resolve(".millrace.lock"), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE);
+        try {
+            lock = lockChannel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        }
+        if (lock == null) {
+            lockChannel.close();
+            throw new IllegalStateException(dataDir + " is in use by another running broker (use another --data-dir, "
+                    + "or stop the other Millrace)");
+        }
+    }
+
+    private void releaseLock() {
+        try {
+            if (lock != null) lock.release();
+            if (lockChannel != null) lockChannel.close();
+        } catch (IOException ignored) {
+            // the lock goes with the process anyway
+        }
+        lock = null;
+        lockChannel = null;
     }
 
     public String bootstrapServers() {
@@ -132,6 +173,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         server.shutdown();
         server.awaitShutdown();
         server = null;
+        releaseLock();
         LOG.info("embedded Kafka broker stopped");
     }
 

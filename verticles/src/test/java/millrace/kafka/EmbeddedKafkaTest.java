@@ -19,6 +19,17 @@ class EmbeddedKafkaTest {
     Path dir;
 
     @Test
+    void aSecondBrokerOnTheSameDataIsRefused() {
+        Path data = dir.resolve("shared");
+        try (TestKafka first = TestKafka.start(data, 1)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> new EmbeddedKafka(data, 0).start());
+            assertTrue(e.getMessage().contains("in use by another running broker"), e.getMessage());
+            assertEquals(0, first.records(Topics.DOCS).size()); // and the first one still answers
+        }
+    }
+
+    @Test
     void restartOnTheSameDataKeepsEveryRecord() throws Exception {
         Path data = dir.resolve("kafka");
         try (TestKafka kafka = TestKafka.start(data, 3)) {
