@@ -50,7 +50,11 @@ public final class Platform implements AutoCloseable {
             deployed.add(deploy(vertx, web, eventLoop));
         }
         if (roles.contains(Role.TRAIN)) {
-            deployed.add(deploy(vertx, new TrainVerticle(config.kafka(), config.train(), config.checkpointDir()), worker));
+            // one dedicated thread: PyTorch keeps per-thread state (grad mode, its intra-op thread team), so every
+            // step runs on the same thread instead of hopping across the shared worker pool
+            DeploymentOptions trainer = new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)
+                    .setWorkerPoolName("millrace-train").setWorkerPoolSize(1);
+            deployed.add(deploy(vertx, new TrainVerticle(config.kafka(), config.train(), config.checkpointDir()), trainer));
         }
         if (roles.contains(Role.TOKENIZE)) {
             deployed.add(deploy(vertx, new TokenizeVerticle(config.kafka(), config.tokenize()), worker));

@@ -27,7 +27,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintWriter err = ex.getCommandLine().getErr();
-            err.println("millrace: " + ex.getMessage() + " (see '" + ex.getCommandLine().getCommandName()
+            err.println("millrace: " + ex.getMessage() + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName()
                     + " --help')");
             return 2;
         });

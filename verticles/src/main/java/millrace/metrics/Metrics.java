@@ -49,6 +49,8 @@ public final class Metrics {
     // train
     public static final Counter TRAIN_STEPS = Counter.builder().name("millrace_train_steps_total")
             .help("Optimizer steps taken").register();
+    public static final Counter TRAIN_SKIPPED_STEPS = Counter.builder().name("millrace_train_skipped_steps_total")
+            .help("Steps whose loss or gradient was not finite: no update was made").register();
     public static final Counter TRAIN_TOKENS = Counter.builder().name("millrace_train_tokens_total")
             .help("Tokens trained on (inputs of every row of every step)").register();
     public static final Gauge TRAIN_LOSS = Gauge.builder().name("millrace_train_loss")

@@ -171,6 +171,7 @@ public final class TrainVerticle extends VerticleBase {
             GptTrainer.StepResult result = trainer.step(rows);
             if (result.skipped()) {
                 LOG.warn("step {} skipped: loss {} gradient norm {}", result.step(), result.loss(), result.gradNorm());
+                Metrics.TRAIN_SKIPPED_STEPS.inc();
             } else {
                 lastLoss = result.loss();
                 Metrics.TRAIN_STEPS.inc();

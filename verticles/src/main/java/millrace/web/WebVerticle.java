@@ -3,6 +3,7 @@ package millrace.web;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
@@ -28,6 +29,7 @@ public final class WebVerticle extends VerticleBase {
     private final int port;
     private final Generator generator = new Generator();
     private final Set<HttpServerResponse> listeners = new HashSet<>();
+    private WorkerExecutor generation;
     private JsonObject status;
     private int boundPort;
 
@@ -37,6 +39,8 @@ public final class WebVerticle extends VerticleBase {
 
     @Override
     public Future<?> start() {
+        // generation runs on its own thread, one request at a time (PyTorch per-thread state, one model copy)
+        generation = vertx.createSharedWorkerExecutor("millrace-generate", 1);
         vertx.eventBus().<String>consumer(StatusVerticle.ADDRESS, msg -> {
             status = new JsonObject(msg.body());
             for (HttpServerResponse r : listeners) r.write("event: status\ndata: " + msg.body() + "\n\n");
@@ -115,7 +119,7 @@ public final class WebVerticle extends VerticleBase {
         }
         Path location = Path.of(checkpoint.getString("location"));
         long started = System.nanoTime();
-        vertx.executeBlocking(() -> generator.generate(location, prompt, settings, token -> { }), false)
+        generation.executeBlocking(() -> generator.generate(location, prompt, settings, token -> { }))
                 .onSuccess(answer -> {
                     Metrics.WEB_GENERATE_SECONDS.observe((System.nanoTime() - started) / 1e9);
                     JsonNode node = JsonSerde.MAPPER.valueToTree(answer);
@@ -136,9 +140,9 @@ public final class WebVerticle extends VerticleBase {
     @Override
     public Future<?> stop() {
         listeners.forEach(r -> r.end());
-        return vertx.executeBlocking(() -> {
+        return generation.executeBlocking(() -> {
             generator.close();
             return null;
-        });
+        }).eventually(() -> generation.close());
     }
 }
