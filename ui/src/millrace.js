@@ -3,7 +3,7 @@
   'use strict';
   const $ = (id) => document.getElementById(id);
   const fmt = (n) => (n === undefined || n === null) ? '–' : Number(n).toLocaleString('en-US');
-  const losses = []; // [step, loss] per checkpoint seen
+  let losses = []; // [step, loss] per checkpoint
 
   function render(s) {
     $('docs-in').textContent = fmt(s.documentsIn);
@@ -19,7 +19,8 @@
       $('loss').textContent = ck.trainLoss.toFixed(3);
       $('val-loss').textContent = ck.validationLoss == null ? '–' : ck.validationLoss.toFixed(3);
       $('tokens-seen').textContent = fmt(ck.tokensSeen);
-      if (!losses.length || losses[losses.length - 1][0] !== ck.step) { losses.push([ck.step, ck.trainLoss]); chart(); }
+      losses = ((s.lossHistory || {}).millrace || []).filter((p) => isFinite(p[1]));
+      chart();
     }
   }
 
@@ -29,7 +30,8 @@
     const xs = losses.map((p) => p[0]), ys = losses.map((p) => p[1]);
     const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
     const pts = losses.map(([x, y]) => [600 * (x - x0) / Math.max(1, x1 - x0), 130 - 120 * (y - y0) / Math.max(1e-9, y1 - y0)]);
-    svg.innerHTML = '<polyline points="' + pts.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' ') + '"/>';
+    svg.innerHTML = '<polyline points="' + pts.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' ') + '"/>'
+      + '<text x="4" y="12">' + y1.toFixed(2) + '</text><text x="4" y="136">' + y0.toFixed(2) + '</text>';
   }
 
   function connect() {

@@ -1,5 +1,6 @@
 package millrace.web;
 
+import java.util.List;
 import java.util.Map;
 import millrace.protocol.Checkpoint;
 
@@ -12,8 +13,9 @@ import millrace.protocol.Checkpoint;
  * @param shards shards by split
  * @param tokens tokens in shards by split
  * @param checkpoint the newest checkpoint per model
+ * @param lossHistory per model, {@code [step, train loss]} of the checkpoints seen (at most 256, evenly thinned)
  * @param updatedAtMillis when this was computed
  */
 public record PipelineStatus(long documentsIn, long documentsKept, Map<String, Long> rejected,
         Map<String, Long> shards, Map<String, Long> tokens, Map<String, Checkpoint> checkpoint,
-        long updatedAtMillis) {}
+        Map<String, List<double[]>> lossHistory, long updatedAtMillis) {}

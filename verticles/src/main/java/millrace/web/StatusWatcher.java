@@ -25,6 +25,7 @@ import org.apache.kafka.common.TopicPartition;
  * running totals; publishes a {@link PipelineStatus} about once a second.
  */
 final class StatusWatcher implements WorkerLoop.Worker {
+    private static final int MAX_HISTORY = 256;
     private final KafkaConsumer<String, byte[]> consumer;
     private final List<TopicPartition> docsPartitions;
     private final Consumer<PipelineStatus> publish;
@@ -33,6 +34,7 @@ final class StatusWatcher implements WorkerLoop.Worker {
     private final Map<String, Long> shards = new TreeMap<>();
     private final Map<String, Long> tokens = new TreeMap<>();
     private final Map<String, Checkpoint> checkpoints = new TreeMap<>();
+    private final Map<String, List<double[]>> history = new TreeMap<>();
     private long lastPublish;
 
     StatusWatcher(KafkaSettings kafka, Consumer<PipelineStatus> publish) {
@@ -60,7 +62,7 @@ final class StatusWatcher implements WorkerLoop.Worker {
         if (now - lastPublish >= 1000) {
             long docsIn = consumer.endOffsets(docsPartitions).values().stream().mapToLong(Long::longValue).sum();
             publish.accept(new PipelineStatus(docsIn, kept, Map.copyOf(rejected), Map.copyOf(shards),
-                    Map.copyOf(tokens), Map.copyOf(checkpoints), now));
+                    Map.copyOf(tokens), Map.copyOf(checkpoints), copyOf(history), now));
             lastPublish = now;
         }
     }
@@ -80,9 +82,23 @@ final class StatusWatcher implements WorkerLoop.Worker {
             case Topics.CHECKPOINTS -> {
                 Checkpoint c = JsonSerde.checkpoints().fromBytes(r.value());
                 checkpoints.merge(c.model(), c, (old, neu) -> neu.step() >= old.step() ? neu : old);
+                List<double[]> points = history.computeIfAbsent(c.model(), k -> new ArrayList<>());
+                points.add(new double[] {c.step(), c.trainLoss()});
+                if (points.size() > MAX_HISTORY) {
+                    // keep every other point: the curve keeps its shape over any length of run
+                    List<double[]> thinned = new ArrayList<>();
+                    for (int i = 0; i < points.size(); i += 2) thinned.add(points.get(i));
+                    history.put(c.model(), thinned);
+                }
             }
             default -> { }
         }
+    }
+
+    private static Map<String, List<double[]>> copyOf(Map<String, List<double[]>> h) {
+        Map<String, List<double[]>> out = new TreeMap<>();
+        h.forEach((k, v) -> out.put(k, List.copyOf(v)));
+        return out;
     }
 
     @Override
