@@ -1,12 +1,10 @@
 package millrace.dedup;
 
-import io.vertx.core.Future;
-import io.vertx.core.VerticleBase;
 import java.time.Duration;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.TopicReader;
 import millrace.kafka.TransactionalPipe;
-import millrace.kafka.WorkerLoop;
+import millrace.kafka.StageVerticle;
 import millrace.metrics.Metrics;
 import millrace.protocol.Document;
 import millrace.protocol.InvalidPayloadException;
@@ -22,31 +20,15 @@ import org.slf4j.LoggerFactory;
  * The dedup role: {@code millrace.docs} → {@code millrace.docs.clean} (kept) and {@code millrace.docs.rejected}
  * (duplicates, malformed records), exactly once. The index is rebuilt from {@code millrace.docs.clean} on start.
  */
-public final class DedupVerticle extends VerticleBase {
+public final class DedupVerticle extends StageVerticle {
     private static final Logger LOG = LoggerFactory.getLogger(DedupVerticle.class);
 
-    private final KafkaSettings kafka;
-    private WorkerLoop loop;
-
     public DedupVerticle(KafkaSettings kafka) {
-        this.kafka = kafka;
-    }
-
-    @Override
-    public Future<?> start() {
-        loop = new WorkerLoop(vertx, "dedup", () -> new DedupWorker(kafka));
-        loop.start();
-        return Future.succeededFuture();
-    }
-
-    @Override
-    public Future<?> stop() {
-        loop.stop();
-        return Future.succeededFuture();
+        super("dedup", vertx -> new DedupWorker(kafka));
     }
 
     /** One incarnation of the stage: an index rebuilt from the kept documents, and the pipe that feeds it. */
-    static final class DedupWorker implements WorkerLoop.Worker, TransactionalPipe.Stage {
+    static final class DedupWorker implements StageVerticle.Worker, TransactionalPipe.Stage {
         private final JsonSerde<Document> documents = JsonSerde.documents();
         private final JsonSerde<Rejection> rejections = JsonSerde.rejections();
         private final ExactDeduplicator index = new ExactDeduplicator();

@@ -1,14 +1,12 @@
 package millrace.tokenizer;
 
-import io.vertx.core.Future;
-import io.vertx.core.VerticleBase;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.TransactionalPipe;
-import millrace.kafka.WorkerLoop;
+import millrace.kafka.StageVerticle;
 import millrace.metrics.Metrics;
 import millrace.protocol.Document;
 import millrace.protocol.InvalidPayloadException;
@@ -29,31 +27,14 @@ import org.apache.kafka.common.TopicPartition;
  * {@code <|endoftext|>}, land in exactly one shard across restarts: shards and the commit position (including how
  * many tokens of a half-packed document are already shipped, kept in the offset metadata) share a transaction.
  */
-public final class TokenizeVerticle extends VerticleBase {
-    private final KafkaSettings kafka;
-    private final TokenizeSettings settings;
-    private WorkerLoop loop;
+public final class TokenizeVerticle extends StageVerticle {
 
     public TokenizeVerticle(KafkaSettings kafka, TokenizeSettings settings) {
-        this.kafka = kafka;
-        this.settings = settings;
-    }
-
-    @Override
-    public Future<?> start() {
-        loop = new WorkerLoop(vertx, "tokenize", () -> new TokenizeWorker(kafka, settings, 200));
-        loop.start();
-        return Future.succeededFuture();
-    }
-
-    @Override
-    public Future<?> stop() {
-        loop.stop();
-        return Future.succeededFuture();
+        super("tokenize", vertx -> new TokenizeWorker(kafka, settings, 200));
     }
 
     /** Packers per input partition and split, fed by a transactional pipe. */
-    static final class TokenizeWorker implements WorkerLoop.Worker, TransactionalPipe.Stage {
+    static final class TokenizeWorker implements StageVerticle.Worker, TransactionalPipe.Stage {
         private final TokenizeSettings settings;
         private final TextTokenizer tokenizer;
         private final JsonSerde<Document> documents = JsonSerde.documents();

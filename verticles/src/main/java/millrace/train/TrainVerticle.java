@@ -1,8 +1,6 @@
 package millrace.train;
 
 import ai.djl.ndarray.NDManager;
-import io.vertx.core.Future;
-import io.vertx.core.VerticleBase;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -14,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import millrace.kafka.KafkaSettings;
-import millrace.kafka.WorkerLoop;
+import millrace.kafka.StageVerticle;
 import millrace.metrics.Metrics;
 import millrace.model.Gpt;
 import millrace.protocol.Checkpoint;
@@ -38,37 +36,17 @@ import org.slf4j.LoggerFactory;
  * rows is ready, commits the offsets of shards it has fully trained on, and every few seconds saves a checkpoint and
  * announces it on {@code millrace.checkpoints}. Validation shards feed a held-out set for the validation loss.
  */
-public final class TrainVerticle extends VerticleBase {
+public final class TrainVerticle extends StageVerticle {
     private static final Logger LOG = LoggerFactory.getLogger(TrainVerticle.class);
 
-    private final KafkaSettings kafka;
-    private final TrainSettings settings;
-    private final Path checkpointRoot;
-    private WorkerLoop loop;
-
     public TrainVerticle(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
-        this.kafka = kafka;
-        this.settings = settings;
-        this.checkpointRoot = checkpointRoot;
-    }
-
-    @Override
-    public Future<?> start() {
-        loop = new WorkerLoop(vertx, "train", () -> new TrainWorker(kafka, settings, checkpointRoot));
-        loop.start();
-        return Future.succeededFuture();
-    }
-
-    @Override
-    public Future<?> stop() {
-        loop.stop();
-        return Future.succeededFuture();
+        super("train", vertx -> new TrainWorker(kafka, settings, checkpointRoot));
     }
 
     /** A row waiting to be trained on, and the shard record it came from. */
     private record QueuedRow(int[] tokens, TopicPartition partition, long offset) {}
 
-    static final class TrainWorker implements WorkerLoop.Worker {
+    static final class TrainWorker implements StageVerticle.Worker {
         private static final int MAX_VALIDATION_ROWS = 64;
 
         private final TrainSettings settings;

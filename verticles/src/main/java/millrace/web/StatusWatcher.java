@@ -8,7 +8,7 @@ import java.util.TreeMap;
 import java.util.function.Consumer;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.TopicReader;
-import millrace.kafka.WorkerLoop;
+import millrace.kafka.StageVerticle;
 import millrace.protocol.Checkpoint;
 import millrace.protocol.InvalidPayloadException;
 import millrace.protocol.JsonSerde;
@@ -24,7 +24,7 @@ import org.apache.kafka.common.TopicPartition;
  * Follows the output topics from the beginning (outside any consumer group, committed records only) and keeps
  * running totals; publishes a {@link PipelineStatus} about once a second.
  */
-final class StatusWatcher implements WorkerLoop.Worker {
+final class StatusWatcher implements StageVerticle.Worker {
     private static final int MAX_HISTORY = 256;
     private final KafkaConsumer<String, byte[]> consumer;
     private final List<TopicPartition> docsPartitions;

@@ -1,20 +1,22 @@
 package millrace.kafka;
 
 import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
-import java.util.function.Supplier;
+import java.util.function.Function;
 import millrace.metrics.Metrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs a stage's poll step over and over on the calling worker context, one step at a time, until stopped. A step
- * that throws closes the worker; a fresh one is built after a back-off and resumes from what Kafka committed.
- * Vert.x runs the handlers of a worker context one after another, so the stage's clients are never used by two
- * threads at once, and {@link #stop()} waits for the step in progress.
+ * A stage: deployed as a worker verticle, it runs its worker's poll step over and over, one step at a time, until
+ * undeployed. A step that throws closes the worker; a fresh one is built after a back-off and resumes from what Kafka
+ * committed. Vert.x runs the handlers of a worker context one after another, so the stage's clients are never used
+ * by two threads at once, and {@link #stop()} waits for the step in progress.
  */
-public final class WorkerLoop {
-    private static final Logger LOG = LoggerFactory.getLogger(WorkerLoop.class);
+public abstract class StageVerticle extends VerticleBase {
+    private static final Logger LOG = LoggerFactory.getLogger(StageVerticle.class);
 
     /** One poll-and-process step of a stage; closing it releases its Kafka clients. */
     public interface Worker extends AutoCloseable {
@@ -24,30 +26,34 @@ public final class WorkerLoop {
         void close();
     }
 
-    private final Vertx vertx;
     private final String stage;
-    private final Supplier<Worker> factory;
+    private final Function<Vertx, Worker> factory;
     private Context context;
     private Worker worker;
     private volatile boolean stopped;
 
-    public WorkerLoop(Vertx vertx, String stage, Supplier<Worker> factory) {
-        this.vertx = vertx;
+    /**
+     * @param stage the stage's name, in logs and in the restart counter
+     * @param factory builds one incarnation of the stage's worker (given the Vert.x instance it runs on)
+     */
+    protected StageVerticle(String stage, Function<Vertx, Worker> factory) {
         this.stage = stage;
         this.factory = factory;
     }
 
     /** Builds the worker now (so that a broken configuration fails the deployment) and starts looping. */
-    public void start() {
+    @Override
+    public Future<?> start() {
         context = vertx.getOrCreateContext();
-        worker = factory.get();
+        worker = factory.apply(vertx);
         context.runOnContext(v -> run());
+        return Future.succeededFuture();
     }
 
     private void run() {
         if (stopped) return;
         try {
-            if (worker == null) worker = factory.get();
+            if (worker == null) worker = factory.apply(vertx);
             worker.step();
         } catch (RuntimeException e) {
             LOG.warn("{}: step failed, restarting from the last commit in 1 s: {}", stage, e.toString());
@@ -60,9 +66,11 @@ public final class WorkerLoop {
         context.runOnContext(v -> run());
     }
 
-    public void stop() {
+    @Override
+    public Future<?> stop() {
         stopped = true;
         closeWorker();
+        return Future.succeededFuture();
     }
 
     private void closeWorker() {
