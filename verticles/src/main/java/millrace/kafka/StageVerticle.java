@@ -45,6 +45,7 @@ public abstract class StageVerticle extends VerticleBase {
     @Override
     public Future<?> start() {
         context = vertx.getOrCreateContext();
+        Metrics.STAGE_RESTARTS.labelValues(stage); // the series exists (at 0) before the first restart
         worker = factory.apply(vertx);
         context.runOnContext(v -> run());
         return Future.succeededFuture();

@@ -52,11 +52,15 @@ public final class TransactionalPipe implements AutoCloseable {
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, byte[]> producer;
     private final Stage stage;
+    private final String stageName;
+    private final String inputTopic;
     private final List<ProducerRecord<String, byte[]>> pending = new ArrayList<>();
     private final Output output = (topic, key, value) -> pending.add(new ProducerRecord<>(topic, key, value));
 
     public TransactionalPipe(KafkaSettings kafka, String stageName, String inputTopic, int maxPollRecords, Stage stage) {
         this.stage = stage;
+        this.stageName = stageName;
+        this.inputTopic = inputTopic;
         this.producer = new KafkaProducer<>(kafka.transactionalProducer(stageName));
         this.producer.initTransactions();
         this.consumer = new KafkaConsumer<>(kafka.consumer("millrace-" + stageName, maxPollRecords));
@@ -86,6 +90,7 @@ public final class TransactionalPipe implements AutoCloseable {
     /** One poll, its processing and its transaction. Returns the number of input records handled. */
     public int pollOnce(Duration timeout) {
         ConsumerRecords<String, byte[]> records = consumer.poll(timeout);
+        ConsumerLag.record(stageName, inputTopic, consumer);
         if (records.isEmpty()) stage.idle(output);
         for (ConsumerRecord<String, byte[]> record : records) stage.process(record, output);
         if (records.isEmpty() && pending.isEmpty()) return 0;

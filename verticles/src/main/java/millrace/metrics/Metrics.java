@@ -9,6 +9,8 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import millrace.protocol.RejectReason;
+import millrace.protocol.Split;
 
 /**
  * The metrics catalogue: every counter, gauge and histogram Millrace exposes, in one place. Names follow
@@ -77,14 +79,41 @@ public final class Metrics {
     public static final Histogram WEB_GENERATE_SECONDS = Histogram.builder().name("millrace_web_generate_seconds")
             .help("Time to generate one answer").register();
 
+    public static final Histogram TRAIN_FRESHNESS_SECONDS = Histogram.builder().name("millrace_train_freshness_seconds")
+            .help("Time from a document's ingestion to the first optimizer step that used its tokens")
+            .classicUpperBounds(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400).register();
+    public static final Gauge TRAIN_MODEL_FLOPS = Gauge.builder().name("millrace_train_model_flops_per_second")
+            .help("Model FLOPs per second achieved by the last step (6 x parameters + attention, per token)").register();
+    public static final Gauge TRAIN_LOSS_SCALE = Gauge.builder().name("millrace_train_loss_scale")
+            .help("Dynamic loss scale (1 when training in fp32, where no scaling is needed)").register();
+
     // every stage
+    public static final Gauge KAFKA_CONSUMER_LAG = Gauge.builder().name("millrace_kafka_consumer_lag_records")
+            .help("Records waiting in the input topic of a stage (sum over its assigned partitions)")
+            .labelNames("stage", "topic").register();
     public static final Counter STAGE_RESTARTS = Counter.builder().name("millrace_stage_restarts_total")
             .help("Times a stage's worker failed and was rebuilt from the last commit").labelNames("stage").register();
 
     private Metrics() {}
 
-    /** Loads the catalogue (registering every metric) if it is not loaded yet. */
-    public static void init() {}
+    /**
+     * Loads the catalogue and creates every known label value at zero, so that dashboards and alerts see a series
+     * (and a rate) from the start instead of from the first event.
+     */
+    public static void init() {
+        for (RejectReason r : RejectReason.values()) INGEST_REJECTED.labelValues(r.label());
+        for (String verdict : new String[] {"kept", "duplicate", "reingested", "malformed"}) {
+            DEDUP_DOCUMENTS.labelValues(verdict);
+        }
+        for (Split split : Split.values()) {
+            TOKENIZE_DOCUMENTS.labelValues(split.label());
+            TOKENIZE_TOKENS.labelValues(split.label());
+            TOKENIZE_SHARDS.labelValues(split.label());
+        }
+        for (String outcome : new String[] {"accepted", "refused_tokenizer", "refused_seq_len", "malformed"}) {
+            TRAIN_SHARDS.labelValues(outcome);
+        }
+    }
 
     /** The Prometheus text exposition of everything registered. */
     public static String scrape() {

@@ -196,6 +196,15 @@ public final class Gpt implements AutoCloseable {
         return params.values().stream().mapToLong(a -> a.getShape().size()).sum();
     }
 
+    /**
+     * Training FLOPs per token, as in the PaLM paper's appendix and nanoGPT: 6 per parameter (forward and backward),
+     * position embeddings excluded, plus the attention scores, {@code 12 · layers · width · context}.
+     */
+    public double flopsPerToken() {
+        long n = parameterCount() - params.get("wpe.weight").getShape().size();
+        return 6.0 * n + 12.0 * config.nLayer() * config.nEmbd() * config.blockSize();
+    }
+
     public GptConfig config() {
         return config;
     }

@@ -6,11 +6,15 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Set;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import millrace.kafka.ConsumerLag;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.StageVerticle;
 import millrace.metrics.Metrics;
@@ -18,6 +22,7 @@ import millrace.model.Gpt;
 import millrace.protocol.Checkpoint;
 import millrace.protocol.InvalidPayloadException;
 import millrace.protocol.JsonSerde;
+import millrace.protocol.ShardDoc;
 import millrace.protocol.Split;
 import millrace.protocol.TokenShard;
 import millrace.protocol.TokenShardCodec;
@@ -43,8 +48,8 @@ public final class TrainVerticle extends StageVerticle {
         super("train", vertx -> new TrainWorker(kafka, settings, checkpointRoot));
     }
 
-    /** A row waiting to be trained on, and the shard record it came from. */
-    private record QueuedRow(int[] tokens, TopicPartition partition, long offset) {}
+    /** A row waiting to be trained on, the shard record it came from, and that shard's documents. */
+    private record QueuedRow(int[] tokens, TopicPartition partition, long offset, List<ShardDoc> docs) {}
 
     static final class TrainWorker implements StageVerticle.Worker {
         private static final int MAX_VALIDATION_ROWS = 64;
@@ -57,19 +62,29 @@ public final class TrainVerticle extends StageVerticle {
         private final KafkaProducer<String, byte[]> producer;
         private final ArrayDeque<QueuedRow> queue = new ArrayDeque<>();
         private final List<int[]> validation = new ArrayList<>();
+        private final double flopsPerToken;
         private float lastLoss = Float.NaN;
         private Float lastValidationLoss;
         private long lastCheckpointMillis = System.currentTimeMillis();
         private long lastCheckpointStep;
+        /** Documents whose freshness was observed lately: a document's tokens can span a few shards. */
+        private final Set<String> fresh = Collections.newSetFromMap(new LinkedHashMap<>(1024, 0.75f, false) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+                return size() > 8192;
+            }
+        });
 
         TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
             this.settings = settings;
             this.checkpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
             this.trainer = resumeOrStart();
             this.lastCheckpointStep = trainer.step();
+            this.flopsPerToken = trainer.model().flopsPerToken();
             this.producer = new KafkaProducer<>(kafka.producer("train"));
             this.consumer = new KafkaConsumer<>(kafka.consumer("millrace-train", 50));
             this.consumer.subscribe(List.of(Topics.SHARDS));
+            Metrics.TRAIN_LOSS_SCALE.set(1); // fp32: no loss scaling
         }
 
         private GptTrainer resumeOrStart() {
@@ -98,6 +113,7 @@ public final class TrainVerticle extends StageVerticle {
         public void step() {
             boolean ready = queue.size() >= settings.batchSize();
             for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(ready ? 0 : 200))) accept(r);
+            ConsumerLag.record("train", Topics.SHARDS, consumer);
             // bounded memory: stop fetching while a few batches are already waiting
             if (queue.size() > 8 * settings.batchSize()) consumer.pause(consumer.assignment());
             else consumer.resume(consumer.paused());
@@ -138,15 +154,21 @@ public final class TrainVerticle extends StageVerticle {
                 if (shard.split() == Split.VAL) {
                     if (validation.size() < MAX_VALIDATION_ROWS) validation.add(tokens);
                 } else {
-                    queue.add(new QueuedRow(tokens, tp, r.offset()));
+                    queue.add(new QueuedRow(tokens, tp, r.offset(), shard.docs()));
                 }
             }
         }
 
         private void trainOneStep() {
             List<int[]> rows = new ArrayList<>(settings.batchSize());
-            while (rows.size() < settings.batchSize()) rows.add(queue.poll().tokens());
+            List<QueuedRow> taken = new ArrayList<>(settings.batchSize());
+            while (rows.size() < settings.batchSize()) {
+                QueuedRow row = queue.poll();
+                taken.add(row);
+                rows.add(row.tokens());
+            }
             GptTrainer.StepResult result = trainer.step(rows);
+            if (!result.skipped()) observeFreshness(taken);
             if (result.skipped()) {
                 LOG.warn("step {} skipped: loss {} gradient norm {}", result.step(), result.loss(), result.gradNorm());
                 Metrics.TRAIN_SKIPPED_STEPS.inc();
@@ -158,6 +180,7 @@ public final class TrainVerticle extends StageVerticle {
                 Metrics.TRAIN_LEARNING_RATE.set(result.learningRate());
                 Metrics.TRAIN_GRAD_NORM.set(result.gradNorm());
                 Metrics.TRAIN_TOKENS_PER_SECOND.set(result.tokens() / result.seconds());
+                Metrics.TRAIN_MODEL_FLOPS.set(flopsPerToken * result.tokens() / result.seconds());
                 Metrics.TRAIN_STEP_SECONDS.observe(result.seconds());
                 if (result.step() % 10 == 0 || result.step() <= 1) {
                     LOG.info("step {} loss {} lr {} grad norm {} ({} tokens/s)", result.step(),
@@ -171,6 +194,16 @@ public final class TrainVerticle extends StageVerticle {
                 LOG.info("step {} validation loss {}", result.step(), String.format("%.4f", lastValidationLoss));
             }
             commitTrainedShards();
+        }
+
+        /** Ingest-to-training time of the documents whose tokens this step used first. */
+        private void observeFreshness(List<QueuedRow> taken) {
+            long now = System.currentTimeMillis();
+            for (QueuedRow row : taken) {
+                for (ShardDoc doc : row.docs()) {
+                    if (fresh.add(doc.id())) Metrics.TRAIN_FRESHNESS_SECONDS.observe((now - doc.ingestedAtMillis()) / 1000.0);
+                }
+            }
         }
 
         /** Commits, per partition, the offset of the first shard with rows still waiting (or the position). */

@@ -1,0 +1,37 @@
+package millrace;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * Real tools some tests drive (Debian's {@code prometheus} and {@code promtool}, {@code kubectl}). Where one is
+ * missing the test is skipped with the reason — unless {@code MILLRACE_REQUIRE_TOOLS=1} (CI sets it), then it fails.
+ */
+public final class ExternalTools {
+    private ExternalTools() {}
+
+    public static Path require(String tool, String install) {
+        Optional<Path> found = find(tool);
+        if (found.isPresent()) return found.get();
+        String message = tool + " is not on the PATH (" + install + ")";
+        if ("1".equals(System.getenv("MILLRACE_REQUIRE_TOOLS"))) throw new AssertionError(message);
+        Assumptions.abort(message);
+        return null;
+    }
+
+    static Optional<Path> find(String tool) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+            Path p = Path.of(dir, tool);
+            if (Files.isExecutable(p)) return Optional.of(p);
+        }
+        return Optional.empty();
+    }
+
+    /** The repository root (tests run in the verticles module). */
+    public static Path repo() {
+        return Path.of("..").toAbsolutePath().normalize();
+    }
+}
