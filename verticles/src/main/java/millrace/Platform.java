@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import millrace.metrics.MetricsVerticle;
 import millrace.dedup.DedupVerticle;
 import millrace.ingest.IngestVerticle;
 import millrace.kafka.TopicSetup;
@@ -27,10 +29,12 @@ public final class Platform implements AutoCloseable {
 
     private final Vertx vertx;
     private final WebVerticle web;
+    private final MetricsVerticle ops;
 
-    private Platform(Vertx vertx, WebVerticle web) {
+    private Platform(Vertx vertx, WebVerticle web, MetricsVerticle ops) {
         this.vertx = vertx;
         this.web = web;
+        this.ops = ops;
     }
 
     /** Creates missing topics, then deploys every role's verticles; returns when all have started. */
@@ -42,6 +46,9 @@ public final class Platform implements AutoCloseable {
         DeploymentOptions worker = new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER);
         DeploymentOptions eventLoop = new DeploymentOptions();
         List<Future<String>> deployed = new ArrayList<>();
+        AtomicBoolean started = new AtomicBoolean();
+        MetricsVerticle ops = new MetricsVerticle(config.opsPort(), started::get);
+        deployed.add(deploy(vertx, ops, eventLoop));
         WebVerticle web = null;
         // downstream first, so that consumers are in their groups before the first documents arrive
         if (roles.contains(Role.WEB)) {
@@ -73,13 +80,19 @@ public final class Platform implements AutoCloseable {
             }
             throw new IllegalStateException("roles failed to start: " + e.getMessage(), e);
         }
-        LOG.info("running roles {}{}", roles.stream().map(Role::label).toList(),
-                web != null ? " — web on http://localhost:" + web.port() : "");
-        return new Platform(vertx, web);
+        started.set(true);
+        LOG.info("running roles {}{}; metrics on :{}/metrics", roles.stream().map(Role::label).toList(),
+                web != null ? " — web on http://localhost:" + web.port() : "", ops.port());
+        return new Platform(vertx, web, ops);
     }
 
     private static Future<String> deploy(Vertx vertx, Deployable verticle, DeploymentOptions options) {
         return vertx.deployVerticle(verticle, options);
+    }
+
+    /** The port of /metrics, /health and /ready. */
+    public int opsPort() {
+        return ops.port();
     }
 
     /** The web role's port, or -1 when this process does not run it. */

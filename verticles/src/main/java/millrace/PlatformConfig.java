@@ -14,11 +14,12 @@ import millrace.train.TrainSettings;
  * @param corpus paths the ingest role reads at start
  * @param partitions partitions of each topic when the topics are created
  * @param httpPort port of the web role (0: any free port)
+ * @param opsPort port of this process's /metrics, /health and /ready (0: any free port)
  * @param tokenize how documents become shards
  * @param train how the model trains
  */
 public record PlatformConfig(KafkaSettings kafka, Path dataDir, List<Path> corpus, int partitions, int httpPort,
-        TokenizeSettings tokenize, TrainSettings train) {
+        int opsPort, TokenizeSettings tokenize, TrainSettings train) {
 
     public Path checkpointDir() {
         return dataDir.resolve("checkpoints");

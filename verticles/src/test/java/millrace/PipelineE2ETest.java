@@ -53,7 +53,7 @@ class PipelineE2ETest {
             TrainSettings demo = TrainSettings.tinyDemo("r50k_base", 50257, 32);
             TrainSettings train = new TrainSettings("millrace", GptConfig.tiny(50257, 32), "r50k_base", 8,
                     demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(), 2, 3, 0);
-            PlatformConfig config = new PlatformConfig(kafka.settings("e2e"), dir.resolve("data"), List.of(corpus), 2, 0,
+            PlatformConfig config = new PlatformConfig(kafka.settings("e2e"), dir.resolve("data"), List.of(corpus), 2, 0, 0,
                     new TokenizeSettings("r50k_base", 32, 8, 0.1, 500), train);
             // counters are per JVM and other tests share it: compare against where they stood before
             double binaryBefore = Metrics.INGEST_REJECTED.labelValues("binary").get();
@@ -108,6 +108,12 @@ class PipelineE2ETest {
                 assertEquals(2, Metrics.DEDUP_DOCUMENTS.labelValues("duplicate").get() - duplicatesBefore);
                 assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
                         HttpResponse.BodyHandlers.ofString()).statusCode());
+                // every process also serves its metrics and probes on the operations port
+                String ops = "http://127.0.0.1:" + platform.opsPort();
+                assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(ops + "/ready")).build(),
+                        HttpResponse.BodyHandlers.ofString()).statusCode());
+                assertTrue(http.send(HttpRequest.newBuilder(URI.create(ops + "/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString()).body().contains("millrace_kafka_consumer_lag_records"));
                 assertTrue(http.send(HttpRequest.newBuilder(URI.create(base + "/")).build(),
                         HttpResponse.BodyHandlers.ofString()).body().contains("<title>Millrace</title>"));
 

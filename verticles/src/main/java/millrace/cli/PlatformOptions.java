@@ -28,6 +28,9 @@ final class PlatformOptions {
     @Option(names = "--http-port", defaultValue = "8080", description = "Port of the web role (default: ${DEFAULT-VALUE}).")
     int httpPort;
 
+    @Option(names = "--ops-port", defaultValue = "9404", description = "Port of /metrics, /health and /ready of this process (default: ${DEFAULT-VALUE}).")
+    int opsPort;
+
     @Option(names = "--instance-id", description = "Stable id of this process among replicas (default: host name and pid).")
     String instanceId;
 
@@ -62,7 +65,7 @@ final class PlatformOptions {
                 tok.id(), batchSize, demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(),
                 checkpointEverySeconds, demo.keepCheckpoints(), demo.evalEverySteps());
         return new PlatformConfig(new KafkaSettings(bootstrapServers, instanceId()), dataDir, corpus, partitions,
-                httpPort, tokenize, train);
+                httpPort, opsPort, tokenize, train);
     }
 
     private String instanceId() {

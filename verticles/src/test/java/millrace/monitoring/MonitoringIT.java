@@ -65,7 +65,7 @@ class MonitoringIT {
             TrainSettings train = new TrainSettings("millrace", GptConfig.tiny(50257, 32), "r50k_base", 8,
                     demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(), 2, 3, 5);
             PlatformConfig config = new PlatformConfig(kafka.settings("monitoring"), dir.resolve("data"),
-                    List.of(corpus), 2, 0, new TokenizeSettings("r50k_base", 32, 8, 0.3, 500), train);
+                    List.of(corpus), 2, 0, 0, new TokenizeSettings("r50k_base", 32, 8, 0.3, 500), train);
             Platform platform = Platform.start(EnumSet.allOf(Role.class), config);
             Process prometheus = null;
             try {
@@ -85,7 +85,7 @@ class MonitoringIT {
                           - job_name: millrace
                             static_configs:
                               - targets: ["127.0.0.1:%d"]
-                        """.formatted(rules, platform.httpPort()));
+                        """.formatted(rules, platform.opsPort()));
                 prometheus = new ProcessBuilder(prometheusBin.toString(), "--config.file=" + promConfig,
                         "--storage.tsdb.path=" + dir.resolve("tsdb"), "--web.listen-address=127.0.0.1:" + port,
                         "--log.level=warn").redirectErrorStream(true).redirectOutput(dir.resolve("prometheus.log").toFile())

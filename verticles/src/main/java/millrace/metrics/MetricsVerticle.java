@@ -1,0 +1,38 @@
+package millrace.metrics;
+
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.ext.web.Router;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Every Millrace process, whatever its roles, serves {@code /metrics} (Prometheus text), {@code /health} and
+ * {@code /ready} on its operations port, so that Prometheus scrapes and Kubernetes probes each replica of each role.
+ */
+public final class MetricsVerticle extends VerticleBase {
+    private final int port;
+    private final BooleanSupplier ready;
+    private int boundPort;
+
+    /** @param ready whether the process's roles have started */
+    public MetricsVerticle(int port, BooleanSupplier ready) {
+        this.port = port;
+        this.ready = ready;
+    }
+
+    @Override
+    public Future<?> start() {
+        Router router = Router.router(vertx);
+        router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE)
+                .end(Metrics.scrape()));
+        router.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "up")));
+        router.get("/ready").handler(ctx -> ctx.response().setStatusCode(ready.getAsBoolean() ? 200 : 503)
+                .putHeader("content-type", "application/json")
+                .end(new io.vertx.core.json.JsonObject().put("ready", ready.getAsBoolean()).encode()));
+        return vertx.createHttpServer().requestHandler(router).listen(port).onSuccess(s -> boundPort = s.actualPort());
+    }
+
+    public int port() {
+        return boundPort;
+    }
+}
