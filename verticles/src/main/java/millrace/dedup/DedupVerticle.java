@@ -2,6 +2,7 @@ package millrace.dedup;
 
 import java.time.Duration;
 import millrace.kafka.KafkaSettings;
+import millrace.kafka.MalformedRecords;
 import millrace.kafka.TopicReader;
 import millrace.kafka.TransactionalPipe;
 import millrace.kafka.StageVerticle;
@@ -52,10 +53,8 @@ public final class DedupVerticle extends StageVerticle {
             try {
                 doc = documents.fromBytes(record.value());
             } catch (InvalidPayloadException e) {
-                String id = record.key() != null ? record.key() : record.topic() + "@" + record.offset();
-                Rejection r = new Rejection(id, record.topic() + "/" + record.partition() + "@" + record.offset(),
-                        "dedup", RejectReason.MALFORMED, e.getMessage(), null, System.currentTimeMillis());
-                out.send(Topics.DOCS_REJECTED, id, rejections.toBytes(r));
+                Rejection r = MalformedRecords.rejection(record, "dedup", e);
+                out.send(Topics.DOCS_REJECTED, r.docId(), rejections.toBytes(r));
                 Metrics.DEDUP_DOCUMENTS.labelValues("malformed").inc();
                 return;
             }

@@ -5,13 +5,13 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
 import millrace.kafka.KafkaSettings;
+import millrace.kafka.MalformedRecords;
 import millrace.kafka.TransactionalPipe;
 import millrace.kafka.StageVerticle;
 import millrace.metrics.Metrics;
 import millrace.protocol.Document;
 import millrace.protocol.InvalidPayloadException;
 import millrace.protocol.JsonSerde;
-import millrace.protocol.RejectReason;
 import millrace.protocol.Rejection;
 import millrace.protocol.ShardDoc;
 import millrace.protocol.Split;
@@ -106,10 +106,8 @@ public final class TokenizeVerticle extends StageVerticle {
             try {
                 doc = documents.fromBytes(record.value());
             } catch (InvalidPayloadException e) {
-                String id = record.key() != null ? record.key() : record.topic() + "@" + record.offset();
-                Rejection r = new Rejection(id, record.topic() + "/" + record.partition() + "@" + record.offset(),
-                        "tokenize", RejectReason.MALFORMED, e.getMessage(), null, System.currentTimeMillis());
-                out.send(Topics.DOCS_REJECTED, id, JsonSerde.rejections().toBytes(r));
+                Rejection r = MalformedRecords.rejection(record, "tokenize", e);
+                out.send(Topics.DOCS_REJECTED, r.docId(), JsonSerde.rejections().toBytes(r));
                 Metrics.TOKENIZE_MALFORMED.inc();
                 return;
             }

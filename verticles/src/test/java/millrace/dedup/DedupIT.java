@@ -15,27 +15,13 @@ import millrace.protocol.Rejection;
 import millrace.protocol.Topics;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The dedup stage against a real broker, including a restart that must rebuild its index from the clean topic. */
 class DedupIT {
-    @TempDir
-    static java.nio.file.Path dir;
-
-    static TestKafka kafka;
-
-    @BeforeAll
-    static void start() {
-        kafka = TestKafka.start(dir.resolve("kafka"), 3);
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final TestKafka kafka = TestKafka.perClass(3);
 
     private static void produce(KafkaSettings settings, List<Document> docs) {
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(settings.producer("test"))) {

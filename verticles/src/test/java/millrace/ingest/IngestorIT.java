@@ -13,9 +13,8 @@ import millrace.protocol.JsonSerde;
 import millrace.protocol.RejectReason;
 import millrace.protocol.Rejection;
 import millrace.protocol.Topics;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The ingest stage against a real broker: good files become documents, bad ones rejections, none stop the run. */
@@ -23,17 +22,8 @@ class IngestorIT {
     @TempDir
     static Path dir;
 
-    static TestKafka kafka;
-
-    @BeforeAll
-    static void start() {
-        kafka = TestKafka.start(dir.resolve("kafka"), 2);
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final TestKafka kafka = TestKafka.perClass(2);
 
     @Test
     void badInputIsReportedWithPathAndReasonAndDoesNotStopIngestion() throws Exception {

@@ -1,5 +1,6 @@
 package millrace.kafka;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -7,11 +8,18 @@ import java.util.List;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
-/** A real single-node broker in a temporary directory with the contract's topics, for one test class. */
-public final class TestKafka implements AutoCloseable {
-    private final EmbeddedKafka broker;
+/**
+ * A real single-node broker in a temporary directory with the contract's topics. Either started by hand
+ * ({@link #start}) or, as {@code @RegisterExtension static TestKafka kafka = TestKafka.perClass(n)}, for a test class.
+ */
+public final class TestKafka implements AutoCloseable, BeforeAllCallback, AfterAllCallback {
+    private EmbeddedKafka broker;
     private final int partitions;
+    private Path ownDir;
 
     private TestKafka(EmbeddedKafka broker, int partitions) {
         this.broker = broker;
@@ -19,10 +27,33 @@ public final class TestKafka implements AutoCloseable {
     }
 
     public static TestKafka start(Path dir, int partitions) {
-        EmbeddedKafka broker = new EmbeddedKafka(dir, 0).start();
-        TestKafka kafka = new TestKafka(broker, partitions);
-        TopicSetup.ensureTopics(kafka.settings("setup"), partitions, (short) 1);
+        TestKafka kafka = new TestKafka(null, partitions);
+        kafka.startIn(dir);
         return kafka;
+    }
+
+    /** A broker started before the class's first test and stopped (its directory deleted) after its last. */
+    public static TestKafka perClass(int partitions) {
+        return new TestKafka(null, partitions);
+    }
+
+    private void startIn(Path dir) {
+        broker = new EmbeddedKafka(dir, 0).start();
+        TopicSetup.ensureTopics(settings("setup"), partitions, (short) 1);
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        ownDir = Files.createTempDirectory("millrace-kafka-");
+        startIn(ownDir);
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        close();
+        try (var files = Files.walk(ownDir)) {
+            for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
+        }
     }
 
     public KafkaSettings settings(String instanceId) {

@@ -21,27 +21,13 @@ import millrace.protocol.Topics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The tokenize stage, crashed again and again: no token lost, none duplicated, every shard of one tokenizer. */
 class TokenizeIT {
-    @TempDir
-    static Path dir;
-
-    static TestKafka kafka;
-
-    @BeforeAll
-    static void start() {
-        kafka = TestKafka.start(dir.resolve("kafka"), 3);
-    }
-
-    @AfterAll
-    static void stop() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final TestKafka kafka = TestKafka.perClass(3);
 
     @Test
     void restartsNeitherLoseNorDuplicateATokenAndEveryShardIsExact() throws Exception {
