@@ -77,7 +77,8 @@ class PipelineE2ETest {
 
                 // shards were produced, every one of them exact
                 List<TokenShard> shards = kafka.await(Topics.SHARDS, TokenShardCodec::decode, l -> l.size() >= 20, WAIT);
-                assertTrue(shards.stream().allMatch(s -> s.seqLen() == 32 && s.tokenizerId().equals("r50k_base")));
+                String r50k = millrace.tokenizer.Vocabularies.builtin("r50k").id();
+                assertTrue(shards.stream().allMatch(s -> s.seqLen() == 32 && s.tokenizerId().equals(r50k)));
 
                 // at least 20 steps consumed them, and the loss fell from ln(50257) ≈ 10.8
                 List<Checkpoint> checkpoints = kafka.await(Topics.CHECKPOINTS, JsonSerde.checkpoints()::fromBytes,

@@ -34,7 +34,7 @@ final class PlatformOptions {
     @Option(names = "--instance-id", description = "Stable id of this process among replicas (default: host name and pid).")
     String instanceId;
 
-    @Option(names = "--tokenizer", defaultValue = "r50k_base", description = "Tokenizer id (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--tokenizer", defaultValue = "r50k", description = "Tokenizer: r50k, cl100k, o200k or a tokenizer.json (default: ${DEFAULT-VALUE}).")
     String tokenizer;
 
     @Option(names = "--seq-len", defaultValue = "64", description = "Context length of training rows (default: ${DEFAULT-VALUE}).")
@@ -58,11 +58,11 @@ final class PlatformOptions {
     PlatformConfig toConfig(String bootstrapServers) {
         if (partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1");
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be >= 1");
-        TextTokenizer tok = Tokenizers.byId(tokenizer);
-        TokenizeSettings tokenize = new TokenizeSettings(tok.id(), seqLen, rowsPerShard, validationShare, 2000);
-        TrainSettings demo = TrainSettings.tinyDemo(tok.id(), tok.vocabSize(), seqLen);
+        TextTokenizer tok = Tokenizers.load(tokenizer);
+        TokenizeSettings tokenize = new TokenizeSettings(tokenizer, seqLen, rowsPerShard, validationShare, 2000);
+        TrainSettings demo = TrainSettings.tinyDemo(tokenizer, tok.vocabSize(), seqLen);
         TrainSettings train = new TrainSettings(demo.modelName(), GptConfig.preset(model, tok.vocabSize(), seqLen),
-                tok.id(), batchSize, demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(),
+                tokenizer, batchSize, demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(),
                 checkpointEverySeconds, demo.keepCheckpoints(), demo.evalEverySteps());
         return new PlatformConfig(new KafkaSettings(bootstrapServers, instanceId()), dataDir, corpus, partitions,
                 httpPort, opsPort, tokenize, train);

@@ -90,15 +90,68 @@ public final class ByteLevelBpe implements TextTokenizer {
     }
 
     private void encodeOrdinary(String text, IntBuffer out) {
+        Scratch scratch = SCRATCH.get();
         Matcher m = compiled.matcher(text);
-        byte[] buf = new byte[64];
         while (m.find()) {
             int need = 3 * (m.end() - m.start());
-            if (need > buf.length) buf = new byte[need];
+            byte[] buf = scratch.bytes(need);
             int len = utf8(text, m.start(), m.end(), buf);
             int whole = ids.get(buf, 0, len);
-            if (whole >= 0) out.add(whole);
-            else merge(buf, len, out);
+            if (whole >= 0) {
+                out.add(whole);
+                continue;
+            }
+            // natural text repeats its words: remember the merges of recent pieces (per thread, direct-mapped)
+            int h = BytesTable.hash(buf, 0, len);
+            int[] cached = scratch.cached(this, buf, len, h);
+            if (cached == null) {
+                int from = out.size();
+                merge(buf, len, out, scratch);
+                cached = out.copy(from);
+                scratch.remember(this, buf, len, h, cached);
+            } else {
+                out.addAll(cached);
+            }
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** Per-thread buffers and a small cache of piece → ids, so that encoding allocates next to nothing. */
+    private static final class Scratch {
+        private static final int CACHE = 1 << 14;
+        private byte[] bytes = new byte[256];
+        int[] start = new int[64];
+        int[] pairRank = new int[64];
+        private final Object[] owners = new Object[CACHE];
+        private final byte[][] keys = new byte[CACHE][];
+        private final int[][] values = new int[CACHE][];
+
+        byte[] bytes(int need) {
+            if (need > bytes.length) bytes = new byte[Math.max(need, bytes.length * 2)];
+            return bytes;
+        }
+
+        void ensure(int len) {
+            if (len + 1 > start.length) {
+                start = new int[len * 2 + 1];
+                pairRank = new int[len * 2 + 1];
+            }
+        }
+
+        int[] cached(Object owner, byte[] b, int len, int h) {
+            int slot = h & (CACHE - 1);
+            byte[] k = keys[slot];
+            if (owners[slot] != owner || k == null || k.length != len || !Arrays.equals(k, 0, len, b, 0, len)) return null;
+            return values[slot];
+        }
+
+        void remember(Object owner, byte[] b, int len, int h, int[] ids) {
+            if (len > 64) return;
+            int slot = h & (CACHE - 1);
+            owners[slot] = owner;
+            keys[slot] = Arrays.copyOf(b, len);
+            values[slot] = ids;
         }
     }
 
@@ -136,9 +189,10 @@ public final class ByteLevelBpe implements TextTokenizer {
     }
 
     /** tiktoken's merge loop over one piece: repeatedly merge the adjacent pair of lowest rank. */
-    private void merge(byte[] b, int len, IntBuffer out) {
-        int[] start = new int[len + 1]; // part boundaries
-        int[] pairRank = new int[len]; // rank of parts i and i+1 merged
+    private void merge(byte[] b, int len, IntBuffer out, Scratch scratch) {
+        scratch.ensure(len);
+        int[] start = scratch.start; // part boundaries
+        int[] pairRank = scratch.pairRank; // rank of parts i and i+1 merged
         int parts = len;
         for (int i = 0; i <= len; i++) start[i] = i;
         for (int i = 0; i + 1 < parts; i++) pairRank[i] = rank(b, start[i], start[i + 2] - start[i]);
@@ -317,6 +371,20 @@ public final class ByteLevelBpe implements TextTokenizer {
 
         int[] toArray() {
             return Arrays.copyOf(data, size);
+        }
+
+        int size() {
+            return size;
+        }
+
+        int[] copy(int from) {
+            return Arrays.copyOfRange(data, from, size);
+        }
+
+        void addAll(int[] values) {
+            if (size + values.length > data.length) data = Arrays.copyOf(data, Math.max(data.length * 2, size + values.length));
+            System.arraycopy(values, 0, data, size, values.length);
+            size += values.length;
         }
     }
 }

@@ -27,6 +27,9 @@ public final class Pretokenizer {
      * Rust and Python regex engines those patterns were written for.
      */
     public static Pattern compile(String regex) {
-        return Pattern.compile(regex, Pattern.UNICODE_CHARACTER_CLASS | Pattern.UNICODE_CASE);
+        // case-insensitive matching is slow in java.util.regex; the contractions need it only for these letters
+        // (and U+017F LONG S, which folds to s), so spell the classes out
+        String fast = regex.replace("(?i:'s|'t|'re|'ve|'m|'ll|'d)", "(?:'[sS\u017F]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])");
+        return Pattern.compile(fast, Pattern.UNICODE_CHARACTER_CLASS | Pattern.UNICODE_CASE);
     }
 }

@@ -3,7 +3,7 @@ package millrace.tokenizer;
 /**
  * How the tokenize role packs shards.
  *
- * @param tokenizer tokenizer id ({@link Tokenizers#byId})
+ * @param tokenizer a published vocabulary's name or a tokenizer file ({@link Tokenizers#load})
  * @param seqLen model context length; rows are {@code seqLen + 1} tokens
  * @param rowsPerShard rows in a full shard
  * @param validationShare share of documents (by id) that go to the validation split

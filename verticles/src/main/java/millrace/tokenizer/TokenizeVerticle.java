@@ -44,7 +44,7 @@ public final class TokenizeVerticle extends StageVerticle {
 
         TokenizeWorker(KafkaSettings kafka, TokenizeSettings settings, int maxPollRecords) {
             this.settings = settings;
-            this.tokenizer = Tokenizers.byId(settings.tokenizer());
+            this.tokenizer = Tokenizers.load(settings.tokenizer());
             this.pipe = new TransactionalPipe(kafka, "tokenize", Topics.DOCS_CLEAN, maxPollRecords, this);
         }
 

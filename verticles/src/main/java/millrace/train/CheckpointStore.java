@@ -14,10 +14,12 @@ import java.util.stream.Stream;
 import millrace.model.Gpt;
 import millrace.model.GptConfig;
 import millrace.protocol.JsonSerde;
+import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.Vocabularies;
 
 /**
- * Checkpoint directories {@code step-000000123/} under {@code root/<model>/}, each holding {@code model.safetensors}
- * and {@code checkpoint.json}. A checkpoint is written to a temporary directory and renamed into place, so a reader
+ * Checkpoint directories {@code step-000000123/} under {@code root/<model>/}, each holding {@code model.safetensors},
+ * {@code checkpoint.json} and the model's {@code tokenizer.json}. A checkpoint is written to a temporary directory and renamed into place, so a reader
  * never sees half of one; only the newest {@code keep} are kept.
  */
 public final class CheckpointStore {
@@ -27,6 +29,7 @@ public final class CheckpointStore {
 
     public static final String WEIGHTS = "model.safetensors";
     public static final String META = "checkpoint.json";
+    public static final String TOKENIZER = "tokenizer.json";
     private static final ObjectMapper JSON = JsonSerde.MAPPER;
 
     private final Path dir;
@@ -37,7 +40,7 @@ public final class CheckpointStore {
         this.keep = keep;
     }
 
-    public Path write(Gpt gpt, Meta meta) throws IOException {
+    public Path write(Gpt gpt, Meta meta, ByteLevelBpe tokenizer) throws IOException {
         Files.createDirectories(dir);
         Path target = dir.resolve(String.format("step-%09d", meta.step()));
         Path tmp = Files.createTempDirectory(dir, ".writing-");
@@ -45,6 +48,7 @@ public final class CheckpointStore {
             gpt.save(out);
         }
         JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(META).toFile(), meta);
+        Vocabularies.writeHuggingFace(tokenizer, tmp.resolve(TOKENIZER));
         if (Files.exists(target)) deleteTree(target);
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         prune();
@@ -58,6 +62,11 @@ public final class CheckpointStore {
 
     public static Meta readMeta(Path checkpoint) throws IOException {
         return JSON.readValue(checkpoint.resolve(META).toFile(), Meta.class);
+    }
+
+    /** The tokenizer a checkpoint's model was trained with. */
+    public static ByteLevelBpe loadTokenizer(Path checkpoint) throws IOException {
+        return Vocabularies.read(checkpoint.resolve(TOKENIZER));
     }
 
     /** Loads the model of a checkpoint directory into {@code manager}. */

@@ -9,7 +9,8 @@ import millrace.model.LearningRateSchedule;
  *
  * @param modelName the name checkpoints and policies are published under
  * @param model architecture
- * @param tokenizerId shards of any other tokenizer are refused
+ * @param tokenizer the tokenizer (name or file, {@link millrace.tokenizer.Tokenizers#load}): shards of any other
+ *     tokenizer are refused, and checkpoints carry it as {@code tokenizer.json}
  * @param batchSize rows per optimizer step
  * @param schedule learning rate by step
  * @param clipNorm global gradient-norm clipping threshold (0: off)
@@ -22,7 +23,7 @@ import millrace.model.LearningRateSchedule;
 public record TrainSettings(
         String modelName,
         GptConfig model,
-        String tokenizerId,
+        String tokenizer,
         int batchSize,
         LearningRateSchedule schedule,
         float clipNorm,
@@ -33,8 +34,8 @@ public record TrainSettings(
         int evalEverySteps) {
 
     /** The laptop demo: a tiny model on GPT-2's vocabulary that visibly learns within a minute on two cores. */
-    public static TrainSettings tinyDemo(String tokenizerId, int vocabSize, int seqLen) {
-        return new TrainSettings("millrace", GptConfig.tiny(vocabSize, seqLen), tokenizerId, 8,
+    public static TrainSettings tinyDemo(String tokenizer, int vocabSize, int seqLen) {
+        return new TrainSettings("millrace", GptConfig.tiny(vocabSize, seqLen), tokenizer, 8,
                 new LearningRateSchedule(3e-3f, 3e-4f, 20, 5000), 1.0f, AdamW.Settings.defaults(), 1337, 10, 3, 50);
     }
 }

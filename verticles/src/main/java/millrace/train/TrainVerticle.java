@@ -27,6 +27,8 @@ import millrace.protocol.Split;
 import millrace.protocol.TokenShard;
 import millrace.protocol.TokenShardCodec;
 import millrace.protocol.Topics;
+import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.Tokenizers;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -55,6 +57,7 @@ public final class TrainVerticle extends StageVerticle {
         private static final int MAX_VALIDATION_ROWS = 64;
 
         private final TrainSettings settings;
+        private final ByteLevelBpe tokenizer;
         private final CheckpointStore checkpoints;
         private final NDManager root = GptTrainer.newRootManager();
         private final GptTrainer trainer;
@@ -77,6 +80,7 @@ public final class TrainVerticle extends StageVerticle {
 
         TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
             this.settings = settings;
+            this.tokenizer = Tokenizers.load(settings.tokenizer());
             this.checkpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
             this.trainer = resumeOrStart();
             this.lastCheckpointStep = trainer.step();
@@ -92,7 +96,7 @@ public final class TrainVerticle extends StageVerticle {
                 Optional<Path> latest = checkpoints.latest();
                 if (latest.isPresent()) {
                     CheckpointStore.Meta meta = CheckpointStore.readMeta(latest.get());
-                    if (meta.config().equals(settings.model()) && meta.tokenizerId().equals(settings.tokenizerId())) {
+                    if (meta.config().equals(settings.model()) && meta.tokenizerId().equals(tokenizer.id())) {
                         Gpt gpt = CheckpointStore.loadModel(latest.get(), root);
                         LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
                         lastLoss = meta.trainLoss();
@@ -134,9 +138,9 @@ public final class TrainVerticle extends StageVerticle {
                 Metrics.TRAIN_SHARDS.labelValues("malformed").inc();
                 return;
             }
-            if (!shard.tokenizerId().equals(settings.tokenizerId())) {
+            if (!shard.tokenizerId().equals(tokenizer.id())) {
                 LOG.warn("refusing shard {}: tokenizer {} is not the model's {}", shard.id(), shard.tokenizerId(),
-                        settings.tokenizerId());
+                        tokenizer.id());
                 Metrics.TRAIN_SHARDS.labelValues("refused_tokenizer").inc();
                 return;
             }
@@ -224,13 +228,13 @@ public final class TrainVerticle extends StageVerticle {
         private void checkpoint() {
             long now = System.currentTimeMillis();
             CheckpointStore.Meta meta = new CheckpointStore.Meta(settings.modelName(), settings.model(),
-                    settings.tokenizerId(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now);
+                    tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now);
             try {
-                Path dir = checkpoints.write(trainer.model(), meta);
+                Path dir = checkpoints.write(trainer.model(), meta, tokenizer);
                 Map<String, Long> offsets = commitTrainedShards();
                 Checkpoint record = new Checkpoint(settings.modelName(), trainer.step(), trainer.tokensSeen(), offsets,
                         dir.toAbsolutePath().toString(), lastLoss,
-                        lastValidationLoss == null ? null : lastValidationLoss.doubleValue(), settings.tokenizerId(), now);
+                        lastValidationLoss == null ? null : lastValidationLoss.doubleValue(), tokenizer.id(), now);
                 producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, settings.modelName(),
                         JsonSerde.checkpoints().toBytes(record))).get();
                 Metrics.TRAIN_CHECKPOINTS.inc();

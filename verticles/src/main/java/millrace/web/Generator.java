@@ -7,7 +7,6 @@ import java.util.function.IntConsumer;
 import millrace.model.Gpt;
 import millrace.model.Sampler;
 import millrace.tokenizer.TextTokenizer;
-import millrace.tokenizer.Tokenizers;
 import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
 
@@ -34,7 +33,7 @@ public final class Generator implements AutoCloseable {
             if (model != null) model.close();
             model = next;
             meta = CheckpointStore.readMeta(checkpoint);
-            tokenizer = Tokenizers.byId(meta.tokenizerId());
+            tokenizer = CheckpointStore.loadTokenizer(checkpoint);
             loadedFrom = checkpoint;
         }
         int[] promptIds = tokenizer.encode(prompt);

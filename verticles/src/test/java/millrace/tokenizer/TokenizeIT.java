@@ -44,7 +44,7 @@ class TokenizeIT {
         TokenizeSettings ts = new TokenizeSettings("r50k_base", 15, 2, 0.3, 0);
 
         // what should have been shipped: per input partition and split, every document's tokens + <|endoftext|>
-        TextTokenizer tok = TiktokenTokenizer.r50k();
+        TextTokenizer tok = Vocabularies.builtin("r50k");
         Map<String, List<Integer>> expected = new HashMap<>();
         List<ConsumerRecord<String, byte[]>> input = new ArrayList<>(kafka.records(Topics.DOCS_CLEAN));
         input.sort(Comparator.comparingLong(ConsumerRecord::offset));
@@ -80,7 +80,7 @@ class TokenizeIT {
         // what was shipped, put back in stream order by the shard ids (p<partition>-<split>-<offset>+<skip>)
         Map<String, List<TokenShard>> shipped = new HashMap<>();
         for (TokenShard s : kafka.read(Topics.SHARDS, TokenShardCodec::decode)) {
-            assertEquals("r50k_base", s.tokenizerId());
+            assertEquals(tok.id(), s.tokenizerId());
             assertEquals(15, s.seqLen());
             shipped.computeIfAbsent(s.id().substring(0, s.id().lastIndexOf('-', s.id().indexOf('+'))), k -> new ArrayList<>())
                     .add(s);

@@ -1,0 +1,171 @@
+package millrace.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+import millrace.tokenizer.BpeTrainer;
+import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.Pretokenizer;
+import millrace.tokenizer.Tokenizers;
+import millrace.tokenizer.Vocabularies;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code millrace tokenizer train|encode|decode}. */
+@Command(name = "tokenizer", mixinStandardHelpOptions = true, description = "Train, or use, a byte-level BPE tokenizer.",
+        subcommands = {TokenizerCommand.Train.class, TokenizerCommand.Encode.class, TokenizerCommand.Decode.class})
+final class TokenizerCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Learn a vocabulary from text files (directories recursively) and write tokenizer.json.")
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--input", required = true, split = ",", arity = "1..*", description = "Files or directories of UTF-8 text.")
+        List<Path> inputs;
+
+        @Option(names = "--vocab-size", required = true, description = "Tokens in all: 256 bytes, merges and the specials.")
+        int vocabSize;
+
+        @Option(names = "--out", required = true, description = "Where to write tokenizer.json.")
+        Path out;
+
+        @Option(names = "--pattern", defaultValue = "gpt2", description = "Split pattern: gpt2, cl100k, o200k (default: ${DEFAULT-VALUE}).")
+        String pattern;
+
+        @Option(names = "--min-frequency", defaultValue = "2", description = "Pairs seen fewer times are not merged (default: ${DEFAULT-VALUE}).")
+        long minFrequency;
+
+        @Option(names = "--threads", description = "Threads that read and split the input (default: all cores).")
+        Integer threads;
+
+        @Override
+        public Integer call() throws Exception {
+            long started = System.nanoTime();
+            BpeTrainer trainer = new BpeTrainer(patternOf(pattern));
+            long bytes = TokenizerCommand.readInto(trainer, inputs, threads == null ? Runtime.getRuntime().availableProcessors() : threads);
+            double read = (System.nanoTime() - started) / 1e9;
+            ByteLevelBpe bpe = trainer.train(out.getFileName().toString(), vocabSize, minFrequency, BpeTrainer.DEFAULT_SPECIALS);
+            Vocabularies.writeHuggingFace(bpe, out);
+            System.err.printf("read %.1f MB (%d distinct pieces) in %.1f s, trained %d tokens in %.1f s: %s%n",
+                    bytes / 1e6, trainer.distinctPieces(), read, bpe.vocabSize(), (System.nanoTime() - started) / 1e9 - read, bpe.id());
+            return 0;
+        }
+    }
+
+    @Command(name = "encode", mixinStandardHelpOptions = true,
+            description = "Print the ids of UTF-8 text (stdin by default), one document, no special tokens.")
+    static final class Encode implements Callable<Integer> {
+        @Option(names = "--tokenizer", required = true, description = "r50k, cl100k, o200k or a tokenizer.json / .tiktoken file.")
+        String tokenizer;
+
+        @Option(names = "--input", description = "A UTF-8 file instead of stdin.")
+        Path input;
+
+        @Override
+        public Integer call() throws IOException {
+            ByteLevelBpe bpe = Tokenizers.load(tokenizer);
+            byte[] bytes = input == null ? System.in.readAllBytes() : Files.readAllBytes(input);
+            String text;
+            try {
+                text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+            } catch (CharacterCodingException e) {
+                throw new IllegalArgumentException("input is not valid UTF-8");
+            }
+            PrintStream out = new PrintStream(new java.io.BufferedOutputStream(System.out, 1 << 16), false);
+            int[] ids = bpe.encode(text);
+            for (int i = 0; i < ids.length; i++) {
+                if (i > 0) out.print(' ');
+                out.print(ids[i]);
+            }
+            out.println();
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "decode", mixinStandardHelpOptions = true,
+            description = "Turn whitespace-separated ids (stdin by default) back into text.")
+    static final class Decode implements Callable<Integer> {
+        @Option(names = "--tokenizer", required = true, description = "r50k, cl100k, o200k or a tokenizer.json / .tiktoken file.")
+        String tokenizer;
+
+        @Option(names = "--input", description = "A file of ids instead of stdin.")
+        Path input;
+
+        @Override
+        public Integer call() throws IOException {
+            ByteLevelBpe bpe = Tokenizers.load(tokenizer);
+            String text = input == null ? new String(System.in.readAllBytes(), StandardCharsets.US_ASCII) : Files.readString(input);
+            String[] parts = text.trim().isEmpty() ? new String[0] : text.trim().split("\\s+");
+            int[] ids = new int[parts.length];
+            for (int i = 0; i < parts.length; i++) {
+                try {
+                    ids[i] = Integer.parseInt(parts[i]);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("not a token id: '" + parts[i] + "' (position " + i + ")");
+                }
+            }
+            System.out.write(bpe.decodeBytes(ids));
+            System.out.flush();
+            return 0;
+        }
+    }
+
+    static String patternOf(String name) {
+        return switch (name) {
+            case "gpt2", "r50k" -> Pretokenizer.GPT2;
+            case "cl100k" -> Pretokenizer.CL100K;
+            case "o200k" -> Pretokenizer.O200K;
+            default -> throw new IllegalArgumentException("unknown pattern '" + name + "' (gpt2, cl100k, o200k)");
+        };
+    }
+
+    /** Feeds every text file under {@code inputs} to the trainer, {@code threads} files at a time; returns bytes read. */
+    static long readInto(BpeTrainer trainer, List<Path> inputs, int threads) throws Exception {
+        List<Path> files = new ArrayList<>();
+        for (Path p : inputs) {
+            if (!Files.exists(p)) throw new IllegalArgumentException("no such file or directory: " + p);
+            try (Stream<Path> walk = Files.walk(p)) {
+                walk.filter(Files::isRegularFile).sorted().forEach(files::add);
+            }
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<Long>> done = new ArrayList<>();
+            for (Path f : files) {
+                done.add(pool.submit(() -> {
+                    try (InputStream in = Files.newInputStream(f)) {
+                        byte[] b = in.readAllBytes();
+                        trainer.add(new String(b, StandardCharsets.UTF_8));
+                        return (long) b.length;
+                    }
+                }));
+            }
+            long total = 0;
+            for (Future<Long> f : done) total += f.get();
+            return total;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}
