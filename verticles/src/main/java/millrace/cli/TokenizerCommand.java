@@ -39,8 +39,14 @@ final class TokenizerCommand implements Runnable {
     @Command(name = "train", mixinStandardHelpOptions = true,
             description = "Learn a vocabulary from text files (directories recursively) and write tokenizer.json.")
     static final class Train implements Callable<Integer> {
-        @Option(names = "--input", required = true, split = ",", arity = "1..*", description = "Files or directories of UTF-8 text.")
-        List<Path> inputs;
+        @Option(names = "--input", split = ",", arity = "1..*", description = "Files or directories of UTF-8 text.")
+        List<Path> inputs = new ArrayList<>();
+
+        @Option(names = "--from-topic", description = "Also learn from every document on millrace.docs.clean of --kafka.")
+        boolean fromTopic;
+
+        @Option(names = "--kafka", defaultValue = "localhost:9092", description = "Bootstrap servers for --from-topic (default: ${DEFAULT-VALUE}).")
+        String kafka;
 
         @Option(names = "--vocab-size", required = true, description = "Tokens in all: 256 bytes, merges and the specials.")
         int vocabSize;
@@ -61,7 +67,20 @@ final class TokenizerCommand implements Runnable {
         public Integer call() throws Exception {
             long started = System.nanoTime();
             BpeTrainer trainer = new BpeTrainer(patternOf(pattern));
+            if (inputs.isEmpty() && !fromTopic) throw new IllegalArgumentException("give --input PATH... or --from-topic");
             long bytes = TokenizerCommand.readInto(trainer, inputs, threads == null ? Runtime.getRuntime().availableProcessors() : threads);
+            if (fromTopic) {
+                long[] topicBytes = {0};
+                millrace.protocol.JsonSerde<millrace.protocol.Document> docs = millrace.protocol.JsonSerde.documents();
+                long n = millrace.kafka.TopicReader.readAll(new millrace.kafka.KafkaSettings(kafka, "tokenizer-train"),
+                        millrace.protocol.Topics.DOCS_CLEAN, r -> {
+                            String text = docs.fromBytes(r.value()).text();
+                            trainer.add(text);
+                            topicBytes[0] += text.length();
+                        });
+                System.err.printf("read %d documents from %s%n", n, millrace.protocol.Topics.DOCS_CLEAN);
+                bytes += topicBytes[0];
+            }
             double read = (System.nanoTime() - started) / 1e9;
             ByteLevelBpe bpe = trainer.train(out.getFileName().toString(), vocabSize, minFrequency, BpeTrainer.DEFAULT_SPECIALS);
             Vocabularies.writeHuggingFace(bpe, out);
