@@ -80,13 +80,13 @@ class PipelineE2ETest {
                 String r50k = millrace.tokenizer.Vocabularies.builtin("r50k").id();
                 assertTrue(shards.stream().allMatch(s -> s.seqLen() == 32 && s.tokenizerId().equals(r50k)));
 
-                // at least 20 steps consumed them, and the loss fell from ln(50257) ≈ 10.8
+                // at least 20 steps consumed them, and the loss fell from ln(50257) ≈ 10.82 at initialisation
                 List<Checkpoint> checkpoints = kafka.await(Topics.CHECKPOINTS, JsonSerde.checkpoints()::fromBytes,
-                        l -> l.stream().anyMatch(c -> c.step() >= 20), WAIT);
+                        l -> l.stream().anyMatch(c -> c.step() >= 20 && c.trainLoss() < 10.3), WAIT);
                 Checkpoint first = checkpoints.get(0);
                 Checkpoint last = checkpoints.get(checkpoints.size() - 1);
-                assertTrue(last.step() >= 20);
-                assertTrue(last.trainLoss() < 9.5 && last.trainLoss() < first.trainLoss() || first.step() >= 20 && first.trainLoss() < 9.5,
+                assertTrue(last.step() >= 20 && last.trainLoss() < Math.log(50257) - 0.5
+                        && (checkpoints.size() == 1 || last.trainLoss() < first.trainLoss()),
                         "loss " + first.trainLoss() + " at step " + first.step() + " → " + last.trainLoss() + " at " + last.step());
                 assertTrue(Files.isRegularFile(Path.of(last.location(), "model.safetensors")));
 
