@@ -16,7 +16,16 @@ public final class ExternalTools {
     public static Path require(String tool, String install) {
         Optional<Path> found = find(tool);
         if (found.isPresent()) return found.get();
-        String message = tool + " is not on the PATH (" + install + ")";
+        return missing(tool + " is not on the PATH (" + install + ")");
+    }
+
+    /** A data file a package installs (real text for tests). */
+    public static Path requireFile(Path file, String install) {
+        if (Files.isReadable(file)) return file;
+        return missing(file + " is not there (" + install + ")");
+    }
+
+    private static Path missing(String message) {
         if ("1".equals(System.getenv("MILLRACE_REQUIRE_TOOLS"))) throw new AssertionError(message);
         Assumptions.abort(message);
         return null;

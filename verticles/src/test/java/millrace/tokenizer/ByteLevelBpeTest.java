@@ -30,9 +30,7 @@ class ByteLevelBpeTest {
         Path dasher = Path.of("/usr/share/dasher");
         for (String lang : List.of("german_DE", "spanish_ES", "russian_RU", "greek_GR", "hebrew_IL", "canna_JP",
                 "hiragana83_JP", "persian_IR", "bengali_BD", "turkish_TR", "polish_PL")) {
-            Path f = dasher.resolve("training_" + lang + ".txt");
-            if (!Files.exists(f)) ExternalTools.require("dasher-data:" + f, "apt-get install dasher-data");
-            out.add(read(f));
+            out.add(read(ExternalTools.requireFile(dasher.resolve("training_" + lang + ".txt"), "apt-get install dasher-data")));
         }
         out.add("emoji 🌍🚀👩‍👩‍👧‍👦 flags 🇩🇪🇯🇵 skin 👍🏽 and 中文字符测试，标点。 日本語のテキスト、カタカナ。");
         out.add("tabs\t\tand   runs of spaces" + " ".repeat(300) + "\n\n\n\r\n end" + "\t".repeat(40) + "x");
