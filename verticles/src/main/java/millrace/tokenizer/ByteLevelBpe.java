@@ -30,6 +30,8 @@ public final class ByteLevelBpe implements TextTokenizer {
     private final String name;
     private final String pattern;
     private final Pattern compiled;
+    /** The cl100k pattern has a hand-written splitter that gives the same pieces faster. */
+    private final boolean cl100kSplit;
     private final byte[][] tokens; // by id; null for ids used by specials
     private final BytesTable ids;
     private final BytesTable ranks; // null when every rank equals the id (tiktoken files)
@@ -45,6 +47,7 @@ public final class ByteLevelBpe implements TextTokenizer {
         this.name = name;
         this.pattern = pattern;
         this.compiled = Pretokenizer.compile(pattern);
+        this.cl100kSplit = pattern.equals(Pretokenizer.CL100K);
         this.tokens = tokens;
         this.specials = Collections.unmodifiableMap(new LinkedHashMap<>(specials));
         this.ids = new BytesTable(tokens.length);
@@ -91,27 +94,35 @@ public final class ByteLevelBpe implements TextTokenizer {
 
     private void encodeOrdinary(String text, IntBuffer out) {
         Scratch scratch = SCRATCH.get();
+        if (cl100kSplit) {
+            for (int i = 0, n = text.length(); i < n; ) {
+                int end = Cl100kSplitter.end(text, i);
+                encodePiece(text, i, end, out, scratch);
+                i = end;
+            }
+            return;
+        }
         Matcher m = compiled.matcher(text);
-        while (m.find()) {
-            int need = 3 * (m.end() - m.start());
-            byte[] buf = scratch.bytes(need);
-            int len = utf8(text, m.start(), m.end(), buf);
-            int whole = ids.get(buf, 0, len);
-            if (whole >= 0) {
-                out.add(whole);
-                continue;
-            }
-            // natural text repeats its words: remember the merges of recent pieces (per thread, direct-mapped)
-            int h = BytesTable.hash(buf, 0, len);
-            int[] cached = scratch.cached(this, buf, len, h);
-            if (cached == null) {
-                int from = out.size();
-                merge(buf, len, out, scratch);
-                cached = out.copy(from);
-                scratch.remember(this, buf, len, h, cached);
-            } else {
-                out.addAll(cached);
-            }
+        while (m.find()) encodePiece(text, m.start(), m.end(), out, scratch);
+    }
+
+    private void encodePiece(String text, int from, int to, IntBuffer out, Scratch scratch) {
+        byte[] buf = scratch.bytes(3 * (to - from));
+        int len = utf8(text, from, to, buf);
+        int whole = ids.get(buf, 0, len);
+        if (whole >= 0) {
+            out.add(whole);
+            return;
+        }
+        // natural text repeats its words: remember the merges of recent pieces (per thread, direct-mapped)
+        int h = BytesTable.hash(buf, 0, len);
+        int[] cached = scratch.cached(this, buf, len, h);
+        if (cached == null) {
+            int first = out.size();
+            merge(buf, len, out, scratch);
+            scratch.remember(this, buf, len, h, out.copy(first));
+        } else {
+            out.addAll(cached);
         }
     }
 
