@@ -145,8 +145,26 @@ final class BenchCommand implements Runnable {
         }
     }
 
-    /** Up to {@code limit} bytes of UTF-8 text files from the installed sources, each file one document. */
+    /**
+     * Up to {@code limit} bytes of UTF-8 text files from the installed sources, cut at line ends into documents of at
+     * most 16 KB (a dictionary file is not one document, and every encoder gets the same pieces).
+     */
     static List<String> realText(String home, long limit) throws Exception {
+        List<String> docs = new ArrayList<>();
+        for (String file : realFiles(home, limit)) {
+            int start = 0;
+            while (start < file.length()) {
+                int end = Math.min(file.length(), start + 16_000);
+                int newline = file.lastIndexOf('\n', end - 1);
+                if (end < file.length() && newline > start) end = newline + 1;
+                docs.add(file.substring(start, end));
+                start = end;
+            }
+        }
+        return docs;
+    }
+
+    private static List<String> realFiles(String home, long limit) throws Exception {
         List<String> docs = new ArrayList<>();
         long total = 0;
         for (Path source : TEXT_SOURCES) {
