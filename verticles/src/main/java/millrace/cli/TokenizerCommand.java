@@ -90,19 +90,29 @@ final class TokenizerCommand implements Runnable {
         }
     }
 
-    @Command(name = "encode", mixinStandardHelpOptions = true,
-            description = "Print the ids of UTF-8 text (stdin by default), one document, no special tokens.")
-    static final class Encode implements Callable<Integer> {
+    /** What encode and decode read: a tokenizer, and stdin or a file. */
+    static final class Source {
         @Option(names = "--tokenizer", required = true, description = "r50k, cl100k, o200k or a tokenizer.json / .tiktoken file.")
         String tokenizer;
 
-        @Option(names = "--input", description = "A UTF-8 file instead of stdin.")
+        @Option(names = "--input", description = "A file instead of stdin.")
         Path input;
+
+        byte[] read() throws IOException {
+            return input == null ? System.in.readAllBytes() : Files.readAllBytes(input);
+        }
+    }
+
+    @Command(name = "encode", mixinStandardHelpOptions = true,
+            description = "Print the ids of UTF-8 text (stdin by default), one document, no special tokens.")
+    static final class Encode implements Callable<Integer> {
+        @picocli.CommandLine.Mixin
+        Source source;
 
         @Override
         public Integer call() throws IOException {
-            ByteLevelBpe bpe = Tokenizers.load(tokenizer);
-            byte[] bytes = input == null ? System.in.readAllBytes() : Files.readAllBytes(input);
+            ByteLevelBpe bpe = Tokenizers.load(source.tokenizer);
+            byte[] bytes = source.read();
             String text;
             try {
                 text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
@@ -125,16 +135,13 @@ final class TokenizerCommand implements Runnable {
     @Command(name = "decode", mixinStandardHelpOptions = true,
             description = "Turn whitespace-separated ids (stdin by default) back into text.")
     static final class Decode implements Callable<Integer> {
-        @Option(names = "--tokenizer", required = true, description = "r50k, cl100k, o200k or a tokenizer.json / .tiktoken file.")
-        String tokenizer;
-
-        @Option(names = "--input", description = "A file of ids instead of stdin.")
-        Path input;
+        @picocli.CommandLine.Mixin
+        Source source;
 
         @Override
         public Integer call() throws IOException {
-            ByteLevelBpe bpe = Tokenizers.load(tokenizer);
-            String text = input == null ? new String(System.in.readAllBytes(), StandardCharsets.US_ASCII) : Files.readString(input);
+            ByteLevelBpe bpe = Tokenizers.load(source.tokenizer);
+            String text = new String(source.read(), StandardCharsets.US_ASCII);
             String[] parts = text.trim().isEmpty() ? new String[0] : text.trim().split("\\s+");
             int[] ids = new int[parts.length];
             for (int i = 0; i < parts.length; i++) {

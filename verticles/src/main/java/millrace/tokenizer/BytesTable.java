@@ -27,12 +27,7 @@ final class BytesTable {
 
     BytesTable(int expected) {
         int capacity = Integer.highestOneBit(Math.max(16, expected * 2 - 1)) << 1;
-        offsets = new int[capacity];
-        lengths = new int[capacity];
-        values = new int[capacity];
-        hashes = new int[capacity];
-        Arrays.fill(offsets, EMPTY);
-        mask = capacity - 1;
+        allocateLong(capacity);
         shortKeys = new long[capacity];
         shortValues = new int[capacity];
         shortMask = capacity - 1;
@@ -112,6 +107,15 @@ final class BytesTable {
         hashes[slot] = h;
     }
 
+    private void allocateLong(int capacity) {
+        offsets = new int[capacity];
+        lengths = new int[capacity];
+        values = new int[capacity];
+        hashes = new int[capacity];
+        Arrays.fill(offsets, EMPTY);
+        mask = capacity - 1;
+    }
+
     private void growShort() {
         long[] oldKeys = shortKeys;
         int[] oldValues = shortValues;
@@ -129,13 +133,7 @@ final class BytesTable {
 
     private void grow() {
         int[] oldOffsets = offsets, oldLengths = lengths, oldValues = values, oldHashes = hashes;
-        int capacity = offsets.length * 2;
-        offsets = new int[capacity];
-        lengths = new int[capacity];
-        values = new int[capacity];
-        hashes = new int[capacity];
-        Arrays.fill(offsets, EMPTY);
-        mask = capacity - 1;
+        allocateLong(offsets.length * 2);
         for (int i = 0; i < oldOffsets.length; i++) {
             if (oldOffsets[i] != EMPTY) insert(oldOffsets[i], oldLengths[i], oldValues[i], oldHashes[i]);
         }
