@@ -102,29 +102,94 @@ public final class Gpt implements AutoCloseable {
 
     /** Logits {@code [B, T, vocab]} for token ids {@code idx [B, T]} (int64). */
     public NDArray forward(NDArray idx, boolean training) {
+        return forward(idx, training, null);
+    }
+
+    /**
+     * Logits for {@code idx}, the tokens that follow the {@code cache.length()} tokens the cache holds the keys and
+     * values of; the cache then holds these too. Generation feeds one new token at a time instead of the whole prefix.
+     */
+    public NDArray forward(NDArray idx, KvCache cache) {
+        return forward(idx, false, cache);
+    }
+
+    private NDArray forward(NDArray idx, boolean training, KvCache cache) {
         long b = idx.getShape().get(0);
         long t = idx.getShape().get(1);
-        if (t > config.blockSize()) throw new IllegalArgumentException("sequence " + t + " > block " + config.blockSize());
+        int past = cache == null ? 0 : cache.length;
+        if (past + t > config.blockSize()) {
+            throw new IllegalArgumentException("sequence " + (past + t) + " > block " + config.blockSize());
+        }
         NDArray x = idx.getNDArrayInternal().embedding(idx, p("wte.weight"), SparseFormat.DENSE).singletonOrThrow()
-                .add(p("wpe.weight").get("0:" + t));
+                .add(p("wpe.weight").get(past + ":" + (past + t)));
         x = dropout(x, training);
         for (int i = 0; i < config.nLayer(); i++) {
             String h = "h." + i + ".";
-            x = x.add(attention(layerNorm(x, h + "ln_1"), h + "attn.", b, t, training));
+            x = x.add(attention(layerNorm(x, h + "ln_1"), h + "attn.", b, t, training, cache, i));
             x = x.add(mlp(layerNorm(x, h + "ln_2"), h + "mlp.", training));
         }
+        if (cache != null) cache.length += (int) t;
         x = layerNorm(x, "ln_f");
         return x.matMul(p("wte.weight").transpose());
     }
 
-    private NDArray attention(NDArray x, String prefix, long b, long t, boolean training) {
+    /** Keys and values of every layer for the tokens seen so far, kept in its own manager between steps. */
+    public static final class KvCache implements AutoCloseable {
+        private final NDManager manager;
+        private final NDArray[] keys;
+        private final NDArray[] values;
+        private int length;
+
+        private KvCache(NDManager manager, int layers) {
+            this.manager = manager;
+            this.keys = new NDArray[layers];
+            this.values = new NDArray[layers];
+        }
+
+        public int length() {
+            return length;
+        }
+
+        /** Appends this step's keys and values of a layer and returns all of them. */
+        private NDArray[] append(int layer, NDArray k, NDArray v) {
+            NDArray allK = keys[layer] == null ? k : keys[layer].concat(k, 2);
+            NDArray allV = values[layer] == null ? v : values[layer].concat(v, 2);
+            allK.attach(manager); // owned by the cache from now on; this step still reads them
+            allV.attach(manager);
+            if (keys[layer] != null) {
+                keys[layer].close();
+                values[layer].close();
+            }
+            keys[layer] = allK;
+            values[layer] = allV;
+            return new NDArray[] {allK, allV};
+        }
+
+        @Override
+        public void close() {
+            manager.close();
+        }
+    }
+
+    public KvCache newCache() {
+        return new KvCache(manager.newSubManager(), config.nLayer());
+    }
+
+    private NDArray attention(NDArray x, String prefix, long b, long t, boolean training, KvCache cache, int layer) {
         int c = config.nEmbd();
         NDList qkv = linear(x, prefix + "c_attn").split(3, 2);
         NDArray q = heads(qkv.get(0), b, t);
         NDArray k = heads(qkv.get(1), b, t);
         NDArray v = heads(qkv.get(2), b, t);
+        int past = cache == null ? 0 : cache.length;
+        if (cache != null) {
+            NDArray[] kv = cache.append(layer, k, v);
+            k = kv[0];
+            v = kv[1];
+        }
+        // the new tokens sit at positions past .. past+t and may look at every key up to their own position
         NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(config.headDim()))
-                .add(causalMask.get("0:" + t + ", 0:" + t))
+                .add(causalMask.get(past + ":" + (past + t) + ", 0:" + (past + t)))
                 .softmax(-1);
         att = dropout(att, training);
         NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);

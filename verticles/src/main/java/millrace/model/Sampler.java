@@ -8,8 +8,9 @@ import java.util.Random;
 import java.util.function.IntConsumer;
 
 /**
- * Autoregressive sampling with temperature and top-k. Each new token re-runs the model on the (cropped) context;
- * one generation at a time per model, since the parameters are lent to each step's manager.
+ * Autoregressive sampling with temperature and top-k, with a key/value cache: the prompt is run once, then each new
+ * token costs one position. When the context fills the model's block, the cache restarts from the last half block.
+ * One generation at a time per model, since the parameters are lent to each step's manager.
  */
 public final class Sampler {
     /** How to sample. {@code temperature} 0 means greedy. */
@@ -27,20 +28,31 @@ public final class Sampler {
             int[] tokens = Arrays.copyOf(prompt, prompt.length + settings.maxNewTokens());
             int length = prompt.length;
             int block = gpt.config().blockSize();
-            for (int i = 0; i < settings.maxNewTokens(); i++) {
-                int start = Math.max(0, length - block);
-                long[] context = new long[length - start];
-                for (int j = start; j < length; j++) context[j - start] = tokens[j];
-                float[] logits;
-                try (NDManager step = gpt.manager().newSubManager()) {
-                    gpt.attachTo(step);
-                    NDArray idx = step.create(context, new Shape(1, context.length));
-                    logits = gpt.forward(idx, false).get("0, -1, :").toFloatArray();
+            Gpt.KvCache cache = gpt.newCache();
+            try {
+                int fed = 0; // tokens[0, fed) are in the cache
+                for (int i = 0; i < settings.maxNewTokens(); i++) {
+                    if (length - fed + cache.length() > block) { // full: restart from the last half block
+                        cache.close();
+                        cache = gpt.newCache();
+                        fed = Math.max(0, length - block / 2);
+                    }
+                    long[] feed = new long[length - fed];
+                    for (int j = fed; j < length; j++) feed[j - fed] = tokens[j];
+                    float[] logits;
+                    try (NDManager step = gpt.manager().newSubManager()) {
+                        gpt.attachTo(step);
+                        NDArray idx = step.create(feed, new Shape(1, feed.length));
+                        logits = gpt.forward(idx, cache).get("0, -1, :").toFloatArray();
+                    }
+                    fed = length;
+                    int next = pick(logits, settings.temperature(), settings.topK(), random);
+                    tokens[length++] = next;
+                    onToken.accept(next);
+                    if (next == stopToken) break;
                 }
-                int next = pick(logits, settings.temperature(), settings.topK(), random);
-                tokens[length++] = next;
-                onToken.accept(next);
-                if (next == stopToken) break;
+            } finally {
+                cache.close();
             }
             return Arrays.copyOf(tokens, length);
         }

@@ -17,6 +17,7 @@ import millrace.model.Gpt;
  * runs in its own NDManager, so memory stays flat however long training runs.
  */
 public final class GptTrainer implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(GptTrainer.class);
 
     /** What one step did. {@code skipped}: the loss or gradient was not finite and no update was made. */
     public record StepResult(long step, float loss, float gradNorm, float learningRate, int tokens, double seconds,
@@ -78,6 +79,8 @@ public final class GptTrainer implements AutoCloseable {
             skipped = !Float.isFinite(loss) || !Float.isFinite(norm);
             float scale = settings.clipNorm() > 0 && norm > settings.clipNorm() ? settings.clipNorm() / norm : 1f;
             if (skipped) {
+                LOG.warn("step {}: loss {} gradient norm {}; non-finite gradients in {}", step + 1, loss, norm,
+                        nonFiniteGradients());
                 // zero_() rather than multiplying by 0, which would keep a NaN gradient NaN for ever
                 model.parameters().values().forEach(p -> JniUtils.zeroGrad((PtNDArray) p));
             } else {
@@ -88,6 +91,16 @@ public final class GptTrainer implements AutoCloseable {
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         return new StepResult(step, loss, norm, lr, b * t, seconds, skipped);
+    }
+
+    /** Names of the parameters whose gradient holds a NaN or an infinity (for the log of a skipped step). */
+    private List<String> nonFiniteGradients() {
+        List<String> bad = new java.util.ArrayList<>();
+        model.parameters().forEach((name, p) -> {
+            float s = p.getGradient().abs().sum().getFloat();
+            if (!Float.isFinite(s)) bad.add(name);
+        });
+        return bad;
     }
 
     /** Mean loss over {@code rows} without recording gradients. */

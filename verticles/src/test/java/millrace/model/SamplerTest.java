@@ -6,6 +6,30 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class SamplerTest {
+    /** With the key/value cache, greedy generation picks exactly what re-running the whole prefix picks. */
+    @Test
+    void cachedGenerationEqualsRerunningThePrefix() {
+        try (ai.djl.ndarray.NDManager root = millrace.train.GptTrainer.newRootManager()) {
+            Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 16), root);
+            int[] prompt = {5, 17, 42, 3};
+            int[] cached = Sampler.generate(gpt, prompt, new Sampler.Settings(12, 0f, 0, 1), -1, t -> { });
+            int[] tokens = java.util.Arrays.copyOf(prompt, 16);
+            for (int n = prompt.length; n < 16; n++) {
+                long[] ctx = new long[n];
+                for (int j = 0; j < n; j++) ctx[j] = tokens[j];
+                try (ai.djl.ndarray.NDManager step = gpt.manager().newSubManager()) {
+                    gpt.attachTo(step);
+                    float[] logits = gpt.forward(step.create(ctx, new ai.djl.ndarray.types.Shape(1, n)), false)
+                            .get("0, -1, :").toFloatArray();
+                    tokens[n] = Sampler.pick(logits, 0f, 0, new Random(1));
+                }
+            }
+            assertArrayEquals(tokens, cached);
+            // and past the block (16) the cache restarts from the last half block instead of failing
+            assertEquals(4 + 40, Sampler.generate(gpt, prompt, new Sampler.Settings(40, 0.9f, 5, 2), -1, t -> { }).length);
+        }
+    }
+
     @Test
     void greedyTakesTheLargestLogit() {
         assertEquals(2, Sampler.pick(new float[] {0.1f, 3f, 5f, -1f}, 0f, 0, new Random(1)));
