@@ -1,0 +1,72 @@
+package millrace.model;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import java.util.Random;
+import millrace.train.GptTrainer;
+import org.junit.jupiter.api.Test;
+
+/** Backpropagation through the whole GPT agrees with central finite differences of the loss. */
+class GradientCheckTest {
+    private static final long[] TOKENS = {3, 7, 1, 9, 4, 4, 2, 10, 5, 0, 8, 6, 1, 3, 7, 2};
+
+    private static float loss(Gpt gpt, NDManager root) {
+        try (NDManager step = root.newSubManager()) {
+            gpt.attachTo(step);
+            NDArray batch = step.create(TOKENS, new Shape(2, 8));
+            return Gpt.loss(gpt.forward(batch.get(":, 0:7"), false).stopGradient(), batch.get(":, 1:")).getFloat();
+        }
+    }
+
+    @Test
+    void gradientsMatchFiniteDifferences() {
+        try (NDManager root = GptTrainer.newRootManager()) {
+            Engine.getEngine("PyTorch").setRandomSeed(3);
+            Gpt gpt = Gpt.initialize(new GptConfig(2, 2, 8, 8, 11, 0f), root);
+            gpt.requireGradients();
+            float[][] analytic = new float[gpt.parameters().size()][];
+            try (NDManager step = root.newSubManager()) {
+                gpt.attachTo(step);
+                NDArray batch = step.create(TOKENS, new Shape(2, 8));
+                try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
+                    c.backward(Gpt.loss(gpt.forward(batch.get(":, 0:7"), true), batch.get(":, 1:")));
+                }
+                int i = 0;
+                for (NDArray p : gpt.parameters().values()) analytic[i++] = p.getGradient().toFloatArray();
+            }
+            Random random = new Random(5);
+            float eps = 1e-2f;
+            int checked = 0;
+            int i = 0;
+            for (var e : gpt.parameters().entrySet()) {
+                NDArray p = e.getValue();
+                long size = p.getShape().size();
+                for (int trial = 0; trial < 3; trial++) {
+                    int flat = random.nextInt((int) size);
+                    long[] at = p.getShape().dimension() == 1 ? new long[] {flat}
+                            : new long[] {flat / p.getShape().get(1), flat % p.getShape().get(1)};
+                    NDArray view = p.stopGradient();
+                    float original = view.getFloat(at);
+                    view.set(new NDIndex(at), original + eps);
+                    float up = loss(gpt, root);
+                    view.set(new NDIndex(at), original - eps);
+                    float down = loss(gpt, root);
+                    view.set(new NDIndex(at), original);
+                    view.close();
+                    float numeric = (up - down) / (2 * eps);
+                    float exact = analytic[i][flat];
+                    assertEquals(exact, numeric, 2e-3 + 0.05 * Math.abs(exact), e.getKey() + at.length + "@" + flat);
+                    checked++;
+                }
+                i++;
+            }
+            assertEquals(3 * gpt.parameters().size(), checked);
+        }
+    }
+}
