@@ -26,11 +26,11 @@ class JsonSerdeTest {
     void everyOtherRecordRoundTrips() {
         Rejection r = new Rejection("d1", "a.txt", "dedup", RejectReason.EXACT_DUPLICATE, "same as d0", "b.txt", 5);
         assertEquals(r, JsonSerde.rejections().fromBytes(JsonSerde.rejections().toBytes(r)));
-        Checkpoint c = new Checkpoint("m", 10, 1000, Map.of("0", 12L), "/tmp/ck", 3.5, null, "tok", 7);
+        Checkpoint c = new Checkpoint("m", 10, 1000, Map.of("0", 12L), "checkpoints/m/step-000000010", 3.5, null, "tok", 7);
         assertEquals(c, JsonSerde.checkpoints().fromBytes(JsonSerde.checkpoints().toBytes(c)));
         Rating rating = new Rating("r1", "ann", "hi?", List.of("a", "b"), Rating.Choice.A, null, null, 3, 9);
         assertEquals(rating, JsonSerde.ratings().fromBytes(JsonSerde.ratings().toBytes(rating)));
-        PolicyVersion p = new PolicyVersion("m", 2, 1, "/tmp/p2", 16, Map.of("loss", 1.5), 11);
+        PolicyVersion p = new PolicyVersion("m", 2, 1, "checkpoints/m/step-000000020", 16, Map.of("loss", 1.5), 11);
         assertEquals(p, JsonSerde.policies().fromBytes(JsonSerde.policies().toBytes(p)));
     }
 
