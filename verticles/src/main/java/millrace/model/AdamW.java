@@ -73,6 +73,35 @@ public final class AdamW implements AutoCloseable {
         return steps;
     }
 
+    /** Writes the moments ({@code m.<parameter>}, {@code v.<parameter>}) as safetensors. */
+    public void save(java.io.OutputStream out) throws java.io.IOException {
+        ai.djl.ndarray.NDList list = new ai.djl.ndarray.NDList();
+        state().forEach((name, a) -> {
+            a.setName(name);
+            list.add(a);
+        });
+        list.encode(out, ai.djl.ndarray.NDList.Encoding.SAFETENSORS);
+    }
+
+    /** Restores moments written by {@link #save} after {@code steps} updates, so the next update is the same. */
+    public void load(java.io.InputStream in, long steps) throws java.io.IOException {
+        Map<String, NDArray> state = state();
+        try (NDManager scratch = manager.newSubManager()) {
+            ai.djl.ndarray.NDList loaded = ai.djl.ndarray.NDList.decode(scratch, in);
+            if (loaded.size() != state.size()) {
+                throw new java.io.IOException("optimizer state has " + loaded.size() + " tensors, expected " + state.size());
+            }
+            for (NDArray a : loaded) {
+                NDArray target = state.get(a.getName());
+                if (target == null || !target.getShape().equals(a.getShape())) {
+                    throw new java.io.IOException("optimizer tensor " + a.getName() + " does not fit the model");
+                }
+                target.set(a.toFloatArray());
+            }
+        }
+        this.steps = steps;
+    }
+
     /** Moments by parameter name, prefixed {@code m.} and {@code v.}, for checkpoints. */
     public Map<String, NDArray> state() {
         Map<String, NDArray> out = new LinkedHashMap<>();

@@ -19,7 +19,7 @@ import millrace.tokenizer.Vocabularies;
 
 /**
  * Checkpoint directories {@code step-000000123/} under {@code root/<model>/}, each holding {@code model.safetensors},
- * {@code checkpoint.json} and the model's {@code tokenizer.json}. A checkpoint is written to a temporary directory and renamed into place, so a reader
+ * {@code optimizer.safetensors} (AdamW's moments), {@code checkpoint.json} and the model's {@code tokenizer.json}. A checkpoint is written to a temporary directory and renamed into place, so a reader
  * never sees half of one; only the newest {@code keep} are kept.
  */
 public final class CheckpointStore {
@@ -30,6 +30,7 @@ public final class CheckpointStore {
     public static final String WEIGHTS = "model.safetensors";
     public static final String META = "checkpoint.json";
     public static final String TOKENIZER = "tokenizer.json";
+    public static final String OPTIMIZER = "optimizer.safetensors";
     private static final ObjectMapper JSON = JsonSerde.MAPPER;
 
     private final Path dir;
@@ -40,12 +41,16 @@ public final class CheckpointStore {
         this.keep = keep;
     }
 
-    public Path write(Gpt gpt, Meta meta, ByteLevelBpe tokenizer) throws IOException {
+    public Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer) throws IOException {
+        Gpt gpt = trainer.model();
         Files.createDirectories(dir);
         Path target = dir.resolve(String.format("step-%09d", meta.step()));
         Path tmp = Files.createTempDirectory(dir, ".writing-");
         try (OutputStream out = Files.newOutputStream(tmp.resolve(WEIGHTS))) {
             gpt.save(out);
+        }
+        try (OutputStream out = Files.newOutputStream(tmp.resolve(OPTIMIZER))) {
+            trainer.saveOptimizer(out);
         }
         JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(META).toFile(), meta);
         Vocabularies.writeHuggingFace(tokenizer, tmp.resolve(TOKENIZER));
@@ -67,6 +72,19 @@ public final class CheckpointStore {
     /** The tokenizer a checkpoint's model was trained with. */
     public static ByteLevelBpe loadTokenizer(Path checkpoint) throws IOException {
         return Vocabularies.read(checkpoint.resolve(TOKENIZER));
+    }
+
+    /** A trainer that continues a checkpoint exactly: its weights, its step and its optimizer's moments. */
+    public static GptTrainer resume(Path checkpoint, TrainSettings settings, NDManager root) throws IOException {
+        Meta meta = readMeta(checkpoint);
+        GptTrainer trainer = new GptTrainer(settings, root, loadModel(checkpoint, root), meta.step(), meta.tokensSeen());
+        Path optimizer = checkpoint.resolve(OPTIMIZER);
+        if (Files.exists(optimizer)) {
+            try (var in = Files.newInputStream(optimizer)) {
+                trainer.loadOptimizer(in);
+            }
+        }
+        return trainer;
     }
 
     /** Loads the model of a checkpoint directory into {@code manager}. */

@@ -125,6 +125,16 @@ public final class GptTrainer implements AutoCloseable {
         return (float) (total / batches);
     }
 
+    /** The optimizer's state, for checkpoints (the weights are {@link #model()}'s). */
+    public void saveOptimizer(java.io.OutputStream out) throws java.io.IOException {
+        optimizer.save(out);
+    }
+
+    /** Restores the optimizer's state of a checkpoint taken at this trainer's step. */
+    public void loadOptimizer(java.io.InputStream in) throws java.io.IOException {
+        optimizer.load(in, step);
+    }
+
     public Gpt model() {
         return model;
     }

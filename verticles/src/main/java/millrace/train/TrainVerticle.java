@@ -97,10 +97,9 @@ public final class TrainVerticle extends StageVerticle {
                 if (latest.isPresent()) {
                     CheckpointStore.Meta meta = CheckpointStore.readMeta(latest.get());
                     if (meta.config().equals(settings.model()) && meta.tokenizerId().equals(tokenizer.id())) {
-                        Gpt gpt = CheckpointStore.loadModel(latest.get(), root);
                         LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
                         lastLoss = meta.trainLoss();
-                        return new GptTrainer(settings, root, gpt, meta.step(), meta.tokensSeen());
+                        return CheckpointStore.resume(latest.get(), settings, root);
                     }
                     LOG.warn("checkpoint {} has another config or tokenizer; starting a new model", latest.get());
                 }
@@ -230,7 +229,7 @@ public final class TrainVerticle extends StageVerticle {
             CheckpointStore.Meta meta = new CheckpointStore.Meta(settings.modelName(), settings.model(),
                     tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now);
             try {
-                Path dir = checkpoints.write(trainer.model(), meta, tokenizer);
+                Path dir = checkpoints.write(trainer, meta, tokenizer);
                 Map<String, Long> offsets = commitTrainedShards();
                 Checkpoint record = new Checkpoint(settings.modelName(), trainer.step(), trainer.tokensSeen(), offsets,
                         dir.toAbsolutePath().toString(), lastLoss,

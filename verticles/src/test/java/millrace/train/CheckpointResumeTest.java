@@ -1,0 +1,62 @@
+package millrace.train;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import ai.djl.ndarray.NDManager;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import millrace.model.Gpt;
+import millrace.model.GptConfig;
+import millrace.tokenizer.BpeTrainer;
+import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.Pretokenizer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A trainer resumed from a checkpoint takes the very step the original would have taken next. */
+class CheckpointResumeTest {
+    private static List<int[]> rows(long seed) {
+        Random r = new Random(seed);
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            int[] row = new int[9];
+            for (int j = 0; j < 9; j++) row[j] = r.nextInt(300);
+            out.add(row);
+        }
+        return out;
+    }
+
+    @Test
+    void resumedTrainerContinuesExactly(@TempDir Path dir) throws Exception {
+        BpeTrainer vocabulary = new BpeTrainer(Pretokenizer.GPT2);
+        vocabulary.add("a tiny vocabulary for a tiny model, a tiny vocabulary");
+        ByteLevelBpe tokenizer = vocabulary.train("t", 300, 1, BpeTrainer.DEFAULT_SPECIALS);
+        TrainSettings demo = TrainSettings.tinyDemo("t", 300, 8);
+        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(300, 8), "t", 4, demo.schedule(),
+                demo.clipNorm(), demo.adam(), 1, 60, 2, 0);
+        CheckpointStore store = new CheckpointStore(dir, "m", 2);
+        try (NDManager root = GptTrainer.newRootManager()) {
+            GptTrainer original = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
+            for (int i = 0; i < 5; i++) original.step(rows(i));
+            Path checkpoint = store.write(original, new CheckpointStore.Meta("m", settings.model(), tokenizer.id(),
+                    original.step(), original.tokensSeen(), 0f, null, 1L), tokenizer);
+            assertTrue(Files.exists(checkpoint.resolve(CheckpointStore.OPTIMIZER)));
+            float originalLoss = original.step(rows(99)).loss();
+
+            GptTrainer resumed = CheckpointStore.resume(checkpoint, settings, root);
+            assertEquals(5, resumed.step());
+            float resumedLoss = resumed.step(rows(99)).loss();
+            assertEquals(originalLoss, resumedLoss, 0f);
+            for (String name : original.model().parameters().keySet()) {
+                assertArrayEquals(original.model().parameters().get(name).toFloatArray(),
+                        resumed.model().parameters().get(name).toFloatArray(), 1e-7f, name);
+            }
+            assertEquals(tokenizer.id(), CheckpointStore.loadTokenizer(checkpoint).id());
+            original.close();
+            resumed.close();
+        }
+    }
+}
