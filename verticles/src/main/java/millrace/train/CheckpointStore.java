@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import millrace.model.Gpt;
@@ -23,9 +24,16 @@ import millrace.tokenizer.Vocabularies;
  * never sees half of one; only the newest {@code keep} are kept.
  */
 public final class CheckpointStore {
-    /** The facts beside the weights. */
+    /**
+     * The facts beside the weights. {@code positions}: per {@code millrace.shards} partition, {@code "offset:rows"} —
+     * every training row before the shard at {@code offset}, and its first {@code rows} rows, went into these weights.
+     */
     public record Meta(String model, GptConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
-            Float validationLoss, long createdAtMillis) {}
+            Float validationLoss, long createdAtMillis, Map<String, String> positions) {
+        public Meta {
+            positions = positions == null ? Map.of() : Map.copyOf(positions);
+        }
+    }
 
     public static final String WEIGHTS = "model.safetensors";
     public static final String META = "checkpoint.json";

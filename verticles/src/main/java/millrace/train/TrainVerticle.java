@@ -50,8 +50,8 @@ public final class TrainVerticle extends StageVerticle {
         super("train", vertx -> new TrainWorker(kafka, settings, checkpointRoot));
     }
 
-    /** A row waiting to be trained on, the shard record it came from, and that shard's documents. */
-    private record QueuedRow(int[] tokens, TopicPartition partition, long offset, List<ShardDoc> docs) {}
+    /** A row waiting to be trained on: where it is in the stream (shard record and row), and the shard's documents. */
+    record QueuedRow(int[] tokens, TopicPartition partition, long offset, int row, String shardId, List<ShardDoc> docs) {}
 
     static final class TrainWorker implements StageVerticle.Worker {
         private static final int MAX_VALIDATION_ROWS = 64;
@@ -70,6 +70,12 @@ public final class TrainVerticle extends StageVerticle {
         private Float lastValidationLoss;
         private long lastCheckpointMillis = System.currentTimeMillis();
         private long lastCheckpointStep;
+        /** Where the weights stand in each partition: {offset of a shard, rows of it trained}; see CheckpointStore.Meta. */
+        private final Map<Integer, long[]> position = new HashMap<>();
+        /** The position of the checkpoint this worker resumed from: rows before it are skipped when read again. */
+        private final Map<Integer, long[]> resumedAt = new HashMap<>();
+        /** Test hook: told the rows of every step taken. */
+        java.util.function.Consumer<List<QueuedRow>> onStep = rows -> { };
         /** Documents whose freshness was observed lately: a document's tokens can span a few shards. */
         private final Set<String> fresh = Collections.newSetFromMap(new LinkedHashMap<>(1024, 0.75f, false) {
             @Override
@@ -87,7 +93,19 @@ public final class TrainVerticle extends StageVerticle {
             this.flopsPerToken = trainer.model().flopsPerToken();
             this.producer = new KafkaProducer<>(kafka.producer("train"));
             this.consumer = new KafkaConsumer<>(kafka.consumer("millrace-train", 50));
-            this.consumer.subscribe(List.of(Topics.SHARDS));
+            // the checkpoint, not the group's offsets, says where the weights stand: resume reading there
+            this.consumer.subscribe(List.of(Topics.SHARDS), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {}
+
+                @Override
+                public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+                    for (TopicPartition tp : partitions) {
+                        long[] at = resumedAt.get(tp.partition());
+                        if (at != null) consumer.seek(tp, at[0]);
+                    }
+                }
+            });
             Metrics.TRAIN_LOSS_SCALE.set(1); // fp32: no loss scaling
         }
 
@@ -99,6 +117,12 @@ public final class TrainVerticle extends StageVerticle {
                     if (meta.config().equals(settings.model()) && meta.tokenizerId().equals(tokenizer.id())) {
                         LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
                         lastLoss = meta.trainLoss();
+                        meta.positions().forEach((p, at) -> {
+                            String[] parts = at.split(":");
+                            long[] where = {Long.parseLong(parts[0]), Long.parseLong(parts[1])};
+                            resumedAt.put(Integer.parseInt(p), where);
+                            position.put(Integer.parseInt(p), where.clone());
+                        });
                         return CheckpointStore.resume(latest.get(), settings, root);
                     }
                     LOG.warn("checkpoint {} has another config or tokenizer; starting a new model", latest.get());
@@ -152,12 +176,18 @@ public final class TrainVerticle extends StageVerticle {
             Metrics.TRAIN_SHARDS.labelValues("accepted").inc();
             int row = shard.seqLen() + 1;
             TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-            for (int i = 0; i < shard.rows(); i++) {
+            long[] resume = resumedAt.get(r.partition());
+            int skip = 0;
+            if (resume != null && shard.split() == Split.TRAIN) {
+                if (r.offset() < resume[0]) return; // trained into the weights we resumed from
+                if (r.offset() == resume[0]) skip = (int) resume[1];
+            }
+            for (int i = skip; i < shard.rows(); i++) {
                 int[] tokens = java.util.Arrays.copyOfRange(shard.tokens(), i * row, (i + 1) * row);
                 if (shard.split() == Split.VAL) {
                     if (validation.size() < MAX_VALIDATION_ROWS) validation.add(tokens);
                 } else {
-                    queue.add(new QueuedRow(tokens, tp, r.offset(), shard.docs()));
+                    queue.add(new QueuedRow(tokens, tp, r.offset(), i, shard.id(), shard.docs()));
                 }
             }
         }
@@ -171,7 +201,11 @@ public final class TrainVerticle extends StageVerticle {
                 rows.add(row.tokens());
             }
             GptTrainer.StepResult result = trainer.step(rows);
-            if (!result.skipped()) observeFreshness(taken);
+            if (!result.skipped()) {
+                observeFreshness(taken);
+                for (QueuedRow row : taken) position.put(row.partition().partition(), new long[] {row.offset(), row.row() + 1});
+                onStep.accept(taken);
+            }
             if (result.skipped()) {
                 LOG.warn("step {} skipped: loss {} gradient norm {}", result.step(), result.loss(), result.gradNorm());
                 Metrics.TRAIN_SKIPPED_STEPS.inc();
@@ -196,7 +230,6 @@ public final class TrainVerticle extends StageVerticle {
                 Metrics.TRAIN_VALIDATION_LOSS.set(lastValidationLoss);
                 LOG.info("step {} validation loss {}", result.step(), String.format("%.4f", lastValidationLoss));
             }
-            commitTrainedShards();
         }
 
         /** Ingest-to-training time of the documents whose tokens this step used first. */
@@ -209,28 +242,30 @@ public final class TrainVerticle extends StageVerticle {
             }
         }
 
-        /** Commits, per partition, the offset of the first shard with rows still waiting (or the position). */
-        private Map<String, Long> commitTrainedShards() {
-            Map<TopicPartition, Long> firstWaiting = new HashMap<>();
-            for (QueuedRow row : queue) firstWaiting.putIfAbsent(row.partition(), row.offset());
+        /**
+         * Commits the checkpoint's position as the group's offsets (for lag and for a trainer that starts without
+         * checkpoints); the shard at a position's offset may be partly trained, so it is where reading resumes.
+         */
+        private Map<String, Long> commitPositions() {
             Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
             Map<String, Long> published = new HashMap<>();
-            for (TopicPartition tp : consumer.assignment()) {
-                long offset = firstWaiting.getOrDefault(tp, consumer.position(tp));
-                commit.put(tp, new OffsetAndMetadata(offset));
-                published.put(Integer.toString(tp.partition()), offset);
-            }
-            consumer.commitSync(commit);
+            position.forEach((p, at) -> {
+                commit.put(new TopicPartition(Topics.SHARDS, p), new OffsetAndMetadata(at[0]));
+                published.put(Integer.toString(p), at[0]);
+            });
+            if (!commit.isEmpty()) consumer.commitSync(commit);
             return published;
         }
 
-        private void checkpoint() {
+        void checkpoint() {
             long now = System.currentTimeMillis();
+            Map<String, String> positions = new HashMap<>();
+            position.forEach((p, at) -> positions.put(Integer.toString(p), at[0] + ":" + at[1]));
             CheckpointStore.Meta meta = new CheckpointStore.Meta(settings.modelName(), settings.model(),
-                    tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now);
+                    tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now, positions);
             try {
                 Path dir = checkpoints.write(trainer, meta, tokenizer);
-                Map<String, Long> offsets = commitTrainedShards();
+                Map<String, Long> offsets = commitPositions();
                 Checkpoint record = new Checkpoint(settings.modelName(), trainer.step(), trainer.tokensSeen(), offsets,
                         dir.toAbsolutePath().toString(), lastLoss,
                         lastValidationLoss == null ? null : lastValidationLoss.doubleValue(), tokenizer.id(), now);

@@ -42,7 +42,7 @@ class CheckpointResumeTest {
             GptTrainer original = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
             for (int i = 0; i < 5; i++) original.step(rows(i));
             Path checkpoint = store.write(original, new CheckpointStore.Meta("m", settings.model(), tokenizer.id(),
-                    original.step(), original.tokensSeen(), 0f, null, 1L), tokenizer);
+                    original.step(), original.tokensSeen(), 0f, null, 1L, null), tokenizer);
             assertTrue(Files.exists(checkpoint.resolve(CheckpointStore.OPTIMIZER)));
             float originalLoss = original.step(rows(99)).loss();
 
