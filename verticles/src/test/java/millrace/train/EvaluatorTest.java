@@ -25,26 +25,28 @@ class EvaluatorTest {
         BpeTrainer vocabulary = new BpeTrainer(Pretokenizer.GPT2);
         vocabulary.add(TEXT);
         ByteLevelBpe tokenizer = vocabulary.train("t", 320, 1, BpeTrainer.DEFAULT_SPECIALS);
-        TrainSettings demo = TrainSettings.tinyDemo("t", 320, 32);
-        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(320, 32), "t", 4,
+        TrainSettings demo = TrainSettings.tinyDemo("t", 320, 64);
+        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(320, 64), "t", 4,
                 new LearningRateSchedule(1e-2f, 1e-2f, 1, 1), 1f, demo.adam(), 1, 60, 2, 0);
         try (NDManager root = GptTrainer.newRootManager()) {
+            ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(11);
             GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
             Evaluator.Result before = Evaluator.evaluate(trainer.model(), tokenizer, TEXT, 10);
             assertEquals(Math.log(320), before.loss(), 0.3);
             assertEquals(4, before.lines());
 
-            int[] ids = tokenizer.encode(TEXT);
-            List<int[]> rows = new ArrayList<>();
-            for (int s = 0; s + 33 <= ids.length; s += 8) rows.add(java.util.Arrays.copyOfRange(ids, s, s + 33));
+            // what the evaluation reads: the whole text (one window) and each line on its own
+            List<int[]> texts = new ArrayList<>();
+            texts.add(tokenizer.encode(TEXT));
+            for (String line : TEXT.split("\n")) texts.add(tokenizer.encode(line));
+            assertTrue(texts.get(0).length <= 65, "the text must fit one window");
             for (int step = 0; step < 300; step++) {
-                List<int[]> batch = new ArrayList<>();
-                for (int i = 0; i < 4; i++) batch.add(rows.get((step * 4 + i) % rows.size()));
-                trainer.step(batch);
+                int[] row = texts.get(step % texts.size());
+                trainer.step(List.of(row, row, row, row));
             }
             Evaluator.Result after = Evaluator.evaluate(trainer.model(), tokenizer, TEXT, 10);
-            assertTrue(after.perplexity() < 5.0, "perplexity " + after.perplexity()); // from 320 before training
-            assertTrue(after.lastWordAccuracy() >= 0.5, "last-word accuracy " + after.lastWordAccuracy());
+            assertTrue(after.perplexity() < 3.0, "perplexity " + after.perplexity()); // from about 320 before training
+            assertTrue(after.lastWordAccuracy() >= 0.25, "last-word accuracy " + after.lastWordAccuracy());
             assertTrue(before.lastWordAccuracy() < after.lastWordAccuracy());
             trainer.close();
         }
