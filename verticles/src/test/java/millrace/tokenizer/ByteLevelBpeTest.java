@@ -111,6 +111,24 @@ class ByteLevelBpeTest {
         }
     }
 
+    /** GPT-2's original pair of files (encoder.json, vocab.bpe), written here from the exported vocabulary. */
+    @Test
+    void gpt2EncoderJsonAndVocabBpeLoadAsR50k(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        ByteLevelBpe r50k = Vocabularies.builtin("r50k");
+        var json = Vocabularies.toHuggingFace(r50k);
+        Path encoder = dir.resolve("encoder.json");
+        millrace.protocol.JsonSerde.MAPPER.writeValue(encoder.toFile(), json.get("model").get("vocab"));
+        StringBuilder bpe = new StringBuilder("#version: 0.2\n");
+        for (var merge : json.get("model").get("merges")) {
+            bpe.append(merge.get(0).asText()).append(' ').append(merge.get(1).asText()).append('\n');
+        }
+        Path vocab = Files.writeString(dir.resolve("vocab.bpe"), bpe.toString());
+        ByteLevelBpe gpt2 = Vocabularies.gpt2(encoder, vocab);
+        assertEquals(r50k.id(), gpt2.id());
+        String text = samples().get(0).substring(0, 10_000) + samples().get(4).substring(0, 3_000);
+        assertArrayEquals(r50k.encode(text), gpt2.encode(text));
+    }
+
     @Test
     void exportedTokenizerJsonReadsBackAsTheSameVocabulary(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         ByteLevelBpe r50k = Vocabularies.builtin("r50k");
