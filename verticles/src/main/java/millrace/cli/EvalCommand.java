@@ -31,9 +31,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isRegularFile(checkpoint.resolve(CheckpointStore.META))) {
-            throw new IllegalArgumentException("not a checkpoint directory: " + checkpoint);
-        }
+        CheckpointStore.requireCheckpoint(checkpoint);
         if (!Files.isRegularFile(text)) throw new IllegalArgumentException("no such file: " + text);
         try (NDManager root = GptTrainer.newRootManager()) {
             Gpt gpt = CheckpointStore.loadModel(checkpoint, root);

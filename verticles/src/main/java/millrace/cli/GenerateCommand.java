@@ -1,9 +1,9 @@
 package millrace.cli;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import millrace.model.Sampler;
+import millrace.train.CheckpointStore;
 import millrace.web.Generator;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -31,9 +31,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isRegularFile(checkpoint.resolve("checkpoint.json"))) {
-            throw new IllegalArgumentException("not a checkpoint directory: " + checkpoint);
-        }
+        CheckpointStore.requireCheckpoint(checkpoint);
         if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be >= 1");
         try (Generator generator = new Generator()) {
             Generator.Answer a = generator.generate(checkpoint, prompt,

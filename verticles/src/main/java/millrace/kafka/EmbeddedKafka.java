@@ -108,10 +108,6 @@ public final class EmbeddedKafka implements AutoCloseable {
         return "127.0.0.1:" + port;
     }
 
-    public Path dataDir() {
-        return dataDir;
-    }
-
     private Properties brokerProperties(int controllerPort) {
         Properties p = new Properties();
         p.put("process.roles", "broker,controller");

@@ -69,10 +69,6 @@ public final class AdamW implements AutoCloseable {
         }
     }
 
-    public long steps() {
-        return steps;
-    }
-
     /** Writes the moments ({@code m.<parameter>}, {@code v.<parameter>}) as safetensors. */
     public void save(java.io.OutputStream out) throws java.io.IOException {
         ai.djl.ndarray.NDList list = new ai.djl.ndarray.NDList();

@@ -73,6 +73,12 @@ public final class CheckpointStore {
         return list().stream().reduce((a, b) -> b);
     }
 
+    /** {@code dir} itself, if it is a checkpoint directory; a clear error otherwise. */
+    public static Path requireCheckpoint(Path dir) {
+        if (!Files.isRegularFile(dir.resolve(META))) throw new IllegalArgumentException("not a checkpoint directory: " + dir);
+        return dir;
+    }
+
     public static Meta readMeta(Path checkpoint) throws IOException {
         return JSON.readValue(checkpoint.resolve(META).toFile(), Meta.class);
     }

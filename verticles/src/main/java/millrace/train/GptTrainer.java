@@ -50,12 +50,7 @@ public final class GptTrainer implements AutoCloseable {
         long started = System.nanoTime();
         int b = rows.size();
         int t = rows.get(0).length - 1;
-        long[] flat = new long[b * (t + 1)];
-        for (int i = 0; i < b; i++) {
-            int[] row = rows.get(i);
-            if (row.length != t + 1) throw new IllegalArgumentException("rows differ in length");
-            for (int j = 0; j <= t; j++) flat[i * (t + 1) + j] = row[j];
-        }
+        long[] flat = flatten(rows);
         float lr = settings.schedule().at(step);
         float loss;
         float norm;
@@ -103,6 +98,18 @@ public final class GptTrainer implements AutoCloseable {
         return bad;
     }
 
+    /** Rows of equal length, row after row, as the int64 ids a batch is made of. */
+    private static long[] flatten(List<int[]> rows) {
+        int len = rows.get(0).length;
+        long[] flat = new long[rows.size() * len];
+        for (int i = 0; i < rows.size(); i++) {
+            int[] row = rows.get(i);
+            if (row.length != len) throw new IllegalArgumentException("rows differ in length");
+            for (int j = 0; j < len; j++) flat[i * len + j] = row[j];
+        }
+        return flat;
+    }
+
     /** Mean loss over {@code rows} without recording gradients. */
     public float evaluate(List<int[]> rows) {
         if (rows.isEmpty()) return Float.NaN;
@@ -112,8 +119,7 @@ public final class GptTrainer implements AutoCloseable {
             List<int[]> batchRows = rows.subList(start, Math.min(rows.size(), start + settings.batchSize()));
             int b = batchRows.size();
             int t = batchRows.get(0).length - 1;
-            long[] flat = new long[b * (t + 1)];
-            for (int i = 0; i < b; i++) for (int j = 0; j <= t; j++) flat[i * (t + 1) + j] = batchRows.get(i)[j];
+            long[] flat = flatten(batchRows);
             try (NDManager scope = root.newSubManager()) {
                 model.attachTo(scope);
                 NDArray batch = scope.create(flat, new Shape(b, t + 1));
@@ -145,10 +151,6 @@ public final class GptTrainer implements AutoCloseable {
 
     public long tokensSeen() {
         return tokensSeen;
-    }
-
-    public TrainSettings settings() {
-        return settings;
     }
 
     @Override

@@ -60,10 +60,6 @@ public final class TestKafka implements AutoCloseable, BeforeAllCallback, AfterA
         return new KafkaSettings(broker.bootstrapServers(), instanceId);
     }
 
-    public EmbeddedKafka broker() {
-        return broker;
-    }
-
     public int partitions() {
         return partitions;
     }
