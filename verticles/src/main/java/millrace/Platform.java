@@ -66,9 +66,9 @@ public final class Platform implements AutoCloseable {
         if (roles.contains(Role.TOKENIZE)) {
             deployed.add(deploy(vertx, new TokenizeVerticle(config.kafka(), config.tokenize()), worker));
         }
-        if (roles.contains(Role.DEDUP)) deployed.add(deploy(vertx, new DedupVerticle(config.kafka()), worker));
+        if (roles.contains(Role.DEDUP)) deployed.add(deploy(vertx, new DedupVerticle(config.kafka(), config.dedup()), worker));
         if (roles.contains(Role.INGEST)) {
-            deployed.add(deploy(vertx, new IngestVerticle(config.kafka(), config.corpus()), worker));
+            deployed.add(deploy(vertx, new IngestVerticle(config.kafka(), config.ingest()), worker));
         }
         try {
             Future.all(deployed).await(5, TimeUnit.MINUTES);

@@ -1,7 +1,8 @@
 package millrace;
 
 import java.nio.file.Path;
-import java.util.List;
+import millrace.dedup.DedupSettings;
+import millrace.ingest.IngestSettings;
 import millrace.kafka.KafkaSettings;
 import millrace.tokenizer.TokenizeSettings;
 import millrace.train.TrainSettings;
@@ -11,15 +12,16 @@ import millrace.train.TrainSettings;
  *
  * @param kafka the cluster and this instance's id
  * @param dataDir where checkpoints (and the embedded broker's log) live
- * @param corpus paths the ingest role reads at start
+ * @param ingest what the ingest role reads (and whether it keeps watching)
  * @param partitions partitions of each topic when the topics are created
  * @param httpPort port of the web role (0: any free port)
  * @param opsPort port of this process's /metrics, /health and /ready (0: any free port)
+ * @param dedup the dedup role's filters and MinHash parameters
  * @param tokenize how documents become shards
  * @param train how the model trains
  */
-public record PlatformConfig(KafkaSettings kafka, Path dataDir, List<Path> corpus, int partitions, int httpPort,
-        int opsPort, TokenizeSettings tokenize, TrainSettings train) {
+public record PlatformConfig(KafkaSettings kafka, Path dataDir, IngestSettings ingest, int partitions, int httpPort,
+        int opsPort, DedupSettings dedup, TokenizeSettings tokenize, TrainSettings train) {
 
     public Path checkpointDir() {
         return dataDir.resolve("checkpoints");

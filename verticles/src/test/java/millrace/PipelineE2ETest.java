@@ -53,7 +53,8 @@ class PipelineE2ETest {
             TrainSettings demo = TrainSettings.tinyDemo("r50k_base", 50257, 32);
             TrainSettings train = new TrainSettings("millrace", GptConfig.tiny(50257, 32), "r50k_base", 8,
                     demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(), 2, 3, 0);
-            PlatformConfig config = new PlatformConfig(kafka.settings("e2e"), dir.resolve("data"), List.of(corpus), 2, 0, 0,
+            PlatformConfig config = new PlatformConfig(kafka.settings("e2e"), dir.resolve("data"), millrace.ingest.IngestSettings.of(List.of(corpus.toString())), 2, 0, 0,
+                    millrace.dedup.DedupSettings.DEFAULT,
                     new TokenizeSettings("r50k_base", 32, 8, 0.1, 500), train);
             // counters are per JVM and other tests share it: compare against where they stood before
             double binaryBefore = Metrics.INGEST_REJECTED.labelValues("binary").get();

@@ -34,6 +34,10 @@ public final class JsonSerde<T> implements Serializer<T>, Deserializer<T> {
         return new JsonSerde<>(Rejection.class);
     }
 
+    public static JsonSerde<DedupClaim> claims() {
+        return new JsonSerde<>(DedupClaim.class);
+    }
+
     public static JsonSerde<Checkpoint> checkpoints() {
         return new JsonSerde<>(Checkpoint.class);
     }

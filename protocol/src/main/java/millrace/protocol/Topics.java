@@ -7,6 +7,8 @@ public final class Topics {
     public static final String DOCS = "millrace.docs";
     public static final String DOCS_CLEAN = "millrace.docs.clean";
     public static final String DOCS_REJECTED = "millrace.docs.rejected";
+    /** The dedup stage's claim log: one partition, kept forever; its order decides which of two duplicates is first. */
+    public static final String DEDUP_CLAIMS = "millrace.dedup.claims";
     public static final String SHARDS = "millrace.shards";
     public static final String RATINGS = "millrace.ratings";
     public static final String POLICY = "millrace.policy";
@@ -14,10 +16,13 @@ public final class Topics {
 
     /** Every topic, in data-flow order. */
     public static final List<String> ALL =
-            List.of(DOCS, DOCS_CLEAN, DOCS_REJECTED, SHARDS, RATINGS, POLICY, CHECKPOINTS);
+            List.of(DOCS, DEDUP_CLAIMS, DOCS_CLEAN, DOCS_REJECTED, SHARDS, RATINGS, POLICY, CHECKPOINTS);
 
     /** Topics that keep only the latest record per key (one entry per model name). */
     public static final List<String> COMPACTED = List.of(POLICY, CHECKPOINTS);
+
+    /** Topics with exactly one partition: their order is global. */
+    public static final List<String> SINGLE_PARTITION = List.of(DEDUP_CLAIMS);
 
     private Topics() {}
 }

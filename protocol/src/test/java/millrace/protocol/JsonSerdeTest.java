@@ -18,7 +18,7 @@ class JsonSerdeTest {
                 Map.of("bytes", "17"), null);
         JsonSerde<Document> serde = JsonSerde.documents();
         assertEquals(raw, serde.fromBytes(serde.toBytes(raw)));
-        Document clean = raw.withQuality(new QualitySignals("abc", 14, 2, 0.7));
+        Document clean = raw.withQuality(new QualitySignals("abc", 14, 2, 0.7, 0.9, 0));
         assertEquals(clean, serde.fromBytes(serde.toBytes(clean)));
     }
 

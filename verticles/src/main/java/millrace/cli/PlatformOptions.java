@@ -12,6 +12,7 @@ import millrace.tokenizer.TokenizeSettings;
 import millrace.tokenizer.Tokenizers;
 import millrace.train.TrainSettings;
 import millrace.model.GptConfig;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Options shared by {@code up} and {@code run}. */
@@ -19,8 +20,14 @@ final class PlatformOptions {
     @Option(names = "--data-dir", defaultValue = "millrace-data", description = "Checkpoints and the embedded broker's log (default: ${DEFAULT-VALUE}).")
     Path dataDir;
 
-    @Option(names = "--corpus", split = ",", description = "Files or directories the ingest role reads at start.")
-    List<Path> corpus = new ArrayList<>();
+    @Option(names = "--corpus", split = ",", description = "Files, directories or URLs the ingest role reads at start.")
+    List<String> corpus = new ArrayList<>();
+
+    @Mixin
+    IngestOptions ingest;
+
+    @Mixin
+    DedupOptions dedup;
 
     @Option(names = "--partitions", defaultValue = "4", description = "Partitions per topic when topics are created (default: ${DEFAULT-VALUE}).")
     int partitions;
@@ -64,8 +71,8 @@ final class PlatformOptions {
         TrainSettings train = new TrainSettings(demo.modelName(), GptConfig.preset(model, tok.vocabSize(), seqLen),
                 tokenizer, batchSize, demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(),
                 checkpointEverySeconds, demo.keepCheckpoints(), demo.evalEverySteps());
-        return new PlatformConfig(new KafkaSettings(bootstrapServers, instanceId()), dataDir, corpus, partitions,
-                httpPort, opsPort, tokenize, train);
+        return new PlatformConfig(new KafkaSettings(bootstrapServers, instanceId()), dataDir, ingest.settings(corpus),
+                partitions, httpPort, opsPort, dedup.settings(), tokenize, train);
     }
 
     private String instanceId() {

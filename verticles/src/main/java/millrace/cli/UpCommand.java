@@ -34,7 +34,7 @@ final class UpCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (options.corpus.isEmpty()) options.corpus = List.of(sampleCorpus());
+        if (options.corpus.isEmpty()) options.corpus = List.of(sampleCorpus().toString());
         EmbeddedKafka broker = null;
         String bootstrap = kafka;
         if (bootstrap == null) {

@@ -25,7 +25,7 @@ public final class TopicSetup {
             List<NewTopic> missing = new ArrayList<>();
             for (String name : Topics.ALL) {
                 if (existing.contains(name)) continue;
-                NewTopic topic = new NewTopic(name, partitions, replicationFactor);
+                NewTopic topic = new NewTopic(name, Topics.SINGLE_PARTITION.contains(name) ? 1 : partitions, replicationFactor);
                 if (Topics.COMPACTED.contains(name)) {
                     topic.configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
                 } else {

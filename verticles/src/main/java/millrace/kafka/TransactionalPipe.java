@@ -29,6 +29,9 @@ public final class TransactionalPipe implements AutoCloseable {
     public interface Stage {
         void process(ConsumerRecord<String, byte[]> record, Output out);
 
+        /** Called after the records of a non-empty poll were processed, before their transaction commits. */
+        default void endOfBatch(Output out) {}
+
         /** Called when a poll returned nothing: a chance to flush time-based work. */
         default void idle(Output out) {}
 
@@ -93,6 +96,7 @@ public final class TransactionalPipe implements AutoCloseable {
         ConsumerLag.record(stageName, inputTopic, consumer);
         if (records.isEmpty()) stage.idle(output);
         for (ConsumerRecord<String, byte[]> record : records) stage.process(record, output);
+        if (!records.isEmpty()) stage.endOfBatch(output);
         if (records.isEmpty() && pending.isEmpty()) return 0;
 
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
@@ -105,6 +109,11 @@ public final class TransactionalPipe implements AutoCloseable {
         producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
         producer.commitTransaction();
         return records.count();
+    }
+
+    /** Input partitions this pipe's consumer owns now. */
+    public int assignedPartitions() {
+        return consumer.assignment().size();
     }
 
     @Override

@@ -36,7 +36,13 @@ public final class Metrics {
             .help("Documents judged by the dedup stage, by verdict (kept, duplicate, reingested, malformed)")
             .labelNames("verdict").register();
     public static final Gauge DEDUP_INDEX_SIZE = Gauge.builder().name("millrace_dedup_index_documents")
-            .help("Kept documents in the exact-duplicate index").register();
+            .help("Kept documents in the dedup index (exact hashes and MinHash LSH bands)").register();
+    public static final Gauge DEDUP_INDEX_BYTES = Gauge.builder().name("millrace_dedup_index_bytes")
+            .help("Estimated heap held by the dedup index").register();
+    public static final Counter DEDUP_REJECTED = Counter.builder().name("millrace_dedup_rejected_total")
+            .help("Documents the dedup stage rejected, by reason (filters and duplicates)").labelNames("reason").register();
+    public static final Counter DEDUP_PII_REDACTED = Counter.builder().name("millrace_dedup_pii_redacted_total")
+            .help("Personal data replaced in clean text, by kind (email, ip)").labelNames("kind").register();
 
     // tokenize
     public static final Counter TOKENIZE_DOCUMENTS = Counter.builder().name("millrace_tokenize_documents_total")
@@ -102,9 +108,16 @@ public final class Metrics {
      */
     public static void init() {
         for (RejectReason r : RejectReason.values()) INGEST_REJECTED.labelValues(r.label());
-        for (String verdict : new String[] {"kept", "duplicate", "reingested", "malformed"}) {
+        for (String verdict : new String[] {"kept", "duplicate", "filtered", "reingested", "malformed"}) {
             DEDUP_DOCUMENTS.labelValues(verdict);
         }
+        for (RejectReason r : new RejectReason[] {RejectReason.EXACT_DUPLICATE, RejectReason.NEAR_DUPLICATE,
+                RejectReason.GOPHER_QUALITY, RejectReason.GOPHER_REPETITION, RejectReason.C4_QUALITY,
+                RejectReason.LANGUAGE}) {
+            DEDUP_REJECTED.labelValues(r.label());
+        }
+        DEDUP_PII_REDACTED.labelValues("email");
+        DEDUP_PII_REDACTED.labelValues("ip");
         for (Split split : Split.values()) {
             TOKENIZE_DOCUMENTS.labelValues(split.label());
             TOKENIZE_TOKENS.labelValues(split.label());

@@ -9,7 +9,7 @@ public final class DedupStageProbe {
 
     public static void runUntil(KafkaSettings kafka, BooleanSupplier done) {
         long deadline = System.nanoTime() + 60_000_000_000L;
-        try (DedupVerticle.DedupWorker worker = new DedupVerticle.DedupWorker(kafka)) {
+        try (DedupVerticle.DedupWorker worker = new DedupVerticle.DedupWorker(kafka, DedupSettings.NO_FILTERS)) {
             while (!done.getAsBoolean()) {
                 if (System.nanoTime() > deadline) throw new AssertionError("dedup did not get there in 60 s");
                 worker.step();

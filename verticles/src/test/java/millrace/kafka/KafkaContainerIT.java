@@ -33,8 +33,8 @@ class KafkaContainerIT {
         Files.writeString(dir.resolve("a.txt"), "Blessed are the meek: for they shall inherit the earth.");
         Files.writeString(dir.resolve("b.txt"), "blessed are the meek: for they shall inherit the earth.");
         Files.writeString(dir.resolve("c.txt"), "Blessed are the merciful: for they shall obtain mercy.");
-        try (Ingestor ingestor = new Ingestor(settings, 1 << 20)) {
-            assertEquals(3, ingestor.ingest(List.of(dir)).documents());
+        try (Ingestor ingestor = new Ingestor(settings, millrace.ingest.Ingestor.Options.DEFAULT)) {
+            assertEquals(3, ingestor.ingest(List.of(dir.toString())).documents());
         }
         List<Document> clean = new ArrayList<>();
         DedupStageProbe.runUntil(settings, () -> {

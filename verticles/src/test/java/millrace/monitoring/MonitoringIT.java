@@ -65,7 +65,8 @@ class MonitoringIT {
             TrainSettings train = new TrainSettings("millrace", GptConfig.tiny(50257, 32), "r50k_base", 8,
                     demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(), 2, 3, 5);
             PlatformConfig config = new PlatformConfig(kafka.settings("monitoring"), dir.resolve("data"),
-                    List.of(corpus), 2, 0, 0, new TokenizeSettings("r50k_base", 32, 8, 0.3, 500), train);
+                    millrace.ingest.IngestSettings.of(List.of(corpus.toString())), 2, 0, 0,
+                    millrace.dedup.DedupSettings.DEFAULT, new TokenizeSettings("r50k_base", 32, 8, 0.3, 500), train);
             Platform platform = Platform.start(EnumSet.allOf(Role.class), config);
             Process prometheus = null;
             try {
