@@ -11,7 +11,8 @@ import millrace.protocol.RejectReason;
 
 /**
  * Language identification with Lingua (all 75 languages, low-accuracy mode: trigram models only, which is plenty
- * for documents and keeps memory and time small) on the first {@link #SAMPLE_CHARS} characters. A document passes
+ * for documents and keeps memory and time small) on {@link #SAMPLE_CHARS} characters taken from its start, middle and
+ * end (a book that opens with a list of names is still in English). A document passes
  * when its most likely language is on the allow-list (ISO 639-1 codes; empty = any) with at least the threshold
  * confidence — datatrove's LanguageFilter rule (there with fastText, threshold 0.65).
  */
@@ -31,11 +32,21 @@ public final class LanguageFilter implements QualityFilter {
     }
 
     public Identified identify(String text) {
-        String sample = text.length() > SAMPLE_CHARS ? text.substring(0, SAMPLE_CHARS) : text;
+        String sample = sample(text);
         SortedMap<Language, Double> values = detector().computeLanguageConfidenceValues(sample);
         if (values.isEmpty()) return new Identified("unknown", 0);
         Map.Entry<Language, Double> top = values.entrySet().iterator().next();
         return new Identified(top.getKey().getIsoCode639_1().toString().toLowerCase(Locale.ROOT), top.getValue());
+    }
+
+    static String sample(String text) {
+        if (text.length() <= SAMPLE_CHARS) return text;
+        int part = SAMPLE_CHARS / 3;
+        StringBuilder sb = new StringBuilder(SAMPLE_CHARS + 2);
+        for (int start : new int[] {0, (text.length() - part) / 2, text.length() - part}) {
+            sb.append(text, start, start + part).append('\n');
+        }
+        return sb.toString();
     }
 
     @Override

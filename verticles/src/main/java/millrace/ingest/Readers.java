@@ -31,7 +31,7 @@ public final class Readers {
 
     /** File extensions (before an optional {@code .gz}) with a reader. */
     public static final List<String> EXTENSIONS =
-            List.of(".txt", ".md", ".markdown", ".html", ".htm", ".xhtml", ".jsonl", ".ndjson", ".warc");
+            List.of(".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".xhtml", ".jsonl", ".ndjson", ".warc");
 
     private final DocumentReader text;
     private final DocumentReader html;
@@ -81,7 +81,7 @@ public final class Readers {
         if (type.startsWith("application/warc")) return warc;
         if (type.contains("jsonl") || type.contains("ndjson") || type.contains("json-seq")) return jsonl;
         String n = input.baseName();
-        if (n.endsWith(".txt") || n.endsWith(".md") || n.endsWith(".markdown")) return text;
+        if (n.endsWith(".txt") || n.endsWith(".md") || n.endsWith(".markdown") || n.endsWith(".rst")) return text;
         if (n.endsWith(".html") || n.endsWith(".htm") || n.endsWith(".xhtml")) return html;
         if (n.endsWith(".jsonl") || n.endsWith(".ndjson")) return jsonl;
         if (n.endsWith(".warc")) return warc;

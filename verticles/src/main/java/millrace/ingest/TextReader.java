@@ -7,7 +7,7 @@ import java.util.function.Consumer;
 import millrace.protocol.Document;
 import millrace.protocol.RejectReason;
 
-/** A plain-text or Markdown file (optionally gzipped) is one document: strict UTF-8, not binary, not blank. */
+/** A plain-text, Markdown or reStructuredText file (optionally gzipped) is one document: strict UTF-8, not binary, not blank. */
 final class TextReader implements DocumentReader {
     private final long maxBytes;
 
@@ -36,7 +36,8 @@ final class TextReader implements DocumentReader {
             return;
         }
         String base = input.baseName();
-        String type = base.endsWith(".md") || base.endsWith(".markdown") ? "text/markdown" : "text/plain";
+        String type = base.endsWith(".md") || base.endsWith(".markdown") ? "text/markdown"
+                : base.endsWith(".rst") ? "text/x-rst" : "text/plain";
         out.accept(new ReadResult.Read(new Document(DocumentIds.of(input.idKey(), text), input.source(),
                 Readers.titleOf(input), text, type, null, System.currentTimeMillis(),
                 Map.of("bytes", Integer.toString(bytes.length)), null)));

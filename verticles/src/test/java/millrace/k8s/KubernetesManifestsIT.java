@@ -105,6 +105,9 @@ class KubernetesManifestsIT {
                         d -> d.get("spec").get("config").path("cleanup.policy").asText("delete")));
         assertEquals(new TreeSet<>(Topics.ALL), new TreeSet<>(topics.keySet()));
         for (String t : Topics.ALL) assertEquals(Topics.COMPACTED.contains(t), topics.get(t).equals("compact"), t);
+        docs.stream().filter(d -> d.get("kind").asText().equals("KafkaTopic"))
+                .filter(d -> Topics.SINGLE_PARTITION.contains(d.get("spec").get("topicName").asText()))
+                .forEach(d -> assertEquals(1, d.get("spec").get("partitions").asInt(), d.toString()));
 
         // workloads: one per role, args the real CLI accepts, probes, resources, ports
         Map<String, JsonNode> configMap = docs.stream().filter(d -> d.get("kind").asText().equals("ConfigMap")
