@@ -44,8 +44,12 @@ public record C4QualityFilter(boolean requireTerminalPunctuation, int minSentenc
             kept.add(line);
         }
         String cleaned = String.join("\n", kept).strip();
-        long sentences = SENTENCE_END.matcher(cleaned).results().count();
-        if (!cleaned.isEmpty() && !endsLikeASentence(cleaned)) sentences++; // a trailing sentence without a stop
+        long sentences = 0;
+        for (String line : kept) {
+            if (line.isEmpty()) continue;
+            sentences += SENTENCE_END.matcher(line).results().count();
+            if (!endsLikeASentence(line)) sentences++; // a last sentence without a stop
+        }
         if (sentences < minSentences) return fail("too_few_sentences", sentences + " sentences < " + minSentences);
         return new Pass(cleaned);
     }
