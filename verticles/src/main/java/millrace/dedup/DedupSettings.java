@@ -29,12 +29,12 @@ public record DedupSettings(NearDuplicateSettings nearDuplicates, boolean gopher
     }
 
     /**
-     * The enabled filters, in FineWeb's order: language first (the Gopher stop-word rule is English), then Gopher
-     * repetition, Gopher quality, and C4, whose line cleaning shapes the text that passes on.
+     * The enabled filters after the language filter (which {@link DocumentScreen} runs first: the Gopher stop-word
+     * rule is English), in FineWeb's order: Gopher repetition, Gopher quality, and C4, whose line cleaning shapes the
+     * text that passes on.
      */
     List<QualityFilter> filters() {
         List<QualityFilter> out = new ArrayList<>();
-        if (!languages.isEmpty()) out.add(new LanguageFilter(languages, languageThreshold));
         if (gopherRepetition) out.add(GopherRepetitionFilter.DEFAULT);
         if (gopherQuality) out.add(GopherQualityFilter.DEFAULT);
         if (c4) out.add(C4QualityFilter.DEFAULT);

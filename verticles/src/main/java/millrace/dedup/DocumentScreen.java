@@ -38,22 +38,26 @@ public final class DocumentScreen {
         this.settings = settings;
         this.filters = settings.filters();
         this.hasher = settings.nearDuplicates().hasher();
-        this.identifier = settings.languages().isEmpty() ? null : new LanguageFilter(settings.languages(), 0);
+        this.identifier = settings.languages().isEmpty() ? null
+                : new LanguageFilter(settings.languages(), settings.languageThreshold());
     }
 
     public Screened screen(Document doc) {
         String text = doc.text();
+        String language = doc.language();
+        double confidence = 0;
+        if (identifier != null) { // once: the identification is both a filter and the clean document's language
+            LanguageFilter.Identified id = identifier.identify(text);
+            if (identifier.check(id, text) instanceof QualityFilter.Fail fail) {
+                return new Filtered(doc, fail.reason(), fail.detail());
+            }
+            language = id.language();
+            confidence = id.confidence();
+        }
         for (QualityFilter f : filters) {
             QualityFilter.Outcome outcome = f.check(text);
             if (outcome instanceof QualityFilter.Fail fail) return new Filtered(doc, fail.reason(), fail.detail());
             text = ((QualityFilter.Pass) outcome).text();
-        }
-        String language = doc.language();
-        double confidence = 0;
-        if (identifier != null) {
-            LanguageFilter.Identified id = identifier.identify(text);
-            language = id.language();
-            confidence = id.confidence();
         }
         return new Candidate(doc, text, TextHash.of(text), hasher.signature(text), language, confidence);
     }

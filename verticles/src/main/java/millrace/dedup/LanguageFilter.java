@@ -17,7 +17,7 @@ import millrace.protocol.RejectReason;
  * confidence — datatrove's LanguageFilter rule (there with fastText, threshold 0.65).
  */
 public final class LanguageFilter implements QualityFilter {
-    static final int SAMPLE_CHARS = 2000;
+    static final int SAMPLE_CHARS = 900;
     private static volatile LanguageDetector detector;
 
     private final Set<String> allowed;
@@ -51,7 +51,11 @@ public final class LanguageFilter implements QualityFilter {
 
     @Override
     public Outcome check(String text) {
-        Identified id = identify(text);
+        return check(identify(text), text);
+    }
+
+    /** The verdict on an identification already made (the dedup stage identifies once and keeps the result). */
+    public Outcome check(Identified id, String text) {
         if (allowed.isEmpty() || allowed.contains(id.language()) && id.confidence() >= threshold) return new Pass(text);
         return new Fail(RejectReason.LANGUAGE, String.format("%s (confidence %.2f), allowed %s at >= %.2f",
                 id.language(), id.confidence(), allowed, threshold));
