@@ -38,9 +38,9 @@ public final class JaccardJoin {
         });
         Map<Long, Integer> rank = new HashMap<>(boxed.length * 2);
         for (int i = 0; i < boxed.length; i++) rank.put(boxed[i], i);
-        List<int[]> ranked = new ArrayList<>(n);
+        List<long[]> ranked = new ArrayList<>(n);
         for (long[] s : sets) {
-            int[] r = new int[s.length];
+            long[] r = new long[s.length];
             for (int i = 0; i < s.length; i++) r[i] = rank.get(s[i]);
             Arrays.sort(r);
             ranked.add(r);
@@ -48,11 +48,11 @@ public final class JaccardJoin {
 
         int[] duplicateOf = new int[n];
         double[] similarity = new double[n];
-        Map<Integer, List<Integer>> index = new HashMap<>();
+        Map<Long, List<Integer>> index = new HashMap<>();
         int[] seenAt = new int[n];
         Arrays.fill(seenAt, -1);
         for (int x = 0; x < n; x++) {
-            int[] rx = ranked.get(x);
+            long[] rx = ranked.get(x);
             duplicateOf[x] = -1;
             if (rx.length == 0) continue;
             int prefix = rx.length - (int) Math.ceil(threshold * rx.length) + 1;
@@ -64,9 +64,9 @@ public final class JaccardJoin {
                 for (int y : postings) {
                     if (seenAt[y] == x) continue;
                     seenAt[y] = x;
-                    int[] ry = ranked.get(y);
+                    long[] ry = ranked.get(y);
                     if (ry.length < threshold * rx.length || rx.length < threshold * ry.length) continue;
-                    double j = jaccard(rx, ry);
+                    double j = jaccardOfSortedSets(rx, ry);
                     if (j >= threshold && j > bestSim) {
                         best = y;
                         bestSim = j;
@@ -83,30 +83,13 @@ public final class JaccardJoin {
         return new Truth(duplicateOf, similarity);
     }
 
-    /** Exact Jaccard similarity of two sorted, distinct int arrays. */
-    public static double jaccard(int[] a, int[] b) {
-        int i = 0;
-        int j = 0;
-        int common = 0;
-        while (i < a.length && j < b.length) {
-            if (a[i] == b[j]) {
-                common++;
-                i++;
-                j++;
-            } else if (a[i] < b[j]) {
-                i++;
-            } else {
-                j++;
-            }
-        }
-        int union = a.length + b.length - common;
-        return union == 0 ? 1 : (double) common / union;
-    }
-
     /** Exact Jaccard similarity of two shingle multisets (duplicates ignored). */
     public static double jaccard(long[] a, long[] b) {
-        long[] x = Arrays.stream(a).distinct().sorted().toArray();
-        long[] y = Arrays.stream(b).distinct().sorted().toArray();
+        return jaccardOfSortedSets(Arrays.stream(a).distinct().sorted().toArray(),
+                Arrays.stream(b).distinct().sorted().toArray());
+    }
+
+    private static double jaccardOfSortedSets(long[] x, long[] y) {
         int i = 0;
         int j = 0;
         int common = 0;

@@ -114,15 +114,9 @@ public final class Ingestor implements AutoCloseable {
     }
 
     private void send(ReadResult result) {
-        acquire();
         if (result instanceof ReadResult.Read read) {
             Document doc = read.document();
-            producer.send(new ProducerRecord<>(Topics.DOCS, doc.id(), documents.toBytes(doc)), (md, e) -> {
-                inFlight.release();
-                if (e != null) {
-                    sendFailure.compareAndSet(null, e);
-                    return;
-                }
+            send(Topics.DOCS, doc.id(), documents.toBytes(doc), () -> {
                 docs.incrementAndGet();
                 bytes.addAndGet(doc.text().length());
                 Metrics.INGEST_DOCUMENTS.labelValues(doc.contentType()).inc();
@@ -131,16 +125,21 @@ public final class Ingestor implements AutoCloseable {
         } else if (result instanceof ReadResult.Refused refused) {
             Rejection r = refused.rejection();
             LOG.warn("rejected {}: {} ({})", r.source(), r.reason().label(), r.detail());
-            producer.send(new ProducerRecord<>(Topics.DOCS_REJECTED, r.docId(), rejections.toBytes(r)), (md, e) -> {
-                inFlight.release();
-                if (e != null) {
-                    sendFailure.compareAndSet(null, e);
-                    return;
-                }
+            send(Topics.DOCS_REJECTED, r.docId(), rejections.toBytes(r), () -> {
                 rejected.incrementAndGet();
                 Metrics.INGEST_REJECTED.labelValues(r.reason().label()).inc();
             });
         }
+    }
+
+    /** Sends once a slot among the records in flight is free; {@code acknowledged} runs when Kafka has it. */
+    private void send(String topic, String key, byte[] value, Runnable acknowledged) {
+        acquire();
+        producer.send(new ProducerRecord<>(topic, key, value), (md, e) -> {
+            inFlight.release();
+            if (e != null) sendFailure.compareAndSet(null, e);
+            else acknowledged.run();
+        });
     }
 
     private void acquire() {
