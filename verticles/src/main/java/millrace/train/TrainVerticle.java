@@ -59,6 +59,9 @@ public final class TrainVerticle extends StageVerticle {
         private final TrainSettings settings;
         private final ByteLevelBpe tokenizer;
         private final CheckpointStore checkpoints;
+        private final TrainAudit audit;
+        /** The rows at the queue's head are a batch whose gradients were not finite once: a second failure drops it. */
+        private boolean retryingBatch;
         private final NDManager root = GptTrainer.newRootManager();
         private final GptTrainer trainer;
         private final KafkaConsumer<String, byte[]> consumer;
@@ -90,9 +93,11 @@ public final class TrainVerticle extends StageVerticle {
             this.checkpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
             this.trainer = resumeOrStart();
             this.lastCheckpointStep = trainer.step();
+            this.audit = new TrainAudit(checkpointRoot.resolve(settings.modelName()).resolve("audit"));
+            audit.truncateAfter(trainer.step()); // what was trained after the checkpoint died with its process
             this.flopsPerToken = trainer.model().flopsPerToken();
             this.producer = new KafkaProducer<>(kafka.producer("train"));
-            this.consumer = new KafkaConsumer<>(kafka.consumer("millrace-train", 50));
+            this.consumer = new KafkaConsumer<>(kafka.staticConsumer("millrace-train", 50));
             // the checkpoint, not the group's offsets, says where the weights stand: resume reading there
             this.consumer.subscribe(List.of(Topics.SHARDS), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
                 @Override
@@ -203,12 +208,29 @@ public final class TrainVerticle extends StageVerticle {
             GptTrainer.StepResult result = trainer.step(rows);
             if (!result.skipped()) {
                 observeFreshness(taken);
-                for (QueuedRow row : taken) position.put(row.partition().partition(), new long[] {row.offset(), row.row() + 1});
+                for (QueuedRow row : taken) {
+                    position.put(row.partition().partition(), new long[] {row.offset(), row.row() + 1});
+                    audit.trained(row.shardId(), row.row());
+                }
                 onStep.accept(taken);
+                retryingBatch = false;
             }
             if (result.skipped()) {
-                LOG.warn("step {} skipped: loss {} gradient norm {}", result.step(), result.loss(), result.gradNorm());
                 Metrics.TRAIN_SKIPPED_STEPS.inc();
+                if (!retryingBatch) {
+                    // non-finite gradients have come and gone with the same rows: try the batch once more
+                    LOG.warn("step {} skipped (loss {}, gradient norm {}): retrying its batch", result.step() + 1,
+                            result.loss(), result.gradNorm());
+                    for (int i = taken.size() - 1; i >= 0; i--) queue.addFirst(taken.get(i));
+                    retryingBatch = true;
+                } else {
+                    LOG.warn("step {} skipped twice: dropping its {} rows (listed in the audit)", result.step() + 1, taken.size());
+                    for (QueuedRow row : taken) {
+                        position.put(row.partition().partition(), new long[] {row.offset(), row.row() + 1});
+                        audit.dropped(row.shardId(), row.row());
+                    }
+                    retryingBatch = false;
+                }
             } else {
                 lastLoss = result.loss();
                 Metrics.TRAIN_STEPS.inc();
@@ -264,6 +286,7 @@ public final class TrainVerticle extends StageVerticle {
             CheckpointStore.Meta meta = new CheckpointStore.Meta(settings.modelName(), settings.model(),
                     tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now, positions);
             try {
+                audit.commit(trainer.step()); // before the checkpoint: a crash in between leaves a segment resume deletes
                 Path dir = checkpoints.write(trainer, meta, tokenizer);
                 Map<String, Long> offsets = commitPositions();
                 Checkpoint record = new Checkpoint(settings.modelName(), trainer.step(), trainer.tokensSeen(), offsets,

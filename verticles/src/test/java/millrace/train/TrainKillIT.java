@@ -1,0 +1,106 @@
+package millrace.train;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import millrace.kafka.TestKafka;
+import millrace.protocol.ShardDoc;
+import millrace.protocol.Split;
+import millrace.protocol.TokenShard;
+import millrace.protocol.TokenShardCodec;
+import millrace.protocol.Topics;
+import millrace.tokenizer.Vocabularies;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A real trainer process ({@code millrace run --roles train}) killed with SIGKILL in the middle of training and
+ * started again: the audit of the rows trained into the final weights lists every row of every shard produced
+ * exactly once.
+ */
+class TrainKillIT {
+    @RegisterExtension
+    static final TestKafka kafka = TestKafka.perClass(2);
+
+    @TempDir
+    Path dir;
+
+    private static final int SHARDS = 60;
+    private static final int ROWS = 6;
+
+    private Process trainer(Path log) throws Exception {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = List.of(java, "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
+                "millrace.cli.Main", "run", "--roles", "train", "--kafka", kafka.settings("x").bootstrapServers(),
+                "--data-dir", dir.resolve("data").toString(), "--tokenizer", "r50k", "--seq-len", "8",
+                "--batch-size", "4", "--checkpoint-every", "1", "--model", "tiny", "--ops-port", "0",
+                "--instance-id", "kill-test");
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    private List<String> audit() throws Exception {
+        return TrainAudit.read(dir.resolve("data/checkpoints/millrace/audit"));
+    }
+
+    @Test
+    void killDashNineMidRunThenRestartTrainsEveryRowExactlyOnce() throws Exception {
+        String tokenizer = Vocabularies.builtin("r50k").id();
+        List<String> produced = new ArrayList<>();
+        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.settings("t").producer("test"))) {
+            for (int s = 0; s < SHARDS; s++) {
+                int[] tokens = new int[ROWS * 9];
+                for (int i = 0; i < tokens.length; i++) tokens[i] = (s * 997 + i * 31) % 50000;
+                TokenShard shard = new TokenShard("shard-" + s, tokenizer, 8, Split.TRAIN, List.of(new ShardDoc("d" + s, 1)), tokens);
+                p.send(new ProducerRecord<>(Topics.SHARDS, s % 2, shard.id(), TokenShardCodec.encode(shard)));
+                for (int r = 0; r < ROWS; r++) produced.add(shard.id() + "#" + r);
+            }
+        }
+
+        long started = System.nanoTime();
+        Process first = trainer(dir.resolve("first.log"));
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (audit().isEmpty()) { // the first checkpoint
+            assertTrue(first.isAlive(), () -> "trainer died: " + read(dir.resolve("first.log")));
+            assertTrue(System.nanoTime() < deadline, "no checkpoint within 120 s");
+            Thread.sleep(100);
+        }
+        Thread.sleep(700); // mid-way between two checkpoints
+        int beforeKill = audit().size();
+        System.err.println("killing after " + beforeKill + " audited rows, " + (System.nanoTime() - started) / 1_000_000 + " ms");
+        first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no last checkpoint
+        assertTrue(beforeKill < produced.size(), "killed before the end: " + beforeKill + " rows audited");
+
+        Process second = trainer(dir.resolve("second.log"));
+        try {
+            while (audit().size() < produced.size()) {
+                assertTrue(second.isAlive(), () -> "trainer died: " + read(dir.resolve("second.log")));
+                assertTrue(System.nanoTime() < deadline + 120_000_000_000L, "only " + audit().size() + " rows audited");
+                Thread.sleep(200);
+            }
+        } finally {
+            second.destroy();
+            second.waitFor();
+        }
+        System.err.println("all rows audited after " + (System.nanoTime() - started) / 1_000_000 + " ms");
+        List<String> rows = audit().stream().map(r -> r.replace("!dropped", "")).toList();
+        assertEquals(produced.size(), rows.size(), "no row twice");
+        assertEquals(new TreeSet<>(produced), new TreeSet<>(rows), "every row once");
+        String log = read(dir.resolve("second.log"));
+        assertTrue(log.contains("resuming millrace from"), log);
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (Exception e) {
+            return "(no log)";
+        }
+    }
+}
