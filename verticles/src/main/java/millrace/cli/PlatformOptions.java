@@ -59,6 +59,9 @@ final class PlatformOptions {
     @Option(names = "--batch-size", defaultValue = "8", description = "Rows per optimizer step (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
+    @Option(names = "--micro-batch-size", description = "Rows per forward/backward pass; a step accumulates the gradients of batch-size / micro-batch-size passes (default: the batch size).")
+    Integer microBatchSize;
+
     @Option(names = "--checkpoint-every", defaultValue = "10", description = "Seconds between checkpoints (default: ${DEFAULT-VALUE}).")
     long checkpointEverySeconds;
 
@@ -70,7 +73,8 @@ final class PlatformOptions {
         TrainSettings demo = TrainSettings.tinyDemo(tokenizer, tok.vocabSize(), seqLen);
         TrainSettings train = new TrainSettings(demo.modelName(), GptConfig.preset(model, tok.vocabSize(), seqLen),
                 tokenizer, batchSize, demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(),
-                checkpointEverySeconds, demo.keepCheckpoints(), demo.evalEverySteps());
+                checkpointEverySeconds, demo.keepCheckpoints(), demo.evalEverySteps(),
+                microBatchSize == null ? batchSize : microBatchSize);
         return new PlatformConfig(new KafkaSettings(bootstrapServers, instanceId()), dataDir, ingest.settings(corpus),
                 partitions, httpPort, opsPort, dedup.settings(), tokenize, train);
     }

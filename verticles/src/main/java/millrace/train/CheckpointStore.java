@@ -27,9 +27,11 @@ public final class CheckpointStore {
     /**
      * The facts beside the weights. {@code positions}: per {@code millrace.shards} partition, {@code "offset:rows"} —
      * every training row before the shard at {@code offset}, and its first {@code rows} rows, went into these weights.
+     * {@code seed}: the run's random seed; with the step it determines every later dropout mask (null in checkpoints
+     * written before it was recorded).
      */
     public record Meta(String model, GptConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
-            Float validationLoss, long createdAtMillis, Map<String, String> positions) {
+            Float validationLoss, long createdAtMillis, Map<String, String> positions, Long seed) {
         public Meta {
             positions = positions == null ? Map.of() : Map.copyOf(positions);
         }
@@ -91,7 +93,8 @@ public final class CheckpointStore {
     /** A trainer that continues a checkpoint exactly: its weights, its step and its optimizer's moments. */
     public static GptTrainer resume(Path checkpoint, TrainSettings settings, NDManager root) throws IOException {
         Meta meta = readMeta(checkpoint);
-        GptTrainer trainer = new GptTrainer(settings, root, loadModel(checkpoint, root), meta.step(), meta.tokensSeen());
+        TrainSettings run = meta.seed() == null ? settings : settings.withSeed(meta.seed());
+        GptTrainer trainer = new GptTrainer(run, root, loadModel(checkpoint, root), meta.step(), meta.tokensSeen());
         Path optimizer = checkpoint.resolve(OPTIMIZER);
         if (Files.exists(optimizer)) {
             try (var in = Files.newInputStream(optimizer)) {

@@ -45,26 +45,39 @@ public final class GptTrainer implements AutoCloseable {
         return NDManager.newBaseManager(Device.cpu(), "PyTorch");
     }
 
-    /** One optimizer step on {@code rows}, each {@code T + 1} tokens (inputs and the next-token targets). */
+    /**
+     * One optimizer step on {@code rows}, each {@code T + 1} tokens (inputs and the next-token targets). The rows go
+     * through forward and backward {@code microBatchSize} at a time, each pass in its own NDManager scope (so only
+     * one micro-batch's activations are alive at once), the gradients accumulating, weighted by each pass's share of
+     * the rows; the update then runs once. With dropout, each pass seeds the generator from (seed, step, pass): the
+     * random state is a function of what the checkpoint holds, so a resumed run draws the same masks.
+     */
     public StepResult step(List<int[]> rows) {
         long started = System.nanoTime();
         int b = rows.size();
         int t = rows.get(0).length - 1;
         long[] flat = flatten(rows);
         float lr = settings.schedule().at(step);
-        float loss;
+        float loss = 0;
         float norm;
         boolean skipped;
+        int micro = Math.min(settings.microBatchSize(), b);
+        try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+            for (int from = 0, pass = 0; from < b; from += micro, pass++) {
+                int n = Math.min(micro, b - from);
+                try (NDManager scope = root.newSubManager()) {
+                    model.attachTo(scope);
+                    if (settings.model().dropout() > 0) Engine.getEngine("PyTorch").setRandomSeed(passSeed(pass));
+                    NDArray batch = scope.create(java.util.Arrays.copyOfRange(flat, from * (t + 1), (from + n) * (t + 1)),
+                            new Shape(n, t + 1));
+                    NDArray passLoss = Gpt.loss(model.forward(batch.get(":, 0:" + t), true), batch.get(":, 1:"));
+                    collector.backward(n == b ? passLoss : passLoss.mul((float) n / b));
+                    loss += passLoss.getFloat() * n / b;
+                }
+            }
+        }
         try (NDManager scope = root.newSubManager()) {
             model.attachTo(scope);
-            NDArray batch = scope.create(flat, new Shape(b, t + 1));
-            NDArray inputs = batch.get(":, 0:" + t);
-            NDArray targets = batch.get(":, 1:");
-            try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray lossArray = Gpt.loss(model.forward(inputs, true), targets);
-                collector.backward(lossArray);
-                loss = lossArray.getFloat();
-            }
             NDArray sumOfSquares = null;
             for (NDArray p : model.parameters().values()) {
                 NDArray s = p.getGradient().square().sum();
@@ -86,6 +99,13 @@ public final class GptTrainer implements AutoCloseable {
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         return new StepResult(step, loss, norm, lr, b * t, seconds, skipped);
+    }
+
+    /** The generator seed of one forward pass: a hash of the run's seed, the step and the pass. */
+    private int passSeed(int pass) {
+        long h = settings.seed() * 0x9E3779B97F4A7C15L + step * 0xBF58476D1CE4E5B9L + pass;
+        h ^= h >>> 31;
+        return (int) (h ^ (h >>> 32)) & Integer.MAX_VALUE;
     }
 
     /** Names of the parameters whose gradient holds a NaN or an infinity (for the log of a skipped step). */
@@ -147,6 +167,11 @@ public final class GptTrainer implements AutoCloseable {
 
     public long step() {
         return step;
+    }
+
+    /** The run's random seed (see {@link #step}). */
+    public long seed() {
+        return settings.seed();
     }
 
     public long tokensSeen() {

@@ -19,6 +19,8 @@ import millrace.model.LearningRateSchedule;
  * @param checkpointEverySeconds how often weights are saved and announced on {@code millrace.checkpoints}
  * @param keepCheckpoints how many checkpoint directories to keep
  * @param evalEverySteps validation loss cadence (0: never)
+ * @param microBatchSize rows per forward and backward pass: a step accumulates the gradients of
+ *     {@code batchSize / microBatchSize} of them (gradient accumulation: the batch of a bigger machine on a smaller one)
  */
 public record TrainSettings(
         String modelName,
@@ -31,7 +33,33 @@ public record TrainSettings(
         long seed,
         long checkpointEverySeconds,
         int keepCheckpoints,
-        int evalEverySteps) {
+        int evalEverySteps,
+        int microBatchSize) {
+
+    public TrainSettings {
+        if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1");
+        if (microBatchSize < 1 || microBatchSize > batchSize) {
+            throw new IllegalArgumentException("micro-batch size must be within [1, batch size], was " + microBatchSize);
+        }
+    }
+
+    /** Without gradient accumulation: one forward and backward pass per step. */
+    public TrainSettings(String modelName, GptConfig model, String tokenizer, int batchSize,
+            LearningRateSchedule schedule, float clipNorm, AdamW.Settings adam, long seed, long checkpointEverySeconds,
+            int keepCheckpoints, int evalEverySteps) {
+        this(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed, checkpointEverySeconds,
+                keepCheckpoints, evalEverySteps, batchSize);
+    }
+
+    public TrainSettings withMicroBatchSize(int rows) {
+        return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed,
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, rows);
+    }
+
+    public TrainSettings withSeed(long newSeed) {
+        return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, newSeed,
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize);
+    }
 
     /** The laptop demo: a tiny model on GPT-2's vocabulary that visibly learns within a minute on two cores. */
     public static TrainSettings tinyDemo(String tokenizer, int vocabSize, int seqLen) {

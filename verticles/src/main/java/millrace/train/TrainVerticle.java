@@ -284,7 +284,8 @@ public final class TrainVerticle extends StageVerticle {
             Map<String, String> positions = new HashMap<>();
             position.forEach((p, at) -> positions.put(Integer.toString(p), at[0] + ":" + at[1]));
             CheckpointStore.Meta meta = new CheckpointStore.Meta(settings.modelName(), settings.model(),
-                    tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now, positions);
+                    tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now, positions,
+                    trainer.seed());
             try {
                 audit.commit(trainer.step()); // before the checkpoint: a crash in between leaves a segment resume deletes
                 Path dir = checkpoints.write(trainer, meta, tokenizer);

@@ -29,20 +29,24 @@ class CheckpointResumeTest {
         return out;
     }
 
-    @Test
-    void resumedTrainerContinuesExactly(@TempDir Path dir) throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(floats = {0f, 0.2f})
+    void resumedTrainerContinuesExactly(float dropout, @TempDir Path dir) throws Exception {
         BpeTrainer vocabulary = new BpeTrainer(Pretokenizer.GPT2);
         vocabulary.add("a tiny vocabulary for a tiny model, a tiny vocabulary");
         ByteLevelBpe tokenizer = vocabulary.train("t", 300, 1, BpeTrainer.DEFAULT_SPECIALS);
         TrainSettings demo = TrainSettings.tinyDemo("t", 300, 8);
-        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(300, 8), "t", 4, demo.schedule(),
+        GptConfig tiny = GptConfig.tiny(300, 8);
+        GptConfig config = new GptConfig(tiny.nLayer(), tiny.nHead(), tiny.nEmbd(), tiny.blockSize(), tiny.vocabSize(), dropout);
+        // with dropout the masks come from (seed, step): the resumed trainer must draw the same ones
+        TrainSettings settings = new TrainSettings("m", config, "t", 4, demo.schedule(),
                 demo.clipNorm(), demo.adam(), 1, 60, 2, 0);
         CheckpointStore store = new CheckpointStore(dir, "m", 2);
         try (NDManager root = GptTrainer.newRootManager()) {
             GptTrainer original = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
             for (int i = 0; i < 5; i++) original.step(rows(i));
             Path checkpoint = store.write(original, new CheckpointStore.Meta("m", settings.model(), tokenizer.id(),
-                    original.step(), original.tokensSeen(), 0f, null, 1L, null), tokenizer);
+                    original.step(), original.tokensSeen(), 0f, null, 1L, null, original.seed()), tokenizer);
             assertTrue(Files.exists(checkpoint.resolve(CheckpointStore.OPTIMIZER)));
             float originalLoss = original.step(rows(99)).loss();
 
