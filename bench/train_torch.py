@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""The peer of `millrace bench train`: the same GPT as Millrace's `Gpt` (nanoGPT's architecture: token and position
+embeddings, pre-LayerNorm blocks of causal self-attention and a tanh-GELU MLP, tied output head, GPT-2
+initialisation) trained by PyTorch eager with the same AdamW (decay on matrices only), warm-up + cosine schedule,
+global-norm clipping at 1.0, batch and sequence length, on the same token stream. Run it with Debian's python3-torch
+and libopenblas0-pthread installed (without OpenBLAS, torch falls back to a reference BLAS ~15x slower).
+
+usage: train_torch.py --layers 4 --heads 4 --width 128 --vocab 50257 --seq 64 --batch 8 --steps 1000 --tokens FILE
+prints one JSON line: tokens/s over the timed steps, peak and per-100-step RSS, final loss.
+"""
+import argparse, json, math, os, time
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def status_mb(field):
+    # /proc, not getrusage: a process started by a JVM inherits the JVM's ru_maxrss across exec
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Block(nn.Module):
+    def __init__(self, c, heads):
+        super().__init__()
+        self.heads = heads
+        self.ln_1 = nn.LayerNorm(c)
+        self.c_attn = nn.Linear(c, 3 * c)
+        self.attn_proj = nn.Linear(c, c)
+        self.ln_2 = nn.LayerNorm(c)
+        self.c_fc = nn.Linear(c, 4 * c)
+        self.mlp_proj = nn.Linear(4 * c, c)
+
+    def forward(self, x, mask):
+        b, t, c = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        att = att.masked_fill(mask[:, :, :t, :t] == 0, float("-inf")).softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(b, t, c)
+        x = x + self.attn_proj(y)
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+
+class GPT(nn.Module):
+    def __init__(self, layers, heads, c, vocab, block):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, c)
+        self.wpe = nn.Embedding(block, c)
+        self.h = nn.ModuleList(Block(c, heads) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(c)
+        self.register_buffer("mask", torch.tril(torch.ones(block, block)).view(1, 1, block, block))
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight"):
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * layers))
+            elif p.dim() == 2:
+                nn.init.normal_(p, 0.0, 0.02)
+            elif name.endswith("bias"):
+                nn.init.zeros_(p)
+
+    def forward(self, idx, targets):
+        t = idx.size(1)
+        x = self.wte(idx) + self.wpe.weight[:t]
+        for block in self.h:
+            x = block(x, self.mask)
+        logits = self.ln_f(x) @ self.wte.weight.t()
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+
+
+def main():
+    a = argparse.ArgumentParser()
+    for name, default in [("layers", 4), ("heads", 4), ("width", 128), ("vocab", 50257), ("seq", 64), ("batch", 8),
+                          ("steps", 1000), ("warmup", 5)]:
+        a.add_argument("--" + name, type=int, default=default)
+    a.add_argument("--tokens", required=True, help="int32 little-endian token ids")
+    a.add_argument("--lr", type=float, default=3e-3)
+    a.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads (default: every core, as libtorch in DJL)")
+    args = a.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    tokens = torch.from_numpy(np.fromfile(args.tokens, dtype="<i4").astype(np.int64))
+    model = GPT(args.layers, args.heads, args.width, args.vocab, args.seq)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "wpe" not in n and "wte" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "wpe" not in n and "wte" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+    row = args.seq + 1
+    per_step = args.batch * row
+    rss, loss_value, started = [], float("nan"), None
+    for step in range(args.steps + args.warmup):
+        if step == args.warmup:
+            started = time.perf_counter()
+        lr = args.lr * min(1.0, (step + 1) / 20) if step < 20 else \
+            3e-4 + 0.5 * (args.lr - 3e-4) * (1 + math.cos(math.pi * min(1.0, (step - 20) / (5000 - 20))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        start = (step * per_step) % (len(tokens) - per_step)
+        batch = tokens[start:start + per_step].view(args.batch, row)
+        loss = model(batch[:, :-1], batch[:, 1:])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        loss_value = loss.item()
+        if (step - args.warmup) % 100 == 0 and step >= args.warmup:
+            rss.append(round(status_mb("VmRSS"), 1))
+    seconds = time.perf_counter() - started
+    print(json.dumps({"peer": "PyTorch %s eager" % torch.__version__, "threads": torch.get_num_threads(),
+                      "steps": args.steps, "tokens_per_s": args.steps * args.batch * args.seq / seconds,
+                      "seconds": seconds, "final_loss": loss_value, "rss_mb_every_100_steps": rss,
+                      "peak_rss_mb": status_mb("VmHWM")}))
+
+
+if __name__ == "__main__":
+    main()
