@@ -70,9 +70,28 @@ public final class Gpt implements AutoCloseable {
 
     /** Loads weights written by {@link #save}; shapes are checked against the config. */
     public static Gpt load(GptConfig config, NDManager parent, Path safetensors) throws IOException {
+        return load(config, parent, safetensors, name -> name);
+    }
+
+    /**
+     * Loads weights whose names {@code rename} maps to this model's (null: a tensor to skip, such as a tied copy or
+     * a non-persistent buffer). Every parameter must be present, with its shape.
+     */
+    public static Gpt load(GptConfig config, NDManager parent, Path safetensors,
+            java.util.function.Function<String, String> rename) throws IOException {
         Gpt gpt = initialize(config, parent);
         try (InputStream in = Files.newInputStream(safetensors)) {
-            NDList loaded = NDList.decode(gpt.manager, in);
+            NDList all = NDList.decode(gpt.manager, in);
+            NDList loaded = new NDList();
+            for (NDArray a : all) {
+                String name = rename.apply(a.getName());
+                if (name == null) {
+                    a.close();
+                    continue;
+                }
+                a.setName(name);
+                loaded.add(a);
+            }
             for (NDArray a : loaded) {
                 NDArray target = gpt.params.get(a.getName());
                 if (target == null) throw new IOException("unexpected tensor " + a.getName() + " in " + safetensors);
