@@ -52,6 +52,7 @@
     $('answer').textContent = '…';
     $('answer-meta').textContent = '';
     try {
+      // streamed: the answer grows token by token (server-sent events on the POST's response)
       const res = await fetch('api/generate', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -60,17 +61,41 @@
           maxTokens: Number($('max-tokens').value),
           temperature: Number($('temperature').value),
           topK: Number($('top-k').value),
+          topP: Number($('top-p').value),
+          stream: true,
         }),
       });
-      const body = await res.json();
-      if (!res.ok) throw new Error(body.error || res.statusText);
+      if (!res.ok) {
+        const body = await res.json().catch(() => ({}));
+        throw new Error(body.error || res.statusText);
+      }
       const answer = $('answer');
       answer.textContent = '';
       const p = document.createElement('span');
       p.className = 'prompt';
-      p.textContent = body.prompt;
-      answer.append(p, document.createTextNode(body.text));
-      $('answer-meta').textContent = body.newTokens + ' tokens in ' + body.seconds.toFixed(2) + ' s from the checkpoint at step ' + body.checkpointStep;
+      p.textContent = prompt;
+      const text = document.createTextNode('');
+      answer.append(p, text);
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const lines = buffer.slice(0, end).split('\n');
+          buffer = buffer.slice(end + 2);
+          const event = lines[0].replace('event: ', '');
+          const data = JSON.parse(lines[1].replace('data: ', ''));
+          if (event === 'token') text.textContent += data.text;
+          else if (event === 'error') throw new Error(data.error);
+          else if (event === 'done') {
+            $('answer-meta').textContent = data.newTokens + ' tokens in ' + data.seconds.toFixed(2) + ' s from the checkpoint at step ' + data.checkpointStep;
+          }
+        }
+      }
     } catch (err) {
       $('answer').innerHTML = '';
       const span = document.createElement('span');

@@ -125,6 +125,23 @@ class PipelineE2ETest {
                 JsonNode answer = JsonSerde.MAPPER.readTree(generated.body());
                 assertTrue(answer.get("newTokens").asInt() >= 1);
                 assertTrue(answer.get("checkpointStep").asLong() >= 20);
+                // streamed: token events as the text is generated, then the whole answer, which they add up to
+                HttpResponse<String> streamed = post(http, base + "/api/generate",
+                        "{\"prompt\":\"And Ruth said\",\"maxTokens\":12,\"temperature\":0.7,\"topP\":0.9,\"seed\":3,\"stream\":true}");
+                assertEquals(200, streamed.statusCode(), streamed.body());
+                assertTrue(streamed.headers().firstValue("content-type").orElse("").startsWith("text/event-stream"));
+                StringBuilder pieces = new StringBuilder();
+                JsonNode done = null;
+                for (String event : streamed.body().split("\n\n")) {
+                    String[] lines = event.split("\n");
+                    JsonNode data = JsonSerde.MAPPER.readTree(lines[1].substring("data: ".length()));
+                    if (lines[0].equals("event: token")) pieces.append(data.get("text").asText());
+                    else if (lines[0].equals("event: done")) done = data;
+                }
+                assertNotNull(done, streamed.body());
+                assertTrue(done.get("newTokens").asInt() >= 1);
+                assertEquals(done.get("text").asText().replace("<|endoftext|>", ""), pieces.toString());
+                assertEquals(400, post(http, base + "/api/generate", "{\"prompt\":\"x\",\"topP\":0}").statusCode());
                 assertEquals(400, post(http, base + "/api/generate", "{\"prompt\": 12}").statusCode());
                 assertEquals(400, post(http, base + "/api/generate", "not json").statusCode());
             } finally {

@@ -26,6 +26,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--top-k", defaultValue = "40", description = "Sample among the k likeliest tokens; 0 for all (default: ${DEFAULT-VALUE}).")
     int topK;
 
+    @Option(names = "--top-p", defaultValue = "1", description = "Nucleus sampling: draw from the likeliest tokens holding this share of probability; 1 for all (default: ${DEFAULT-VALUE}).")
+    float topP;
+
     @Option(names = "--seed", defaultValue = "1", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -34,9 +37,16 @@ final class GenerateCommand implements Callable<Integer> {
         CheckpointStore.requireCheckpoint(checkpoint);
         if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be >= 1");
         try (Generator generator = new Generator()) {
-            Generator.Answer a = generator.generate(checkpoint, prompt,
-                    new Sampler.Settings(maxTokens, temperature, topK, seed), t -> { });
-            System.out.println(prompt + a.text());
+            // the text appears as it is generated: each token's new characters, once they are whole
+            System.out.print(prompt);
+            System.out.flush();
+            Generator.Answer a = generator.generate(checkpoint, prompt, new Sampler.Settings(maxTokens, temperature, topK,
+                    topP, seed), generator.textDeltas(delta -> {
+                        System.out.print(delta);
+                        System.out.flush();
+                    }));
+            System.out.println();
+            System.err.printf("%d tokens in %.2f s (checkpoint step %d)%n", a.newTokens(), a.seconds(), a.checkpointStep());
         }
         return 0;
     }

@@ -13,8 +13,21 @@ import java.util.function.IntConsumer;
  * One generation at a time per model, since the parameters are lent to each step's manager.
  */
 public final class Sampler {
-    /** How to sample. {@code temperature} 0 means greedy. */
-    public record Settings(int maxNewTokens, float temperature, int topK, long seed) {}
+    /**
+     * How to sample. {@code temperature} 0 means greedy; {@code topK} 0 and {@code topP} 1 keep every token;
+     * otherwise only the {@code topK} likeliest, and of those the smallest set whose probability reaches
+     * {@code topP} (nucleus sampling), are drawn from.
+     */
+    public record Settings(int maxNewTokens, float temperature, int topK, float topP, long seed) {
+        public Settings {
+            if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("topP must be within (0, 1], was " + topP);
+        }
+
+        /** Without a nucleus cut. */
+        public Settings(int maxNewTokens, float temperature, int topK, long seed) {
+            this(maxNewTokens, temperature, topK, 1f, seed);
+        }
+    }
 
     private Sampler() {}
 
@@ -46,7 +59,7 @@ public final class Sampler {
                         logits = gpt.forward(idx, cache).get("0, -1, :").toFloatArray();
                     }
                     fed = length;
-                    int next = pick(logits, settings.temperature(), settings.topK(), random);
+                    int next = pick(logits, settings.temperature(), settings.topK(), settings.topP(), random);
                     tokens[length++] = next;
                     onToken.accept(next);
                     if (next == stopToken) break;
@@ -59,6 +72,10 @@ public final class Sampler {
     }
 
     static int pick(float[] logits, float temperature, int topK, Random random) {
+        return pick(logits, temperature, topK, 1f, random);
+    }
+
+    static int pick(float[] logits, float temperature, int topK, float topP, Random random) {
         if (temperature <= 0) {
             int best = 0;
             for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
@@ -79,11 +96,24 @@ public final class Sampler {
             weights[i] = Math.exp((logits[i] - max) / temperature);
             total += weights[i];
         }
+        if (topP < 1) total = nucleus(weights, total, topP);
         double r = random.nextDouble() * total;
         for (int i = 0; i < weights.length; i++) {
             r -= weights[i];
             if (r <= 0 && weights[i] > 0) return i;
         }
         return logits.length - 1;
+    }
+
+    /** Zeroes every weight outside the smallest set of likeliest tokens holding {@code topP} of the mass; the new total. */
+    private static double nucleus(double[] weights, double total, float topP) {
+        Integer[] order = new Integer[weights.length];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        Arrays.sort(order, (a, b) -> Double.compare(weights[b], weights[a]));
+        double kept = 0;
+        int i = 0;
+        while (i < order.length && kept < topP * total) kept += weights[order[i++]];
+        for (; i < order.length; i++) weights[order[i]] = 0;
+        return kept;
     }
 }

@@ -44,6 +44,23 @@ public final class Generator implements AutoCloseable {
                 (System.nanoTime() - started) / 1e9);
     }
 
+    /**
+     * An {@code onToken} for {@link #generate} that hands {@code out} the new text of each token as soon as it is
+     * whole: byte-level tokens can end inside a UTF-8 character, whose bytes then wait for the next token.
+     */
+    public IntConsumer textDeltas(java.util.function.Consumer<String> out) {
+        java.util.List<Integer> ids = new java.util.ArrayList<>();
+        int[] emitted = {0};
+        return id -> {
+            if (id == tokenizer.endOfText()) return;
+            ids.add(id);
+            String text = tokenizer.decode(ids.stream().mapToInt(Integer::intValue).toArray());
+            if (text.endsWith("\uFFFD") || text.length() <= emitted[0]) return;
+            out.accept(text.substring(emitted[0]));
+            emitted[0] = text.length();
+        };
+    }
+
     @Override
     public synchronized void close() {
         if (model != null) model.close();

@@ -97,14 +97,17 @@ public final class WebVerticle extends VerticleBase {
             return;
         }
         Sampler.Settings settings;
+        boolean stream;
         try {
+            stream = body.getBoolean("stream", false);
             int maxTokens = body.getInteger("maxTokens", 64);
             double temperature = body.getDouble("temperature", 0.8);
             int topK = body.getInteger("topK", 40);
+            double topP = body.getDouble("topP", 1.0);
             if (maxTokens < 1 || maxTokens > MAX_NEW_TOKENS) throw new IllegalArgumentException("maxTokens in 1.." + MAX_NEW_TOKENS);
             if (temperature < 0 || temperature > 5) throw new IllegalArgumentException("temperature in [0, 5]");
             if (topK < 0) throw new IllegalArgumentException("topK >= 0");
-            settings = new Sampler.Settings(maxTokens, (float) temperature, topK,
+            settings = new Sampler.Settings(maxTokens, (float) temperature, topK, (float) topP,
                     body.getLong("seed", System.nanoTime()));
         } catch (ClassCastException | IllegalArgumentException e) {
             json(ctx, "generate", 400, error("bad sampling settings: " + e.getMessage()));
@@ -119,6 +122,10 @@ public final class WebVerticle extends VerticleBase {
         }
         Path location = Path.of(checkpoint.getString("location"));
         long started = System.nanoTime();
+        if (stream) {
+            streamGeneration(ctx, location, prompt, settings, started);
+            return;
+        }
         generation.executeBlocking(() -> generator.generate(location, prompt, settings, token -> { }))
                 .onSuccess(answer -> {
                     Metrics.WEB_GENERATE_SECONDS.observe((System.nanoTime() - started) / 1e9);
@@ -126,6 +133,33 @@ public final class WebVerticle extends VerticleBase {
                     json(ctx, "generate", 200, new JsonObject(node.toString()));
                 })
                 .onFailure(e -> json(ctx, "generate", 500, error("generation failed: " + e.getMessage())));
+    }
+
+    /**
+     * {@code "stream": true}: server-sent events on the response itself — {@code token} events with each piece of
+     * text as it is generated, then one {@code done} event with the whole answer (or {@code error}).
+     */
+    private void streamGeneration(RoutingContext ctx, Path location, String prompt, Sampler.Settings settings, long started) {
+        var response = ctx.response().setChunked(true).putHeader("content-type", "text/event-stream")
+                .putHeader("cache-control", "no-cache");
+        io.vertx.core.Context context = vertx.getOrCreateContext();
+        java.util.function.BiConsumer<String, JsonObject> send = (event, data) -> context.runOnContext(v -> {
+            if (!response.ended() && !response.closed()) response.write("event: " + event + "\ndata: " + data.encode() + "\n\n");
+        });
+        generation.executeBlocking(() -> generator.generate(location, prompt, settings,
+                        generator.textDeltas(piece -> send.accept("token", new JsonObject().put("text", piece)))))
+                .onComplete(result -> context.runOnContext(v -> {
+                    if (result.succeeded()) {
+                        Metrics.WEB_GENERATE_SECONDS.observe((System.nanoTime() - started) / 1e9);
+                        JsonNode node = JsonSerde.MAPPER.valueToTree(result.result());
+                        response.write("event: done\ndata: " + node + "\n\n");
+                        Metrics.WEB_REQUESTS.labelValues("generate", "2xx").inc();
+                    } else {
+                        response.write("event: error\ndata: " + error("generation failed: " + result.cause().getMessage()).encode() + "\n\n");
+                        Metrics.WEB_REQUESTS.labelValues("generate", "5xx").inc();
+                    }
+                    if (!response.ended()) response.end();
+                }));
     }
 
     private static JsonObject error(String message) {

@@ -50,4 +50,20 @@ class SamplerTest {
         for (int i = 0; i < 20000; i++) ones += Sampler.pick(logits, 1f, 0, r);
         assertEquals(0.75, ones / 20000.0, 0.02);
     }
+
+    @Test
+    void nucleusKeepsTheSmallestSetHoldingTopP() {
+        float[] logits = {0f, 3f, 2.9f, -1f, 1f}; // probabilities about 0.04, 0.45, 0.40, 0.01, 0.10
+        java.util.Random random = new java.util.Random(1);
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
+        for (int i = 0; i < 2000; i++) seen.add(Sampler.pick(logits, 1f, 0, 0.8f, random));
+        assertEquals(java.util.Set.of(1, 2), seen, "tokens 1 and 2 hold 0.85 >= 0.8");
+        seen.clear();
+        for (int i = 0; i < 2000; i++) seen.add(Sampler.pick(logits, 1f, 0, 0.3f, random));
+        assertEquals(java.util.Set.of(1), seen);
+        seen.clear();
+        for (int i = 0; i < 4000; i++) seen.add(Sampler.pick(logits, 1f, 0, 1f, random));
+        assertEquals(java.util.Set.of(0, 1, 2, 3, 4), seen);
+        assertThrows(IllegalArgumentException.class, () -> new Sampler.Settings(4, 1f, 0, 0f, 1));
+    }
 }
