@@ -62,6 +62,12 @@ final class PlatformOptions {
     @Option(names = "--micro-batch-size", description = "Rows per forward/backward pass; a step accumulates the gradients of batch-size / micro-batch-size passes (default: the batch size).")
     Integer microBatchSize;
 
+    @Option(names = "--precision", defaultValue = "FP32", description = "FP32, or FP16 compute with fp32 master weights and dynamic loss scaling (default: ${DEFAULT-VALUE}).")
+    millrace.train.TrainSettings.Precision precision;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto: a GPU when libtorch sees one (default: ${DEFAULT-VALUE}).")
+    String device;
+
     @Option(names = "--checkpoint-every", defaultValue = "10", description = "Seconds between checkpoints (default: ${DEFAULT-VALUE}).")
     long checkpointEverySeconds;
 
@@ -74,7 +80,7 @@ final class PlatformOptions {
         TrainSettings train = new TrainSettings(demo.modelName(), GptConfig.preset(model, tok.vocabSize(), seqLen),
                 tokenizer, batchSize, demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(),
                 checkpointEverySeconds, demo.keepCheckpoints(), demo.evalEverySteps(),
-                microBatchSize == null ? batchSize : microBatchSize);
+                microBatchSize == null ? batchSize : microBatchSize, precision, device);
         return new PlatformConfig(new KafkaSettings(bootstrapServers, instanceId()), dataDir, ingest.settings(corpus),
                 partitions, httpPort, opsPort, dedup.settings(), tokenize, train);
     }

@@ -40,11 +40,12 @@ public final class AdamW implements AutoCloseable {
     }
 
     /**
-     * Updates every parameter from its gradient times {@code gradScale} (the clipping factor), then zeroes the
-     * gradients. The parameters must be attached to
+     * Updates every parameter from its gradient in {@code grads} times {@code gradScale} (clipping and loss-scale
+     * factor); the caller zeroes the gradients. The parameters must be attached to
      * {@code step} (see {@link Gpt#attachTo}); every temporary is freed when the caller closes it.
      */
-    public void step(Map<String, NDArray> params, float learningRate, float gradScale, NDManager step) {
+    public void step(Map<String, NDArray> params, Map<String, NDArray> grads, float learningRate, float gradScale,
+            NDManager step) {
         steps++;
         firstMoment.values().forEach(a -> a.tempAttach(step));
         secondMoment.values().forEach(a -> a.tempAttach(step));
@@ -54,7 +55,7 @@ public final class AdamW implements AutoCloseable {
         float bias2 = (float) (1 - Math.pow(b2, steps));
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
             NDArray p = e.getValue();
-            NDArray grad = p.getGradient();
+            NDArray grad = grads.get(e.getKey());
             NDArray g = gradScale == 1f ? grad : grad.mul(gradScale);
             NDArray m = firstMoment.get(e.getKey());
             NDArray v = secondMoment.get(e.getKey());
@@ -65,7 +66,6 @@ public final class AdamW implements AutoCloseable {
             NDArray data = p.stopGradient(); // shares storage: updating it updates the parameter, outside autograd
             if (decays(e.getKey(), p)) data.muli(1 - learningRate * settings.weightDecay());
             data.subi(update);
-            JniUtils.zeroGrad((PtNDArray) p);
         }
     }
 

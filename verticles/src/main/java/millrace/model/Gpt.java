@@ -30,6 +30,9 @@ public final class Gpt implements AutoCloseable {
     private final Map<String, NDArray> params = new LinkedHashMap<>();
     /** Additive causal mask: 0 on and below the diagonal, a large negative number above it. */
     private final NDArray causalMask;
+    /** The weights (and mask) the forward pass in progress reads: the parameters, or their fp16 copies. */
+    private Map<String, NDArray> weights = params;
+    private NDArray mask;
 
     private Gpt(GptConfig config, NDManager parent) {
         this.config = config;
@@ -121,7 +124,7 @@ public final class Gpt implements AutoCloseable {
 
     /** Logits {@code [B, T, vocab]} for token ids {@code idx [B, T]} (int64). */
     public NDArray forward(NDArray idx, boolean training) {
-        return forward(idx, training, null);
+        return forward(idx, training, (KvCache) null);
     }
 
     /**
@@ -130,6 +133,37 @@ public final class Gpt implements AutoCloseable {
      */
     public NDArray forward(NDArray idx, KvCache cache) {
         return forward(idx, false, cache);
+    }
+
+    /**
+     * Copies of the parameters in {@code type}, owned by {@code owner}, that record gradients of their own: mixed
+     * precision's working weights.
+     * (A dtype cast in DJL is not recorded by autograd, so gradients cannot flow through it to the fp32 parameters.)
+     */
+    public Map<String, NDArray> workingCopies(DataType type, NDManager owner) {
+        Map<String, NDArray> copies = new LinkedHashMap<>();
+        params.forEach((name, p) -> {
+            NDArray c = p.toType(type, true);
+            c.attach(owner);
+            c.setRequiresGradient(true);
+            copies.put(name, c);
+        });
+        return copies;
+    }
+
+    /**
+     * Logits computed with {@code working} weights (see {@link #workingCopies}), in their precision; {@link #loss}
+     * takes the softmax of fp16 logits in fp32.
+     */
+    public NDArray forward(NDArray idx, boolean training, Map<String, NDArray> working) {
+        weights = working;
+        mask = causalMask.toType(working.get("wte.weight").getDataType(), false);
+        try {
+            return forward(idx, training, (KvCache) null);
+        } finally {
+            weights = params;
+            mask = null;
+        }
     }
 
     private NDArray forward(NDArray idx, boolean training, KvCache cache) {
@@ -208,7 +242,7 @@ public final class Gpt implements AutoCloseable {
         }
         // the new tokens sit at positions past .. past+t and may look at every key up to their own position
         NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(config.headDim()))
-                .add(causalMask.get(past + ":" + (past + t) + ", 0:" + (past + t)))
+                .add((mask != null ? mask : causalMask).get(past + ":" + (past + t) + ", 0:" + (past + t)))
                 .softmax(-1);
         att = dropout(att, training);
         NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
@@ -247,11 +281,14 @@ public final class Gpt implements AutoCloseable {
 
     /** Mean cross-entropy of next-token {@code targets [B, T]} (int64) under {@code logits [B, T, V]}. */
     public static NDArray loss(NDArray logits, NDArray targets) {
-        return logits.logSoftmax(-1).gather(targets.expandDims(-1), -1).mean().neg();
+        // low-precision logits: log_softmax computes (and differentiates) in fp32 — DJL's plain dtype cast would not
+        NDArray logProbs = logits.getDataType() == DataType.FLOAT32 ? logits.logSoftmax(-1)
+                : ai.djl.pytorch.jni.JniUtils.logSoftmax((ai.djl.pytorch.engine.PtNDArray) logits, -1, DataType.FLOAT32);
+        return logProbs.gather(targets.expandDims(-1), -1).mean().neg();
     }
 
     private NDArray p(String name) {
-        return params.get(name);
+        return weights.get(name);
     }
 
     private void normal(String name, float std, long... shape) {

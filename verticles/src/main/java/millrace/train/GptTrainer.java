@@ -4,11 +4,13 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import java.util.List;
+import java.util.Map;
 import millrace.model.AdamW;
 import millrace.model.Gpt;
 
@@ -21,7 +23,7 @@ public final class GptTrainer implements AutoCloseable {
 
     /** What one step did. {@code skipped}: the loss or gradient was not finite and no update was made. */
     public record StepResult(long step, float loss, float gradNorm, float learningRate, int tokens, double seconds,
-            boolean skipped) {}
+            boolean skipped, boolean overflowed) {}
 
     private final TrainSettings settings;
     private final NDManager root;
@@ -29,6 +31,8 @@ public final class GptTrainer implements AutoCloseable {
     private final AdamW optimizer;
     private long step;
     private long tokensSeen;
+    /** FP16 only: the loss scale; null in fp32. */
+    private LossScaler scaler;
 
     /** Starts from {@code model} (fresh or loaded) at step {@code startStep}. */
     public GptTrainer(TrainSettings settings, NDManager root, Gpt model, long startStep, long tokensSeen) {
@@ -38,11 +42,28 @@ public final class GptTrainer implements AutoCloseable {
         this.model.requireGradients();
         this.optimizer = new AdamW(model.parameters(), settings.adam(), root);
         this.step = startStep;
+        this.scaler = settings.precision() == TrainSettings.Precision.FP16 ? LossScaler.standard() : null;
         this.tokensSeen = tokensSeen;
     }
 
     public static NDManager newRootManager() {
         return NDManager.newBaseManager(Device.cpu(), "PyTorch");
+    }
+
+    /** The root manager for {@code settings}' device (a GPU when asked for, or when {@code auto} finds one). */
+    public static NDManager newRootManager(TrainSettings settings) {
+        return NDManager.newBaseManager(settings.resolveDevice(), "PyTorch");
+    }
+
+    /** The loss scale of fp16 training (1 in fp32). */
+    public float lossScale() {
+        return scaler == null ? 1f : scaler.scale();
+    }
+
+    /** Replaces the fp16 loss scaler (tests start it at another scale). */
+    void useLossScaler(LossScaler s) {
+        if (scaler == null) throw new IllegalStateException("loss scaling is for FP16 training");
+        scaler = s;
     }
 
     /**
@@ -51,6 +72,11 @@ public final class GptTrainer implements AutoCloseable {
      * one micro-batch's activations are alive at once), the gradients accumulating, weighted by each pass's share of
      * the rows; the update then runs once. With dropout, each pass seeds the generator from (seed, step, pass): the
      * random state is a function of what the checkpoint holds, so a resumed run draws the same masks.
+     *
+     * <p>FP16: the passes run on fp16 working copies of the fp32 weights, made once per step (DJL's dtype cast does
+     * not record gradients, so the copies are leaves of their own); the loss is scaled before backward, the copies'
+     * gradients are cast to fp32 and unscaled, and the fp32 weights take the update. An overflow skips the step and
+     * halves the scale.
      */
     public StepResult step(List<int[]> rows) {
         long started = System.nanoTime();
@@ -61,44 +87,61 @@ public final class GptTrainer implements AutoCloseable {
         float loss = 0;
         float norm;
         boolean skipped;
+        boolean overflowed;
         int micro = Math.min(settings.microBatchSize(), b);
-        try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
-            for (int from = 0, pass = 0; from < b; from += micro, pass++) {
-                int n = Math.min(micro, b - from);
-                try (NDManager scope = root.newSubManager()) {
-                    model.attachTo(scope);
-                    if (settings.model().dropout() > 0) Engine.getEngine("PyTorch").setRandomSeed(passSeed(pass));
-                    NDArray batch = scope.create(java.util.Arrays.copyOfRange(flat, from * (t + 1), (from + n) * (t + 1)),
-                            new Shape(n, t + 1));
-                    NDArray passLoss = Gpt.loss(model.forward(batch.get(":, 0:" + t), true), batch.get(":, 1:"));
-                    collector.backward(n == b ? passLoss : passLoss.mul((float) n / b));
-                    loss += passLoss.getFloat() * n / b;
+        float lossScale = lossScale();
+        // scopes are siblings, never nested: DJL's tempAttach inside a tempAttach hands the parameters to the outer
+        // scope for good, which would free them with it
+        try (NDManager stepScope = root.newSubManager()) { // the fp16 working copies and their gradients
+            Map<String, NDArray> working = scaler == null ? null : model.workingCopies(DataType.FLOAT16, stepScope);
+            try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+                for (int from = 0, pass = 0; from < b; from += micro, pass++) {
+                    int n = Math.min(micro, b - from);
+                    try (NDManager scope = root.newSubManager()) {
+                        model.attachTo(scope);
+                        if (settings.model().dropout() > 0) Engine.getEngine("PyTorch").setRandomSeed(passSeed(pass));
+                        NDArray batch = scope.create(java.util.Arrays.copyOfRange(flat, from * (t + 1), (from + n) * (t + 1)),
+                                new Shape(n, t + 1));
+                        NDArray inputs = batch.get(":, 0:" + t);
+                        NDArray logits = working == null ? model.forward(inputs, true) : model.forward(inputs, true, working);
+                        NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
+                        float weight = lossScale * n / b;
+                        collector.backward(weight == 1f ? passLoss : passLoss.mul(weight));
+                        loss += passLoss.getFloat() * n / b;
+                    }
                 }
             }
-        }
-        try (NDManager scope = root.newSubManager()) {
-            model.attachTo(scope);
-            NDArray sumOfSquares = null;
-            for (NDArray p : model.parameters().values()) {
-                NDArray s = p.getGradient().square().sum();
-                sumOfSquares = sumOfSquares == null ? s : sumOfSquares.add(s);
-            }
-            norm = (float) Math.sqrt(sumOfSquares.getFloat());
-            skipped = !Float.isFinite(loss) || !Float.isFinite(norm);
-            float scale = settings.clipNorm() > 0 && norm > settings.clipNorm() ? settings.clipNorm() / norm : 1f;
-            if (skipped) {
-                LOG.warn("step {}: loss {} gradient norm {}; non-finite gradients in {}", step + 1, loss, norm,
-                        nonFiniteGradients());
+            try (NDManager scope = root.newSubManager()) {
+                model.attachTo(scope);
+                Map<String, NDArray> grads = new java.util.LinkedHashMap<>();
+                model.parameters().forEach((name, p) -> grads.put(name, working == null ? p.getGradient()
+                        : working.get(name).getGradient().toType(DataType.FLOAT32, false)));
+                NDArray sumOfSquares = null;
+                for (NDArray g : grads.values()) {
+                    NDArray sq = g.square().sum();
+                    sumOfSquares = sumOfSquares == null ? sq : sumOfSquares.add(sq);
+                }
+                norm = (float) Math.sqrt(sumOfSquares.getFloat()) / lossScale; // the gradients are lossScale times too big
+                skipped = !Float.isFinite(loss) || !Float.isFinite(norm);
+                overflowed = skipped && scaler != null && Float.isFinite(loss) && lossScale > 1f;
+                float scale = (settings.clipNorm() > 0 && norm > settings.clipNorm() ? settings.clipNorm() / norm : 1f) / lossScale;
+                if (overflowed) {
+                    scaler.overflowed(); // fp16 overflow at this scale: expected now and then, not a fault
+                } else if (skipped) {
+                    LOG.warn("step {}: loss {} gradient norm {}; non-finite gradients in {}", step + 1, loss, norm,
+                            nonFinite(grads));
+                } else {
+                    optimizer.step(model.parameters(), grads, lr, scale, scope);
+                    if (scaler != null) scaler.stepped();
+                    step++;
+                    tokensSeen += (long) b * t;
+                }
                 // zero_() rather than multiplying by 0, which would keep a NaN gradient NaN for ever
-                model.parameters().values().forEach(p -> JniUtils.zeroGrad((PtNDArray) p));
-            } else {
-                optimizer.step(model.parameters(), lr, scale, scope);
-                step++;
-                tokensSeen += (long) b * t;
+                if (working == null) model.parameters().values().forEach(p -> JniUtils.zeroGrad((PtNDArray) p));
             }
         }
         double seconds = (System.nanoTime() - started) / 1e9;
-        return new StepResult(step, loss, norm, lr, b * t, seconds, skipped);
+        return new StepResult(step, loss, norm, lr, b * t, seconds, skipped, overflowed);
     }
 
     /** The generator seed of one forward pass: a hash of the run's seed, the step and the pass. */
@@ -109,11 +152,10 @@ public final class GptTrainer implements AutoCloseable {
     }
 
     /** Names of the parameters whose gradient holds a NaN or an infinity (for the log of a skipped step). */
-    private List<String> nonFiniteGradients() {
+    private static List<String> nonFinite(Map<String, NDArray> grads) {
         List<String> bad = new java.util.ArrayList<>();
-        model.parameters().forEach((name, p) -> {
-            float s = p.getGradient().abs().sum().getFloat();
-            if (!Float.isFinite(s)) bad.add(name);
+        grads.forEach((name, g) -> {
+            if (!Float.isFinite(g.abs().sum().getFloat())) bad.add(name);
         });
         return bad;
     }

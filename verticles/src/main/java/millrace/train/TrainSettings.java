@@ -21,6 +21,8 @@ import millrace.model.LearningRateSchedule;
  * @param evalEverySteps validation loss cadence (0: never)
  * @param microBatchSize rows per forward and backward pass: a step accumulates the gradients of
  *     {@code batchSize / microBatchSize} of them (gradient accumulation: the batch of a bigger machine on a smaller one)
+ * @param precision FP32, or FP16 compute (fp32 master weights, dynamic loss scaling)
+ * @param device {@code cpu}, {@code gpu} or {@code auto} (a GPU when libtorch sees one)
  */
 public record TrainSettings(
         String modelName,
@@ -34,12 +36,22 @@ public record TrainSettings(
         long checkpointEverySeconds,
         int keepCheckpoints,
         int evalEverySteps,
-        int microBatchSize) {
+        int microBatchSize,
+        Precision precision,
+        String device) {
+
+    /** The arithmetic of forward and backward passes; weights and optimizer state are always fp32. */
+    public enum Precision { FP32, FP16 }
 
     public TrainSettings {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1");
         if (microBatchSize < 1 || microBatchSize > batchSize) {
             throw new IllegalArgumentException("micro-batch size must be within [1, batch size], was " + microBatchSize);
+        }
+        if (precision == null) precision = Precision.FP32;
+        if (device == null) device = "cpu";
+        if (!java.util.Set.of("cpu", "gpu", "auto").contains(device)) {
+            throw new IllegalArgumentException("device must be cpu, gpu or auto, was " + device);
         }
     }
 
@@ -48,17 +60,31 @@ public record TrainSettings(
             LearningRateSchedule schedule, float clipNorm, AdamW.Settings adam, long seed, long checkpointEverySeconds,
             int keepCheckpoints, int evalEverySteps) {
         this(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed, checkpointEverySeconds,
-                keepCheckpoints, evalEverySteps, batchSize);
+                keepCheckpoints, evalEverySteps, batchSize, Precision.FP32, "cpu");
     }
 
     public TrainSettings withMicroBatchSize(int rows) {
         return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed,
-                checkpointEverySeconds, keepCheckpoints, evalEverySteps, rows);
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, rows, precision, device);
+    }
+
+    public TrainSettings withHardware(Precision newPrecision, String newDevice) {
+        return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed,
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, newPrecision, newDevice);
+    }
+
+    /** The device {@link #device} names, resolved against what libtorch sees. */
+    public ai.djl.Device resolveDevice() {
+        boolean gpu = device.equals("gpu") || device.equals("auto") && ai.djl.engine.Engine.getEngine("PyTorch").getGpuCount() > 0;
+        if (device.equals("gpu") && ai.djl.engine.Engine.getEngine("PyTorch").getGpuCount() == 0) {
+            throw new IllegalStateException("--device gpu, but libtorch sees no GPU");
+        }
+        return gpu ? ai.djl.Device.gpu() : ai.djl.Device.cpu();
     }
 
     public TrainSettings withSeed(long newSeed) {
         return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, newSeed,
-                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize);
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, precision, device);
     }
 
     /** The laptop demo: a tiny model on GPT-2's vocabulary that visibly learns within a minute on two cores. */

@@ -62,7 +62,7 @@ public final class TrainVerticle extends StageVerticle {
         private final TrainAudit audit;
         /** The rows at the queue's head are a batch whose gradients were not finite once: a second failure drops it. */
         private boolean retryingBatch;
-        private final NDManager root = GptTrainer.newRootManager();
+        private final NDManager root;
         private final GptTrainer trainer;
         private final KafkaConsumer<String, byte[]> consumer;
         private final KafkaProducer<String, byte[]> producer;
@@ -89,6 +89,7 @@ public final class TrainVerticle extends StageVerticle {
 
         TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
             this.settings = settings;
+            this.root = GptTrainer.newRootManager(settings);
             this.tokenizer = Tokenizers.load(settings.tokenizer());
             this.checkpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
             this.trainer = resumeOrStart();
@@ -111,7 +112,8 @@ public final class TrainVerticle extends StageVerticle {
                     }
                 }
             });
-            Metrics.TRAIN_LOSS_SCALE.set(1); // fp32: no loss scaling
+            Metrics.TRAIN_LOSS_SCALE.set(trainer.lossScale());
+            LOG.info("training on {} in {}", root.getDevice(), settings.precision());
         }
 
         private GptTrainer resumeOrStart() {
@@ -215,7 +217,12 @@ public final class TrainVerticle extends StageVerticle {
                 onStep.accept(taken);
                 retryingBatch = false;
             }
-            if (result.skipped()) {
+            Metrics.TRAIN_LOSS_SCALE.set(trainer.lossScale());
+            if (result.overflowed()) {
+                // fp16 overflow: the scale is halved and the same rows go again (not a fault, never dropped)
+                Metrics.TRAIN_SKIPPED_STEPS.inc();
+                for (int i = taken.size() - 1; i >= 0; i--) queue.addFirst(taken.get(i));
+            } else if (result.skipped()) {
                 Metrics.TRAIN_SKIPPED_STEPS.inc();
                 if (!retryingBatch) {
                     // non-finite gradients have come and gone with the same rows: try the batch once more
