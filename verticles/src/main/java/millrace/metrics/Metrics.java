@@ -90,6 +90,8 @@ public final class Metrics {
             .classicUpperBounds(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400).register();
     public static final Gauge TRAIN_MODEL_FLOPS = Gauge.builder().name("millrace_train_model_flops_per_second")
             .help("Model FLOPs per second achieved by the last step (6 x parameters + attention, per token)").register();
+    public static final Gauge TRAIN_MFU = Gauge.builder().name("millrace_train_mfu")
+            .help("Model FLOPs utilisation of the last step: model FLOP/s over the device's dense peak (GPU; see PeakFlops)").register();
     public static final Gauge TRAIN_LOSS_SCALE = Gauge.builder().name("millrace_train_loss_scale")
             .help("Dynamic loss scale (1 when training in fp32, where no scaling is needed)").register();
 

@@ -69,6 +69,7 @@ public final class TrainVerticle extends StageVerticle {
         private final ArrayDeque<QueuedRow> queue = new ArrayDeque<>();
         private final List<int[]> validation = new ArrayList<>();
         private final double flopsPerToken;
+        private final java.util.OptionalDouble peakFlops;
         private float lastLoss = Float.NaN;
         private Float lastValidationLoss;
         private long lastCheckpointMillis = System.currentTimeMillis();
@@ -97,6 +98,7 @@ public final class TrainVerticle extends StageVerticle {
             this.audit = new TrainAudit(checkpointRoot.resolve(settings.modelName()).resolve("audit"));
             audit.truncateAfter(trainer.step()); // what was trained after the checkpoint died with its process
             this.flopsPerToken = trainer.model().flopsPerToken();
+            this.peakFlops = PeakFlops.of(root.getDevice(), settings.precision());
             this.producer = new KafkaProducer<>(kafka.producer("train"));
             this.consumer = new KafkaConsumer<>(kafka.staticConsumer("millrace-train", 50));
             // the checkpoint, not the group's offsets, says where the weights stand: resume reading there
@@ -246,7 +248,9 @@ public final class TrainVerticle extends StageVerticle {
                 Metrics.TRAIN_LEARNING_RATE.set(result.learningRate());
                 Metrics.TRAIN_GRAD_NORM.set(result.gradNorm());
                 Metrics.TRAIN_TOKENS_PER_SECOND.set(result.tokens() / result.seconds());
-                Metrics.TRAIN_MODEL_FLOPS.set(flopsPerToken * result.tokens() / result.seconds());
+                double flops = flopsPerToken * result.tokens() / result.seconds();
+                Metrics.TRAIN_MODEL_FLOPS.set(flops);
+                if (peakFlops.isPresent()) Metrics.TRAIN_MFU.set(flops / peakFlops.getAsDouble());
                 Metrics.TRAIN_STEP_SECONDS.observe(result.seconds());
                 if (result.step() % 10 == 0 || result.step() <= 1) {
                     LOG.info("step {} loss {} lr {} grad norm {} ({} tokens/s)", result.step(),

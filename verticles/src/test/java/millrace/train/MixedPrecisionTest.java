@@ -86,4 +86,12 @@ class MixedPrecisionTest {
         for (int i = 0; i < 10; i++) s.overflowed();
         assertEquals(1f, s.scale());
     }
+
+    @Test
+    void peakFlopsOfKnownGpus() {
+        assertEquals(989.4e12, PeakFlops.peak("90", TrainSettings.Precision.FP16, false).getAsDouble());
+        assertEquals(494.7e12, PeakFlops.peak("9.0", TrainSettings.Precision.FP32, true).getAsDouble());
+        assertEquals(19.5e12, PeakFlops.peak("80", TrainSettings.Precision.FP32, false).getAsDouble());
+        assertTrue(PeakFlops.peak("75", TrainSettings.Precision.FP16, false).isEmpty());
+    }
 }
