@@ -24,9 +24,9 @@ public record GptConfig(int nLayer, int nHead, int nEmbd, int blockSize, int voc
         return new GptConfig(2, 2, 64, blockSize, vocabSize, 0f);
     }
 
-    /** About 10M parameters with a 50k vocabulary: a CPU demo that learns real structure. */
+    /** About 10M parameters with GPT-2's 50,257-token vocabulary (9.9M at context 64): a CPU demo that learns real structure. */
     public static GptConfig small(int vocabSize, int blockSize) {
-        return new GptConfig(4, 4, 128, blockSize, vocabSize, 0f);
+        return new GptConfig(6, 5, 160, blockSize, vocabSize, 0f);
     }
 
     /** GPT-2 small, 124M parameters. */

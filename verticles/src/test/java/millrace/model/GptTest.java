@@ -45,6 +45,19 @@ class GptTest {
     }
 
     @Test
+    void presetsHaveTheirAdvertisedSizes() {
+        try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+             Gpt small = Gpt.initialize(GptConfig.small(50257, 64), m)) {
+            long n = small.parameterCount();
+            assertTrue(n > 9_500_000 && n < 10_500_000, "small: " + n);
+        }
+        try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+             Gpt gpt2 = Gpt.initialize(GptConfig.gpt2(50257), m)) {
+            assertEquals(124_439_808L, gpt2.parameterCount(), "Hugging Face's gpt2 (tied head not counted twice)");
+        }
+    }
+
+    @Test
     void overfitsAFixedBatchAndKeepsMemoryFlat() {
         try (NDManager root = GptTrainer.newRootManager()) {
             TrainSettings s = settings(64, 16, 1e-2f);
