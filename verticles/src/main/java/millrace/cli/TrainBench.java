@@ -69,6 +69,7 @@ final class TrainBench implements Callable<Integer> {
 
         ObjectNode ours = JsonSerde.MAPPER.createObjectNode();
         ArrayNode rss = ours.putArray("rss_mb_every_100_steps");
+        ArrayNode heap = ours.putArray("jvm_heap_committed_mb_every_100_steps"); // RSS minus this is native memory
         try (NDManager root = GptTrainer.newRootManager()) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(1);
             GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(config, root), 0, 0);
@@ -87,15 +88,18 @@ final class TrainBench implements Callable<Integer> {
                 List<int[]> rows = new ArrayList<>(batch);
                 for (int r = 0; r < batch; r++) rows.add(java.util.Arrays.copyOfRange(tokens, start + r * row, start + (r + 1) * row));
                 loss = trainer.step(rows).loss();
-                if (step >= warmup && (step - warmup) % 100 == 0) rss.add(Math.round(rssMb() * 10) / 10.0);
+                if (step >= warmup && (step - warmup) % 100 == 0) {
+                    rss.add(Math.round(rssMb() * 10) / 10.0);
+                    heap.add(Math.round(Runtime.getRuntime().totalMemory() / 1e5 / 1.048576) / 10.0);
+                }
             }
             double seconds = (System.nanoTime() - started) / 1e9;
             ours.put("tokens_per_s", (double) steps * batch * seq / seconds).put("seconds", seconds)
                     .put("final_loss", loss).put("peak_rss_mb", peakRssMb());
             trainer.close();
         }
-        log("Millrace: %.0f tokens/s, loss %.3f, RSS every 100 steps %s MB", ours.get("tokens_per_s").asDouble(),
-                ours.get("final_loss").asDouble(), rss);
+        log("Millrace: %.0f tokens/s, loss %.3f, RSS every 100 steps %s MB (JVM heap committed %s MB)",
+                ours.get("tokens_per_s").asDouble(), ours.get("final_loss").asDouble(), rss, heap);
 
         JsonNode peer = null;
         if (!python.equals("none")) peer = runPeer(config, tokens);

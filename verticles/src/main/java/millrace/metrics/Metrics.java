@@ -65,6 +65,8 @@ public final class Metrics {
             .help("Cross-entropy loss of the last training step (nats per token)").register();
     public static final Gauge TRAIN_VALIDATION_LOSS = Gauge.builder().name("millrace_train_validation_loss")
             .help("Mean cross-entropy on held-out validation rows at the last evaluation").register();
+    public static final Gauge TRAIN_VALIDATION_PERPLEXITY = Gauge.builder().name("millrace_train_validation_perplexity")
+            .help("exp(validation loss): perplexity on the held-out rows").register();
     public static final Gauge TRAIN_LEARNING_RATE = Gauge.builder().name("millrace_train_learning_rate")
             .help("Learning rate of the last step").register();
     public static final Gauge TRAIN_GRAD_NORM = Gauge.builder().name("millrace_train_grad_norm")

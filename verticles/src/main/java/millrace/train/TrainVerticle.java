@@ -261,6 +261,7 @@ public final class TrainVerticle extends StageVerticle {
             if (settings.evalEverySteps() > 0 && result.step() % settings.evalEverySteps() == 0 && !validation.isEmpty()) {
                 lastValidationLoss = trainer.evaluate(validation);
                 Metrics.TRAIN_VALIDATION_LOSS.set(lastValidationLoss);
+                Metrics.TRAIN_VALIDATION_PERPLEXITY.set(Math.exp(lastValidationLoss));
                 LOG.info("step {} validation loss {}", result.step(), String.format("%.4f", lastValidationLoss));
             }
         }
