@@ -175,15 +175,17 @@ final class TrainBench implements Callable<Integer> {
     }
 
     static double rssMb() throws Exception {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("\\D+", "")) / 1024.0;
-        }
-        return Double.NaN;
+        return statusMb("VmRSS");
     }
 
     static double peakRssMb() throws Exception {
+        return statusMb("VmHWM");
+    }
+
+    /** A memory line of /proc/self/status, in MiB. */
+    private static double statusMb(String field) throws Exception {
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D+", "")) / 1024.0;
+            if (line.startsWith(field + ":")) return Long.parseLong(line.replaceAll("\\D+", "")) / 1024.0;
         }
         return Double.NaN;
     }

@@ -223,14 +223,14 @@ public final class TrainVerticle extends StageVerticle {
             if (result.overflowed()) {
                 // fp16 overflow: the scale is halved and the same rows go again (not a fault, never dropped)
                 Metrics.TRAIN_SKIPPED_STEPS.inc();
-                for (int i = taken.size() - 1; i >= 0; i--) queue.addFirst(taken.get(i));
+                requeue(taken);
             } else if (result.skipped()) {
                 Metrics.TRAIN_SKIPPED_STEPS.inc();
                 if (!retryingBatch) {
                     // non-finite gradients have come and gone with the same rows: try the batch once more
                     LOG.warn("step {} skipped (loss {}, gradient norm {}): retrying its batch", result.step() + 1,
                             result.loss(), result.gradNorm());
-                    for (int i = taken.size() - 1; i >= 0; i--) queue.addFirst(taken.get(i));
+                    requeue(taken);
                     retryingBatch = true;
                 } else {
                     LOG.warn("step {} skipped twice: dropping its {} rows (listed in the audit)", result.step() + 1, taken.size());
@@ -264,6 +264,11 @@ public final class TrainVerticle extends StageVerticle {
                 Metrics.TRAIN_VALIDATION_PERPLEXITY.set(Math.exp(lastValidationLoss));
                 LOG.info("step {} validation loss {}", result.step(), String.format("%.4f", lastValidationLoss));
             }
+        }
+
+        /** Puts a batch back at the head of the queue, in its order: the next step takes the same rows. */
+        private void requeue(List<QueuedRow> taken) {
+            for (int i = taken.size() - 1; i >= 0; i--) queue.addFirst(taken.get(i));
         }
 
         /** Ingest-to-training time of the documents whose tokens this step used first. */
