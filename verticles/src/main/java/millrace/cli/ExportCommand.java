@@ -27,7 +27,7 @@ final class ExportCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (!format.equals("hf")) throw new IllegalArgumentException("unknown format " + format + " (hf)");
         CheckpointStore.requireCheckpoint(checkpoint);
-        try (NDManager manager = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+        try (NDManager manager = millrace.train.GptTrainer.newRootManager();
              Gpt gpt = CheckpointStore.loadModel(checkpoint, manager)) {
             HuggingFaceGpt2.export(gpt, CheckpointStore.loadTokenizer(checkpoint), out);
             System.out.printf("wrote %s (GPT-2: %d layers, %d heads, width %d, context %d, vocabulary %d, %d parameters)%n",

@@ -118,7 +118,7 @@ public final class DedupVerticle extends StageVerticle {
         public void endOfBatch(TransactionalPipe.Output out) {
             if (waiting.isEmpty()) return;
             claimProducer.flush();
-            Map<Long, Waiting> byOffset = new HashMap<>();
+            Map<Long, Waiting> byOffset = new java.util.LinkedHashMap<>(); // in input order
             long last = -1;
             for (Waiting w : waiting) {
                 long offset = offsetOf(w.sent());
@@ -127,10 +127,7 @@ public final class DedupVerticle extends StageVerticle {
             }
             Map<Long, DedupIndex.Judgement> ours = new HashMap<>();
             readClaimsUpTo(last, byOffset.keySet(), ours);
-            for (Waiting w : waiting) {
-                long offset = offsetOf(w.sent());
-                emit(w.candidate(), ours.get(offset), out);
-            }
+            byOffset.forEach((offset, w) -> emit(w.candidate(), ours.get(offset), out));
             waiting.clear();
             publishIndexSize();
         }
