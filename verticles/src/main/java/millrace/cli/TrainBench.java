@@ -21,6 +21,7 @@ import millrace.tokenizer.Tokenizers;
 import millrace.tokenizer.TextTokenizer;
 import millrace.train.GptTrainer;
 import millrace.train.TrainSettings;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -55,6 +56,10 @@ final class TrainBench implements Callable<Integer> {
                     + "OpenBLAS, which runs its own threads; on 2 cores 1 intra-op thread measured faster than 2).")
     int peerThreads;
 
+    @Option(names = "--kernels", defaultValue = "fused",
+            description = "fused: attention and GELU as libtorch's fused kernels; explicit: written out in elementary ops (default: ${DEFAULT-VALUE}).")
+    String kernels;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -72,7 +77,13 @@ final class TrainBench implements Callable<Integer> {
         ArrayNode heap = ours.putArray("jvm_heap_committed_mb_every_100_steps"); // RSS minus this is native memory
         try (NDManager root = GptTrainer.newRootManager()) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(1);
-            GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(config, root), 0, 0);
+            if (!kernels.equals("fused") && !kernels.equals("explicit")) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "--kernels must be fused or explicit");
+            }
+            Gpt gpt = Gpt.initialize(config, root);
+            gpt.useFusedKernels(kernels.equals("fused"));
+            GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
+            ours.put("kernels", kernels);
             int row = seq + 1;
             int perStep = batch * row;
             long started = 0;

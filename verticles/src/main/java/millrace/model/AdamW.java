@@ -3,8 +3,12 @@ package millrace.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.jni.IValue;
+import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -23,6 +27,9 @@ public final class AdamW implements AutoCloseable {
     private final NDManager manager;
     private final Map<String, NDArray> firstMoment = new LinkedHashMap<>();
     private final Map<String, NDArray> secondMoment = new LinkedHashMap<>();
+    /** libtorch's fused multi-tensor kernels: one call updates a whole parameter group, instead of a dozen ops and
+     *  JNI round trips per parameter. */
+    private final TorchScriptModule kernels;
     private long steps;
 
     public AdamW(Map<String, NDArray> params, Settings settings, NDManager parent) {
@@ -32,6 +39,34 @@ public final class AdamW implements AutoCloseable {
             firstMoment.put(name, manager.zeros(p.getShape(), p.getDataType()));
             secondMoment.put(name, manager.zeros(p.getShape(), p.getDataType()));
         });
+        this.kernels = TorchScriptModule.compile((PtNDManager) manager, "AdamWKernels", kernelSource(settings));
+    }
+
+    /**
+     * {@code update}: scales the gradients, then {@code torch._fused_adamw_} — PyTorch's {@code AdamW(fused=True)}:
+     * {@code p -= lr·wd·p; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²; p -= lr/(1-β1^t) · m / (√v/√(1-β2^t) + ε)};
+     * {@code norm}: the global L2 norm of a list; {@code zero}: zeroes a list in place; {@code float32}: casts one.
+     */
+    private static String kernelSource(Settings s) {
+        String self = "self: __torch__.AdamWKernels";
+        return "  def update(" + self + ", params: List[Tensor], grads: List[Tensor], exp_avgs: List[Tensor],\n"
+                + "      exp_avg_sqs: List[Tensor], step: Tensor, lr: float, weight_decay: float, grad_scale: float) -> None:\n"
+                + "    torch._foreach_mul_(grads, grad_scale)\n"
+                + "    steps = [step for _ in params]\n"
+                + "    empty: List[Tensor] = []\n"
+                + "    torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, empty, steps, lr=lr, beta1="
+                + literal(s.beta1()) + ", beta2=" + literal(s.beta2()) + ",\n"
+                + "        weight_decay=weight_decay, eps=" + literal(s.epsilon()) + ", amsgrad=False, maximize=False)\n"
+                + "  def norm(" + self + ", tensors: List[Tensor]) -> Tensor:\n"
+                + "    return torch.stack(torch._foreach_norm(tensors, 2)).norm()\n"
+                + "  def zero(" + self + ", tensors: List[Tensor]) -> None:\n"
+                + "    torch._foreach_zero_(tensors)\n"
+                + "  def float32(" + self + ", tensors: List[Tensor]) -> List[Tensor]:\n"
+                + "    return [t.float() for t in tensors]\n";
+    }
+
+    private static String literal(float f) {
+        return String.format(java.util.Locale.ROOT, "%.9g", f);
     }
 
     /** Whether a parameter is in the weight-decay group: 2-D weights, except the embeddings. */
@@ -41,31 +76,55 @@ public final class AdamW implements AutoCloseable {
 
     /**
      * Updates every parameter from its gradient in {@code grads} times {@code gradScale} (clipping and loss-scale
-     * factor); the caller zeroes the gradients. The parameters must be attached to
-     * {@code step} (see {@link Gpt#attachTo}); every temporary is freed when the caller closes it.
+     * factor), one fused kernel per parameter group; the gradients are left scaled, and the caller zeroes them. The
+     * parameters must be attached to {@code step} (see {@link Gpt#attachTo}); its temporaries go with it.
      */
     public void step(Map<String, NDArray> params, Map<String, NDArray> grads, float learningRate, float gradScale,
             NDManager step) {
         steps++;
-        firstMoment.values().forEach(a -> a.tempAttach(step));
-        secondMoment.values().forEach(a -> a.tempAttach(step));
-        float b1 = settings.beta1();
-        float b2 = settings.beta2();
-        float bias1 = (float) (1 - Math.pow(b1, steps));
-        float bias2 = (float) (1 - Math.pow(b2, steps));
-        for (Map.Entry<String, NDArray> e : params.entrySet()) {
-            NDArray p = e.getValue();
-            NDArray grad = grads.get(e.getKey());
-            NDArray g = gradScale == 1f ? grad : grad.mul(gradScale);
-            NDArray m = firstMoment.get(e.getKey());
-            NDArray v = secondMoment.get(e.getKey());
-            m.muli(b1).addi(g.mul(1 - b1));
-            v.muli(b2).addi(g.square().muli(1 - b2));
-            NDArray denominator = v.div(bias2).sqrt().addi(settings.epsilon());
-            NDArray update = m.div(bias1).divi(denominator).muli(learningRate);
-            NDArray data = p.stopGradient(); // shares storage: updating it updates the parameter, outside autograd
-            if (decays(e.getKey(), p)) data.muli(1 - learningRate * settings.weightDecay());
-            data.subi(update);
+        NDArray stepCount = step.create((float) steps);
+        List<String> decay = new ArrayList<>();
+        List<String> noDecay = new ArrayList<>();
+        params.forEach((name, p) -> (decays(name, p) ? decay : noDecay).add(name));
+        update(decay, params, grads, stepCount, learningRate, settings.weightDecay(), gradScale);
+        update(noDecay, params, grads, stepCount, learningRate, 0f, gradScale);
+    }
+
+    private void update(List<String> names, Map<String, NDArray> params, Map<String, NDArray> grads, NDArray stepCount,
+            float learningRate, float weightDecay, float gradScale) {
+        if (names.isEmpty()) return;
+        try (IValue p = list(names, params); IValue g = list(names, grads); IValue m = list(names, firstMoment);
+                IValue v = list(names, secondMoment); IValue t = IValue.from((PtNDArray) stepCount);
+                IValue lr = IValue.from((double) learningRate); IValue wd = IValue.from((double) weightDecay);
+                IValue scale = IValue.from((double) gradScale)) {
+            kernels.call("update", p, g, m, v, t, lr, wd, scale).close();
+        }
+    }
+
+    private static IValue list(List<String> names, Map<String, NDArray> arrays) {
+        return IValue.listFrom(names.stream().map(n -> (PtNDArray) arrays.get(n)).toArray(PtNDArray[]::new));
+    }
+
+    /** The L2 norm of all of {@code tensors} together, as a scalar of {@code owner}'s (one kernel per dtype). */
+    public NDArray globalNorm(Collection<NDArray> tensors, NDManager owner) {
+        try (IValue list = IValue.listFrom(tensors.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+                IValue norm = kernels.call("norm", list)) {
+            return norm.toTensor((PtNDManager) owner);
+        }
+    }
+
+    /** Zeroes {@code tensors} in place (gradients: {@code zero_}, which also clears a NaN, unlike a product by 0). */
+    public void zero(Collection<NDArray> tensors) {
+        try (IValue list = IValue.listFrom(tensors.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new))) {
+            kernels.call("zero", list).close();
+        }
+    }
+
+    /** fp32 copies of {@code tensors}, owned by {@code owner}, in one call. */
+    public List<NDArray> toFloat32(List<NDArray> tensors, NDManager owner) {
+        try (IValue list = IValue.listFrom(tensors.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+                IValue cast = kernels.call("float32", list)) {
+            return List.of(cast.toTensorArray((PtNDManager) owner));
         }
     }
 
@@ -108,6 +167,7 @@ public final class AdamW implements AutoCloseable {
 
     @Override
     public void close() {
+        kernels.close();
         manager.close();
     }
 }

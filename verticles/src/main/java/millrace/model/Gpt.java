@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.pytorch.engine.PtNDManager;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -33,10 +34,22 @@ public final class Gpt implements AutoCloseable {
     /** The weights (and mask) the forward pass in progress reads: the parameters, or their fp16 copies. */
     private Map<String, NDArray> weights = params;
     private NDArray mask;
+    /** libtorch's fused kernels (see {@link TorchScriptModule}): causal attention with the config's dropout and
+     *  without, and GELU. */
+    private final TorchScriptModule attentionTraining;
+    private final TorchScriptModule attentionInference;
+    private final TorchScriptModule gelu;
+    private boolean fused = true;
 
     private Gpt(GptConfig config, NDManager parent) {
         this.config = config;
         this.manager = parent.newSubManager();
+        this.attentionInference = causalAttention((PtNDManager) manager, 0f);
+        this.attentionTraining = config.dropout() == 0f ? attentionInference
+                : causalAttention((PtNDManager) manager, config.dropout());
+        this.gelu = TorchScriptModule.compile((PtNDManager) manager, "GeluTanh",
+                "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
+                + "    return torch.gelu(x, approximate=\"tanh\")\n");
         int t = config.blockSize();
         NDArray row = manager.arange(t).reshape(t, 1);
         NDArray col = manager.arange(t).reshape(1, t);
@@ -240,13 +253,30 @@ public final class Gpt implements AutoCloseable {
             k = kv[0];
             v = kv[1];
         }
-        // the new tokens sit at positions past .. past+t and may look at every key up to their own position
-        NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(config.headDim()))
-                .add((mask != null ? mask : causalMask).get(past + ":" + (past + t) + ", 0:" + (past + t)))
-                .softmax(-1);
-        att = dropout(att, training);
-        NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
+        NDArray y;
+        if (fused && past == 0) {
+            y = (training ? attentionTraining : attentionInference).forward(q, k, v);
+        } else {
+            // new tokens after a cached prefix sit at positions past .. past+t and may look at every key up to their
+            // own position: a mask the fused kernel's is_causal (aligned at the first key) does not express
+            NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(config.headDim()))
+                    .add((mask != null ? mask : causalMask).get(past + ":" + (past + t) + ", 0:" + (past + t)))
+                    .softmax(-1);
+            y = dropout(att, training).matMul(v);
+        }
+        y = y.transpose(0, 2, 1, 3).reshape(b, t, c);
         return dropout(linear(y, prefix + "c_proj"), training);
+    }
+
+    /**
+     * {@code softmax(q·kᵀ/√d + causal mask)·v} by libtorch's {@code scaled_dot_product_attention}: FlashAttention or
+     * memory-efficient attention on a GPU, a fused flash kernel on a CPU; neither writes the T × T scores to memory.
+     */
+    static TorchScriptModule causalAttention(PtNDManager manager, float dropout) {
+        return TorchScriptModule.compile(manager, "CausalSelfAttention",
+                "  def forward(self: __torch__.CausalSelfAttention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:\n"
+                + "    return torch.scaled_dot_product_attention(q, k, v, None, "
+                + String.format(java.util.Locale.ROOT, "%.9g", dropout) + ", True)\n");
     }
 
     /** {@code [B, T, C]} → {@code [B, heads, T, headDim]}. */
@@ -255,10 +285,14 @@ public final class Gpt implements AutoCloseable {
     }
 
     private NDArray mlp(NDArray x, String prefix, boolean training) {
-        return dropout(linear(geluTanh(linear(x, prefix + "c_fc")), prefix + "c_proj"), training);
+        NDArray h = linear(x, prefix + "c_fc");
+        return dropout(linear(fused ? gelu.forward(h) : geluTanh(h), prefix + "c_proj"), training);
     }
 
-    /** GPT-2's GELU, the tanh approximation (Hugging Face's {@code gelu_new}), so exported logits match. */
+    /**
+     * GPT-2's GELU, the tanh approximation (Hugging Face's {@code gelu_new}), so exported logits match; written out,
+     * as the fused kernel computes it.
+     */
     static NDArray geluTanh(NDArray x) {
         NDArray inner = x.pow(3).mul(0.044715f).add(x).mul((float) Math.sqrt(2 / Math.PI)).tanh();
         return x.mul(0.5f).mul(inner.add(1f));
@@ -345,8 +379,19 @@ public final class Gpt implements AutoCloseable {
         return manager;
     }
 
+    /**
+     * Whether attention over a whole sequence and GELU run as libtorch's fused kernels (the default) or written out
+     * in elementary ops — the same functions; {@code bench train --kernels explicit} compares them.
+     */
+    public void useFusedKernels(boolean fused) {
+        this.fused = fused;
+    }
+
     @Override
     public void close() {
+        attentionTraining.close();
+        if (attentionInference != attentionTraining) attentionInference.close();
+        gelu.close();
         manager.close();
     }
 }

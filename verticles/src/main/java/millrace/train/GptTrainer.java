@@ -114,14 +114,11 @@ public final class GptTrainer implements AutoCloseable {
             try (NDManager scope = root.newSubManager()) {
                 model.attachTo(scope);
                 Map<String, NDArray> grads = new java.util.LinkedHashMap<>();
-                model.parameters().forEach((name, p) -> grads.put(name, working == null ? p.getGradient()
-                        : working.get(name).getGradient().toType(DataType.FLOAT32, false)));
-                NDArray sumOfSquares = null;
-                for (NDArray g : grads.values()) {
-                    NDArray sq = g.square().sum();
-                    sumOfSquares = sumOfSquares == null ? sq : sumOfSquares.add(sq);
-                }
-                norm = (float) Math.sqrt(sumOfSquares.getFloat()) / lossScale; // the gradients are lossScale times too big
+                List<String> names = List.copyOf(model.parameters().keySet());
+                List<NDArray> raw = names.stream().map(n -> (working == null ? model.parameters() : working).get(n).getGradient()).toList();
+                List<NDArray> fp32 = working == null ? raw : optimizer.toFloat32(raw, scope);
+                for (int i = 0; i < names.size(); i++) grads.put(names.get(i), fp32.get(i));
+                norm = optimizer.globalNorm(grads.values(), scope).getFloat() / lossScale; // the gradients are lossScale times too big
                 skipped = !Float.isFinite(loss) || !Float.isFinite(norm);
                 overflowed = skipped && scaler != null && Float.isFinite(loss) && lossScale > 1f;
                 float scale = (settings.clipNorm() > 0 && norm > settings.clipNorm() ? settings.clipNorm() / norm : 1f) / lossScale;
@@ -137,7 +134,7 @@ public final class GptTrainer implements AutoCloseable {
                     tokensSeen += (long) b * t;
                 }
                 // zero_() rather than multiplying by 0, which would keep a NaN gradient NaN for ever
-                if (working == null) model.parameters().values().forEach(p -> JniUtils.zeroGrad((PtNDArray) p));
+                if (working == null) optimizer.zero(grads.values());
             }
         }
         double seconds = (System.nanoTime() - started) / 1e9;

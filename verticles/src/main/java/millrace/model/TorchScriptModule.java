@@ -1,0 +1,110 @@
+package millrace.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.pytorch.jni.JniUtils;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+
+/**
+ * libtorch ops that DJL 0.36 does not expose — fused attention, GELU, the fused AdamW kernel — reached through
+ * TorchScript: libtorch compiles a module's TorchScript source when it loads it, and DJL runs a loaded module's
+ * methods on its own tensors. This class writes the archive {@code torch.jit.save} would write for a stateless
+ * module with the given methods, loads it, and calls it.
+ *
+ * <p>{@link #forward} records autograd, so gradients flow through it into the caller's graph like through any
+ * other op; {@link #call} runs a method without autograd (an optimizer's in-place update). Methods are written in
+ * TorchScript's serialized form: {@code def name(self: __torch__.ClassName, x: Tensor) -> Tensor:}, two-space
+ * indents. Anything a method depends on (a dropout probability, Adam's betas) is a literal of its source, so a
+ * module has no state that two callers could race on.
+ */
+public final class TorchScriptModule implements AutoCloseable {
+    private final PtSymbolBlock module;
+
+    private TorchScriptModule(PtSymbolBlock module) {
+        this.module = module;
+    }
+
+    /** Compiles a module named {@code className} whose body is {@code methods} onto {@code manager}'s device. */
+    public static TorchScriptModule compile(PtNDManager manager, String className, String methods) {
+        try {
+            Path archive = Files.createTempFile("millrace-" + className, ".pt");
+            try {
+                try (OutputStream out = Files.newOutputStream(archive)) {
+                    writeArchive(out, className, methods);
+                }
+                return new TorchScriptModule(
+                        JniUtils.loadModule(manager, archive, true, new String[0], new String[0], true));
+            } finally {
+                Files.deleteIfExists(archive);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** {@code forward(inputs...)} with autograd recording; the result belongs to the first input's manager. */
+    public NDArray forward(NDArray... inputs) {
+        return IValueUtils.forward(module, new NDList(inputs), true).singletonOrThrow();
+    }
+
+    /** Runs {@code method} without autograd; the caller closes the arguments and the result. */
+    public IValue call(String method, IValue... arguments) {
+        return IValueUtils.runMethod(module, method, arguments);
+    }
+
+    /**
+     * The archive: {@code data.pkl} (the module object in pickle protocol 2: an instance of
+     * {@code __torch__.<className>} with {@code training = True}), {@code code/__torch__.py} (the class),
+     * {@code constants.pkl} (an empty tuple) and {@code version} (file format 10, libtorch's newest: an older one would make it compile the calls against operator schemas of that age, such as a {@code gelu} without {@code approximate}).
+     */
+    static void writeArchive(OutputStream out, String className, String methods) throws IOException {
+        String source = "class " + className + "(Module):\n"
+                + "  __parameters__ = []\n"
+                + "  __buffers__ = []\n"
+                + "  training : bool\n"
+                + methods;
+        ByteArrayOutputStream pickle = new ByteArrayOutputStream();
+        pickle.write(new byte[] {(byte) 0x80, 2}); // PROTO 2
+        pickle.write(("c__torch__\n" + className + "\n").getBytes(StandardCharsets.US_ASCII)); // GLOBAL
+        pickle.write(new byte[] {')', (byte) 0x81, '}', '('}); // EMPTY_TUPLE NEWOBJ EMPTY_DICT MARK
+        pickle.write(new byte[] {'X', 8, 0, 0, 0}); // BINUNICODE of 8 bytes
+        pickle.write("training".getBytes(StandardCharsets.US_ASCII));
+        pickle.write(new byte[] {(byte) 0x88, 'u', 'b', '.'}); // NEWTRUE SETITEMS BUILD STOP
+        try (ZipOutputStream zip = new ZipOutputStream(out)) {
+            stored(zip, "module/data.pkl", pickle.toByteArray());
+            stored(zip, "module/code/__torch__.py", source.getBytes(StandardCharsets.UTF_8));
+            stored(zip, "module/constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'});
+            stored(zip, "module/version", "10\n".getBytes(StandardCharsets.US_ASCII));
+        }
+    }
+
+    private static void stored(ZipOutputStream zip, String name, byte[] data) throws IOException {
+        ZipEntry entry = new ZipEntry(name);
+        entry.setMethod(ZipEntry.STORED);
+        entry.setSize(data.length);
+        CRC32 crc = new CRC32();
+        crc.update(data);
+        entry.setCrc(crc.getValue());
+        zip.putNextEntry(entry);
+        zip.write(data);
+        zip.closeEntry();
+    }
+
+    @Override
+    public void close() {
+        module.close();
+    }
+}

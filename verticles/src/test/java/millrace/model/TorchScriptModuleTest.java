@@ -1,0 +1,121 @@
+package millrace.model;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.training.GradientCollector;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import millrace.train.GptTrainer;
+import org.junit.jupiter.api.Test;
+
+/** libtorch's fused kernels, reached through TorchScript archives, compute what the written-out ops compute. */
+class TorchScriptModuleTest {
+    @Test
+    void fusedAttentionEqualsExplicitAttentionWithGradients() {
+        try (NDManager root = GptTrainer.newRootManager();
+                TorchScriptModule fused = Gpt.causalAttention((PtNDManager) root, 0f)) {
+            Engine.getEngine("PyTorch").setRandomSeed(1);
+            Shape shape = new Shape(2, 3, 7, 4);
+            List<NDArray> qkv = List.of(root.randomNormal(shape), root.randomNormal(shape), root.randomNormal(shape));
+            assertClose(run(root, qkv, in -> explicitAttention(in.get(0), in.get(1), in.get(2))),
+                    run(root, qkv, in -> fused.forward(in.get(0), in.get(1), in.get(2))), 1e-5);
+        }
+    }
+
+    @Test
+    void fusedGeluEqualsTanhApproximation() {
+        try (NDManager root = GptTrainer.newRootManager();
+                TorchScriptModule gelu = TorchScriptModule.compile((PtNDManager) root, "GeluTanh",
+                        "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
+                        + "    return torch.gelu(x, approximate=\"tanh\")\n")) {
+            List<NDArray> x = List.of(root.linspace(-6f, 6f, 97).reshape(1, 97));
+            assertClose(run(root, x, in -> Gpt.geluTanh(in.get(0))), run(root, x, in -> gelu.forward(in.get(0))), 1e-5);
+        }
+    }
+
+    @Test
+    void wholeModelWithFusedKernelsEqualsWrittenOutOps() {
+        try (NDManager root = GptTrainer.newRootManager()) {
+            Engine.getEngine("PyTorch").setRandomSeed(4);
+            Gpt gpt = Gpt.initialize(new GptConfig(2, 2, 16, 8, 23, 0f), root);
+            gpt.requireGradients();
+            long[] tokens = new long[2 * 9];
+            for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 7 + 3) % 23;
+            float[][] fused = lossAndGradients(gpt, root, tokens);
+            gpt.useFusedKernels(false);
+            float[][] explicit = lossAndGradients(gpt, root, tokens);
+            assertClose(explicit, fused, 2e-5);
+        }
+    }
+
+    @Test
+    void aMethodThatDoesNotCompileIsAClearError() {
+        try (NDManager root = GptTrainer.newRootManager()) {
+            Exception e = assertThrows(Exception.class, () -> TorchScriptModule.compile((PtNDManager) root, "Broken",
+                    "  def forward(self: __torch__.Broken, x: Tensor) -> Tensor:\n    return torch.no_such_op(x)\n"));
+            assertTrue(String.valueOf(e.getMessage()).contains("no_such_op"), e.getMessage());
+        }
+    }
+
+    private static float[][] lossAndGradients(Gpt gpt, NDManager root, long[] tokens) {
+        List<float[]> out = new ArrayList<>();
+        try (NDManager step = root.newSubManager()) {
+            gpt.attachTo(step);
+            NDArray batch = step.create(tokens, new Shape(2, 9));
+            try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
+                NDArray loss = Gpt.loss(gpt.forward(batch.get(":, 0:8"), true), batch.get(":, 1:"));
+                out.add(new float[] {loss.getFloat()});
+                c.backward(loss);
+            }
+            for (NDArray p : gpt.parameters().values()) out.add(p.getGradient().toFloatArray());
+            gpt.parameters().values().forEach(p -> ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) p));
+        }
+        return out.toArray(float[][]::new);
+    }
+
+    /** The output, then the gradient of every input under a fixed upstream gradient. */
+    private static float[][] run(NDManager root, List<NDArray> inputs, Function<List<NDArray>, NDArray> op) {
+        try (NDManager step = root.newSubManager()) {
+            List<NDArray> leaves = new ArrayList<>();
+            for (NDArray a : inputs) {
+                NDArray leaf = a.duplicate();
+                leaf.attach(step);
+                leaf.setRequiresGradient(true);
+                leaves.add(leaf);
+            }
+            List<float[]> out = new ArrayList<>();
+            try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
+                NDArray y = op.apply(leaves);
+                out.add(y.toFloatArray());
+                NDArray upstream = step.arange((float) y.size()).reshape(y.getShape()).mul(0.37f).sin();
+                c.backward(y.mul(upstream).sum());
+            }
+            for (NDArray leaf : leaves) out.add(leaf.getGradient().toFloatArray());
+            return out.toArray(float[][]::new);
+        }
+    }
+
+    private static void assertClose(float[][] expected, float[][] actual, double tolerance) {
+        assertEquals(expected.length, actual.length);
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i].length, actual[i].length, "tensor " + i);
+            for (int j = 0; j < expected[i].length; j++) {
+                assertEquals(expected[i][j], actual[i][j], tolerance, "tensor " + i + " at " + j);
+            }
+        }
+    }
+
+    static NDArray explicitAttention(NDArray q, NDArray k, NDArray v) {
+        long t = q.getShape().get(2);
+        NDManager m = q.getManager();
+        NDArray mask = m.arange(t).reshape(1, t).gt(m.arange(t).reshape(t, 1)).toType(DataType.FLOAT32, false).mul(-1e9f);
+        return q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(q.getShape().get(3))).add(mask).softmax(-1).matMul(v);
+    }
+}
