@@ -6,7 +6,12 @@ global-norm clipping at 1.0, batch and sequence length, on the same token stream
 and libopenblas0-pthread installed (without OpenBLAS, torch falls back to a reference BLAS ~15x slower).
 
 usage: train_torch.py --layers 4 --heads 4 --width 128 --vocab 50257 --seq 64 --batch 8 --steps 1000 --tokens FILE
+                      [--device cuda --dtype fp32|tf32|fp16|bf16]
 prints one JSON line: tokens/s over the timed steps, peak and per-100-step RSS, final loss.
+
+What PyTorch offers is used where this torch has it, as Millrace uses libtorch's: F.scaled_dot_product_attention
+(torch >= 2.0; written out on 1.13) and the fused AdamW kernel (torch >= 2.4 on a CPU, 2.0 on CUDA). On a GPU,
+fp16/bf16 run under autocast (fp16 with a GradScaler), tf32 sets allow_tf32.
 """
 import argparse, json, math, os, time
 import numpy as np
@@ -39,9 +44,13 @@ class Block(nn.Module):
         b, t, c = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(c, dim=2)
         q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-        att = att.masked_fill(mask[:, :, :t, :t] == 0, float("-inf")).softmax(dim=-1)
-        y = (att @ v).transpose(1, 2).contiguous().view(b, t, c)
+        if hasattr(F, "scaled_dot_product_attention"):
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            att = att.masked_fill(mask[:, :, :t, :t] == 0, float("-inf")).softmax(dim=-1)
+            y = att @ v
+        y = y.transpose(1, 2).contiguous().view(b, t, c)
         x = x + self.attn_proj(y)
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
 
@@ -79,15 +88,30 @@ def main():
     a.add_argument("--tokens", required=True, help="int32 little-endian token ids")
     a.add_argument("--lr", type=float, default=3e-3)
     a.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads (default: every core, as libtorch in DJL)")
+    a.add_argument("--device", default="cpu")
+    a.add_argument("--dtype", default="fp32", choices=["fp32", "tf32", "fp16", "bf16"])
     args = a.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = args.dtype == "tf32"
+        torch.backends.cudnn.allow_tf32 = args.dtype == "tf32"
+    autocast = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(args.dtype)
+    scaler = torch.cuda.amp.GradScaler() if cuda and args.dtype == "fp16" else None
     tokens = torch.from_numpy(np.fromfile(args.tokens, dtype="<i4").astype(np.int64))
-    model = GPT(args.layers, args.heads, args.width, args.vocab, args.seq)
+    model = GPT(args.layers, args.heads, args.width, args.vocab, args.seq).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "wpe" not in n and "wte" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "wpe" not in n and "wte" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+    groups = [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}]
+    try:
+        opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=True)
+        opt.step()  # no gradients yet: a no-op that fails where this torch has no fused kernel for the device
+        fused = True
+    except (TypeError, RuntimeError):
+        opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+        fused = False
     row = args.seq + 1
     per_step = args.batch * row
     rss, loss_value, started = [], float("nan"), None
@@ -99,17 +123,31 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         start = (step * per_step) % (len(tokens) - per_step)
-        batch = tokens[start:start + per_step].view(args.batch, row)
-        loss = model(batch[:, :-1], batch[:, 1:])
+        batch = tokens[start:start + per_step].view(args.batch, row).to(device)
+        with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+            loss = model(batch[:, :-1], batch[:, 1:])
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+        else:
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        loss_value = loss.item()
+        if scaler is not None:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
+        loss_value = loss.item()  # a host sync every step, as Millrace's trainer has
         if (step - args.warmup) % 100 == 0 and step >= args.warmup:
             rss.append(round(status_mb("VmRSS"), 1))
+    if cuda:
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    print(json.dumps({"peer": "PyTorch %s eager" % torch.__version__, "threads": torch.get_num_threads(),
+    kernels = ("sdpa" if hasattr(F, "scaled_dot_product_attention") else "explicit attention") + \
+        (", fused AdamW" if fused else "")
+    print(json.dumps({"peer": "PyTorch %s eager %s %s (%s)" % (torch.__version__, args.device, args.dtype, kernels),
+                      "threads": torch.get_num_threads(),
                       "steps": args.steps, "tokens_per_s": args.steps * args.batch * args.seq / seconds,
                       "seconds": seconds, "final_loss": loss_value, "rss_mb_every_100_steps": rss,
                       "peak_rss_mb": status_mb("VmHWM")}))

@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
  * batch, sequence length, optimizer and token stream ({@code bench/train_torch.py}) on the same machine.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Tokens/s and RSS of N training steps of a preset on the CPU, against PyTorch eager (bench/train_torch.py) "
+        description = "Tokens/s, RSS (and MFU on a GPU) of N training steps of a preset, against PyTorch eager (bench/train_torch.py) "
                 + "on the same architecture, batch and tokens.")
 final class TrainBench implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "small", description = "Preset (default: ${DEFAULT-VALUE}).")
@@ -56,6 +56,13 @@ final class TrainBench implements Callable<Integer> {
                     + "OpenBLAS, which runs its own threads; on 2 cores 1 intra-op thread measured faster than 2).")
     int peerThreads;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}); the peer runs on the same.")
+    String device;
+
+    @Option(names = "--precision", defaultValue = "FP32",
+            description = "FP32, or FP16 with fp32 master weights and loss scaling (default: ${DEFAULT-VALUE}); the peer uses autocast fp16.")
+    TrainSettings.Precision precision;
+
     @Option(names = "--kernels", defaultValue = "fused",
             description = "fused: attention and GELU as libtorch's fused kernels; explicit: written out in elementary ops (default: ${DEFAULT-VALUE}).")
     String kernels;
@@ -70,12 +77,13 @@ final class TrainBench implements Callable<Integer> {
         GptConfig config = GptConfig.preset(model, tokenizer.vocabSize(), seq);
         TrainSettings demo = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), seq);
         TrainSettings settings = new TrainSettings("bench", config, "r50k", batch, demo.schedule(), demo.clipNorm(),
-                demo.adam(), 1, 3600, 1, 0);
+                demo.adam(), 1, 3600, 1, 0, batch, precision, device);
 
         ObjectNode ours = JsonSerde.MAPPER.createObjectNode();
         ArrayNode rss = ours.putArray("rss_mb_every_100_steps");
         ArrayNode heap = ours.putArray("jvm_heap_committed_mb_every_100_steps"); // RSS minus this is native memory
-        try (NDManager root = GptTrainer.newRootManager()) {
+        ai.djl.Device onDevice = settings.resolveDevice();
+        try (NDManager root = GptTrainer.newRootManager(settings)) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(1);
             if (!kernels.equals("fused") && !kernels.equals("explicit")) {
                 throw new CommandLine.ParameterException(new CommandLine(this), "--kernels must be fused or explicit");
@@ -83,7 +91,7 @@ final class TrainBench implements Callable<Integer> {
             Gpt gpt = Gpt.initialize(config, root);
             gpt.useFusedKernels(kernels.equals("fused"));
             GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
-            ours.put("kernels", kernels);
+            ours.put("kernels", kernels).put("device", onDevice.toString()).put("precision", precision.name());
             int row = seq + 1;
             int perStep = batch * row;
             long started = 0;
@@ -105,15 +113,18 @@ final class TrainBench implements Callable<Integer> {
                 }
             }
             double seconds = (System.nanoTime() - started) / 1e9;
-            ours.put("tokens_per_s", (double) steps * batch * seq / seconds).put("seconds", seconds)
+            double tokensPerSecond = (double) steps * batch * seq / seconds;
+            ours.put("tokens_per_s", tokensPerSecond).put("seconds", seconds)
                     .put("final_loss", loss).put("peak_rss_mb", peakRssMb());
+            var peak = millrace.train.PeakFlops.of(onDevice, precision);
+            if (peak.isPresent()) ours.put("mfu", tokensPerSecond * trainer.model().flopsPerToken() / peak.getAsDouble());
             trainer.close();
         }
         log("Millrace: %.0f tokens/s, loss %.3f, RSS every 100 steps %s MB (JVM heap committed %s MB)",
                 ours.get("tokens_per_s").asDouble(), ours.get("final_loss").asDouble(), rss, heap);
 
         JsonNode peer = null;
-        if (!python.equals("none")) peer = runPeer(config, tokens);
+        if (!python.equals("none")) peer = runPeer(config, tokens, onDevice.isGpu());
 
         ObjectNode o = JsonSerde.MAPPER.createObjectNode();
         o.put("model", model).put("batch", batch).put("seq", seq).put("steps", steps).set("millrace", ours);
@@ -128,6 +139,7 @@ final class TrainBench implements Callable<Integer> {
                     ours.get("threads").asInt(), ours.get("tokens_per_s").asDouble(), steps, model, batch, seq,
                     ours.get("final_loss").asDouble(), rss,
                     ours.get("peak_rss_mb").asDouble());
+            if (ours.has("mfu")) System.out.printf("Millrace MFU on %s %s: %.1f%%%n", onDevice, precision, 100 * ours.get("mfu").asDouble());
             if (peer != null) {
                 System.out.printf("peer: %s (%d threads): %.0f tokens/s, final loss %.3f, RSS every 100 steps %s MB, peak %.0f MB%n",
                         peer.get("peer").asText(), peer.get("threads").asInt(), peer.get("tokens_per_s").asDouble(),
@@ -161,17 +173,22 @@ final class TrainBench implements Callable<Integer> {
         return all;
     }
 
-    private JsonNode runPeer(GptConfig config, int[] tokens) throws Exception {
+    private JsonNode runPeer(GptConfig config, int[] tokens, boolean gpu) throws Exception {
         Path script = BenchSupport.repoFile("bench/train_torch.py");
         Path ids = Files.createTempFile("millrace-bench-tokens", ".i32");
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(ids)))) {
             for (int t : tokens) out.writeInt(Integer.reverseBytes(t));
         }
         try {
-            List<String> cmd = List.of(python, script.toString(), "--layers", "" + config.nLayer(), "--heads", "" + config.nHead(),
+            List<String> cmd = new ArrayList<>(List.of(python, script.toString(), "--layers", "" + config.nLayer(), "--heads", "" + config.nHead(),
                     "--width", "" + config.nEmbd(), "--vocab", "" + config.vocabSize(), "--seq", "" + seq, "--batch", "" + batch,
                     "--steps", "" + steps, "--warmup", "" + warmup, "--tokens", ids.toString(),
-                    "--threads", "" + peerThreads);
+                    "--threads", "" + peerThreads));
+            if (gpu) {
+                boolean tf32 = "1".equals(System.getenv("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"));
+                cmd.addAll(List.of("--device", "cuda", "--dtype",
+                        precision == TrainSettings.Precision.FP16 ? "fp16" : tf32 ? "tf32" : "fp32"));
+            }
             log("peer: %s", String.join(" ", cmd));
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
