@@ -30,11 +30,21 @@ public final class Platform implements AutoCloseable {
     private final Vertx vertx;
     private final WebVerticle web;
     private final MetricsVerticle ops;
+    private final TrainVerticle train;
 
-    private Platform(Vertx vertx, WebVerticle web, MetricsVerticle ops) {
+    private Platform(Vertx vertx, WebVerticle web, MetricsVerticle ops, TrainVerticle train) {
         this.vertx = vertx;
         this.web = web;
         this.ops = ops;
+        this.train = train;
+    }
+
+    /**
+     * Completes with the last step when the train role has trained its {@code --max-steps} and checkpointed them;
+     * never when this process has no train role or no step limit.
+     */
+    public java.util.concurrent.CompletableFuture<Long> trainingFinished() {
+        return train == null ? new java.util.concurrent.CompletableFuture<>() : train.finished();
     }
 
     /** Creates missing topics, then deploys every role's verticles; returns when all have started. */
@@ -50,6 +60,7 @@ public final class Platform implements AutoCloseable {
         MetricsVerticle ops = new MetricsVerticle(config.opsPort(), started::get);
         deployed.add(deploy(vertx, ops, eventLoop));
         WebVerticle web = null;
+        TrainVerticle train = null;
         // downstream first, so that consumers are in their groups before the first documents arrive
         if (roles.contains(Role.WEB)) {
             web = new WebVerticle(config.httpPort());
@@ -61,7 +72,8 @@ public final class Platform implements AutoCloseable {
             // step runs on the same thread instead of hopping across the shared worker pool
             DeploymentOptions trainer = new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)
                     .setWorkerPoolName("millrace-train").setWorkerPoolSize(1);
-            deployed.add(deploy(vertx, new TrainVerticle(config.kafka(), config.train(), config.checkpointDir()), trainer));
+            train = new TrainVerticle(config.kafka(), config.train(), config.checkpointDir());
+            deployed.add(deploy(vertx, train, trainer));
         }
         if (roles.contains(Role.TOKENIZE)) {
             deployed.add(deploy(vertx, new TokenizeVerticle(config.kafka(), config.tokenize()), worker));
@@ -83,7 +95,7 @@ public final class Platform implements AutoCloseable {
         started.set(true);
         LOG.info("running roles {}{}; metrics on :{}/metrics", roles.stream().map(Role::label).toList(),
                 web != null ? " — web on http://localhost:" + web.port() : "", ops.port());
-        return new Platform(vertx, web, ops);
+        return new Platform(vertx, web, ops, train);
     }
 
     private static Future<String> deploy(Vertx vertx, Deployable verticle, DeploymentOptions options) {

@@ -33,7 +33,7 @@ final class IngestCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("no such file or directory: " + p);
             }
         }
-        try (Ingestor ingestor = new Ingestor(new KafkaSettings(kafka, "cli-" + PlatformOptions.pid()), options.options())) {
+        try (Ingestor ingestor = new Ingestor(new KafkaSettings(kafka, "cli-" + ProcessOptions.pid()), options.options())) {
             if (options.watchSeconds != null) {
                 System.out.println("watching " + inputs + " every " + options.watchSeconds + " s; Ctrl-C stops");
                 ingestor.watch(inputs, java.time.Duration.ofSeconds(options.watchSeconds), () -> false);

@@ -77,7 +77,7 @@ final class TrainBench implements Callable<Integer> {
         GptConfig config = GptConfig.preset(model, tokenizer.vocabSize(), seq);
         TrainSettings demo = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), seq);
         TrainSettings settings = new TrainSettings("bench", config, "r50k", batch, demo.schedule(), demo.clipNorm(),
-                demo.adam(), 1, 3600, 1, 0, batch, precision, device);
+                demo.adam(), 1, 3600, 1, 0, batch, precision, device, 0);
 
         ObjectNode ours = JsonSerde.MAPPER.createObjectNode();
         ArrayNode rss = ours.putArray("rss_mb_every_100_steps");

@@ -38,7 +38,7 @@ final class UpCommand implements Callable<Integer> {
         EmbeddedKafka broker = null;
         String bootstrap = kafka;
         if (bootstrap == null) {
-            broker = new EmbeddedKafka(options.dataDir.resolve("kafka"), kafkaPort).start();
+            broker = new EmbeddedKafka(options.process.dataDir.resolve("kafka"), kafkaPort).start();
             bootstrap = broker.bootstrapServers();
         }
         PlatformConfig config = options.toConfig(bootstrap);
@@ -58,7 +58,7 @@ final class UpCommand implements Callable<Integer> {
             stopped.countDown();
         }, "millrace-shutdown"));
         System.out.println("Millrace is up: http://localhost:" + platform.httpPort() + " (Kafka at " + bootstrap
-                + ", data in " + options.dataDir.toAbsolutePath() + "). Ctrl-C stops it.");
+                + ", data in " + options.process.dataDir.toAbsolutePath() + "). Ctrl-C stops it.");
         stopped.await();
         return 0;
     }

@@ -23,6 +23,8 @@ import millrace.model.LearningRateSchedule;
  *     {@code batchSize / microBatchSize} of them (gradient accumulation: the batch of a bigger machine on a smaller one)
  * @param precision FP32, or FP16 compute (fp32 master weights, dynamic loss scaling)
  * @param device {@code cpu}, {@code gpu} or {@code auto} (a GPU when libtorch sees one)
+ * @param maxSteps optimizer steps after which the trainer writes a last checkpoint and stops (0: train for as long as
+ *     shards come, the streaming default)
  */
 public record TrainSettings(
         String modelName,
@@ -38,7 +40,8 @@ public record TrainSettings(
         int evalEverySteps,
         int microBatchSize,
         Precision precision,
-        String device) {
+        String device,
+        long maxSteps) {
 
     /** The arithmetic of forward and backward passes; weights and optimizer state are always fp32. */
     public enum Precision { FP32, FP16 }
@@ -53,6 +56,10 @@ public record TrainSettings(
         if (!java.util.Set.of("cpu", "gpu", "auto").contains(device)) {
             throw new IllegalArgumentException("device must be cpu, gpu or auto, was " + device);
         }
+        if (maxSteps < 0) throw new IllegalArgumentException("max steps must be >= 0 (0: no limit), was " + maxSteps);
+        if (keepCheckpoints < 1) throw new IllegalArgumentException("keep at least 1 checkpoint, was " + keepCheckpoints);
+        if (checkpointEverySeconds < 1) throw new IllegalArgumentException("checkpoint interval must be >= 1 s");
+        if (clipNorm < 0) throw new IllegalArgumentException("gradient clipping threshold must be >= 0 (0: off)");
     }
 
     /** Without gradient accumulation: one forward and backward pass per step. */
@@ -60,17 +67,17 @@ public record TrainSettings(
             LearningRateSchedule schedule, float clipNorm, AdamW.Settings adam, long seed, long checkpointEverySeconds,
             int keepCheckpoints, int evalEverySteps) {
         this(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed, checkpointEverySeconds,
-                keepCheckpoints, evalEverySteps, batchSize, Precision.FP32, "cpu");
+                keepCheckpoints, evalEverySteps, batchSize, Precision.FP32, "cpu", 0);
     }
 
     public TrainSettings withMicroBatchSize(int rows) {
         return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed,
-                checkpointEverySeconds, keepCheckpoints, evalEverySteps, rows, precision, device);
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, rows, precision, device, maxSteps);
     }
 
     public TrainSettings withHardware(Precision newPrecision, String newDevice) {
         return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed,
-                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, newPrecision, newDevice);
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, newPrecision, newDevice, maxSteps);
     }
 
     /** The device {@link #device} names, resolved against what libtorch sees. */
@@ -84,7 +91,7 @@ public record TrainSettings(
 
     public TrainSettings withSeed(long newSeed) {
         return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, newSeed,
-                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, precision, device);
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, precision, device, maxSteps);
     }
 
     /** The laptop demo: a tiny model on GPT-2's vocabulary that visibly learns within a minute on two cores. */

@@ -46,8 +46,21 @@ import org.slf4j.LoggerFactory;
 public final class TrainVerticle extends StageVerticle {
     private static final Logger LOG = LoggerFactory.getLogger(TrainVerticle.class);
 
+    private final java.util.concurrent.CompletableFuture<Long> finished;
+
     public TrainVerticle(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
-        super("train", vertx -> new TrainWorker(kafka, settings, checkpointRoot));
+        this(kafka, settings, checkpointRoot, new java.util.concurrent.CompletableFuture<>());
+    }
+
+    private TrainVerticle(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot,
+            java.util.concurrent.CompletableFuture<Long> finished) {
+        super("train", vertx -> new TrainWorker(kafka, settings, checkpointRoot, finished));
+        this.finished = finished;
+    }
+
+    /** Completes with the last step once {@link TrainSettings#maxSteps} are trained and checkpointed; never without one. */
+    public java.util.concurrent.CompletableFuture<Long> finished() {
+        return finished;
     }
 
     /** A row waiting to be trained on: where it is in the stream (shard record and row), and the shard's documents. */
@@ -81,6 +94,9 @@ public final class TrainVerticle extends StageVerticle {
         /** Test hook: told the rows of every step taken. */
         java.util.function.Consumer<List<QueuedRow>> onStep = rows -> { };
         /** Documents whose freshness was observed lately: a document's tokens can span a few shards. */
+        private final java.util.concurrent.CompletableFuture<Long> finished;
+        private long startedNanos = System.nanoTime();
+        private long startedStep;
         private final Set<String> fresh = Collections.newSetFromMap(new LinkedHashMap<>(1024, 0.75f, false) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
@@ -89,12 +105,19 @@ public final class TrainVerticle extends StageVerticle {
         });
 
         TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
+            this(kafka, settings, checkpointRoot, new java.util.concurrent.CompletableFuture<>());
+        }
+
+        TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot,
+                java.util.concurrent.CompletableFuture<Long> finished) {
             this.settings = settings;
+            this.finished = finished;
             this.root = GptTrainer.newRootManager(settings);
             this.tokenizer = Tokenizers.load(settings.tokenizer());
             this.checkpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
             this.trainer = resumeOrStart();
             this.lastCheckpointStep = trainer.step();
+            this.startedStep = trainer.step();
             this.audit = new TrainAudit(checkpointRoot.resolve(settings.modelName()).resolve("audit"));
             audit.truncateAfter(trainer.step()); // what was trained after the checkpoint died with its process
             this.flopsPerToken = trainer.model().flopsPerToken();
@@ -147,6 +170,10 @@ public final class TrainVerticle extends StageVerticle {
 
         @Override
         public void step() {
+            if (settings.maxSteps() > 0 && trainer.step() >= settings.maxSteps()) {
+                finish();
+                return;
+            }
             boolean ready = queue.size() >= settings.batchSize();
             for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(ready ? 0 : 200))) accept(r);
             ConsumerLag.record("train", Topics.SHARDS, consumer);
@@ -158,6 +185,20 @@ public final class TrainVerticle extends StageVerticle {
             if (System.currentTimeMillis() - lastCheckpointMillis >= settings.checkpointEverySeconds() * 1000
                     && trainer.step() > lastCheckpointStep) {
                 checkpoint();
+            }
+        }
+
+        /** The step budget is spent: a last checkpoint (unless the newest one is of this step), then idle. */
+        private void finish() {
+            if (!finished.isDone()) {
+                if (trainer.step() > lastCheckpointStep) checkpoint();
+                LOG.info("trained {} steps (--max-steps): stopping", trainer.step());
+                finished.complete(trainer.step());
+            }
+            try {
+                Thread.sleep(200); // idle without spinning until the process stops
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
 
@@ -253,9 +294,10 @@ public final class TrainVerticle extends StageVerticle {
                 if (peakFlops.isPresent()) Metrics.TRAIN_MFU.set(flops / peakFlops.getAsDouble());
                 Metrics.TRAIN_STEP_SECONDS.observe(result.seconds());
                 if (result.step() % 10 == 0 || result.step() <= 1) {
-                    LOG.info("step {} loss {} lr {} grad norm {} ({} tokens/s)", result.step(),
+                    LOG.info("step {}{} loss {} lr {} grad norm {} ({} tokens/s){}", result.step(),
+                            settings.maxSteps() > 0 ? "/" + settings.maxSteps() : "",
                             String.format("%.4f", result.loss()), String.format("%.2e", result.learningRate()),
-                            String.format("%.3f", result.gradNorm()), Math.round(result.tokens() / result.seconds()));
+                            String.format("%.3f", result.gradNorm()), Math.round(result.tokens() / result.seconds()), eta());
                 }
             }
             if (settings.evalEverySteps() > 0 && result.step() % settings.evalEverySteps() == 0 && !validation.isEmpty()) {
@@ -264,6 +306,15 @@ public final class TrainVerticle extends StageVerticle {
                 Metrics.TRAIN_VALIDATION_PERPLEXITY.set(Math.exp(lastValidationLoss));
                 LOG.info("step {} validation loss {}", result.step(), String.format("%.4f", lastValidationLoss));
             }
+        }
+
+        /** ", ETA 12:34" towards --max-steps at the pace since this worker started, or nothing. */
+        private String eta() {
+            long done = trainer.step() - startedStep;
+            if (settings.maxSteps() <= 0 || done <= 0) return "";
+            double perStep = (System.nanoTime() - startedNanos) / 1e9 / done;
+            long seconds = Math.round(perStep * (settings.maxSteps() - trainer.step()));
+            return String.format(", ETA %d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60);
         }
 
         /** Puts a batch back at the head of the queue, in its order: the next step takes the same rows. */

@@ -21,9 +21,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A real trainer process ({@code millrace run --roles train}) killed with SIGKILL in the middle of training and
- * started again: the audit of the rows trained into the final weights lists every row of every shard produced
- * exactly once.
+ * A real trainer process ({@code millrace train}) killed with SIGKILL in the middle of training and started again
+ * with {@code --max-steps} set to the steps the shards make: the audit of the rows trained into the final weights
+ * lists every row of every shard produced exactly once, and the second process stops by itself at the last step.
  */
 class TrainKillIT {
     @RegisterExtension
@@ -35,13 +35,14 @@ class TrainKillIT {
     private static final int SHARDS = 60;
     private static final int ROWS = 6;
 
-    private Process trainer(Path log) throws Exception {
+    private Process trainer(Path log, String... more) throws Exception {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = List.of(java, "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
-                "millrace.cli.Main", "run", "--roles", "train", "--kafka", kafka.settings("x").bootstrapServers(),
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
+                "millrace.cli.Main", "train", "--kafka", kafka.settings("x").bootstrapServers(),
                 "--data-dir", dir.resolve("data").toString(), "--tokenizer", "r50k", "--seq-len", "8",
                 "--batch-size", "4", "--checkpoint-every", "1", "--model", "tiny", "--ops-port", "0",
-                "--instance-id", "kill-test");
+                "--instance-id", "kill-test"));
+        cmd.addAll(List.of(more));
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
@@ -77,22 +78,22 @@ class TrainKillIT {
         first.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no last checkpoint
         assertTrue(beforeKill < produced.size(), "killed before the end: " + beforeKill + " rows audited");
 
-        Process second = trainer(dir.resolve("second.log"));
+        int steps = SHARDS * ROWS / 4;
+        Process second = trainer(dir.resolve("second.log"), "--max-steps", "" + steps);
         try {
-            while (audit().size() < produced.size()) {
-                assertTrue(second.isAlive(), () -> "trainer died: " + read(dir.resolve("second.log")));
-                assertTrue(System.nanoTime() < deadline + 120_000_000_000L, "only " + audit().size() + " rows audited");
-                Thread.sleep(200);
-            }
+            assertTrue(second.waitFor(240, java.util.concurrent.TimeUnit.SECONDS),
+                    () -> "no exit at --max-steps: " + read(dir.resolve("second.log")));
+            assertEquals(0, second.exitValue(), () -> read(dir.resolve("second.log")));
         } finally {
-            second.destroy();
-            second.waitFor();
+            second.destroyForcibly().waitFor();
         }
+        String log = read(dir.resolve("second.log"));
+        assertTrue(log.contains("trained " + steps + " steps; checkpoints in"), log);
+        assertTrue(Files.isDirectory(dir.resolve("data/checkpoints/millrace/step-" + String.format("%09d", steps))), log);
         System.err.println("all rows audited after " + (System.nanoTime() - started) / 1_000_000 + " ms");
         List<String> rows = audit().stream().map(r -> r.replace("!dropped", "")).toList();
         assertEquals(produced.size(), rows.size(), "no row twice");
         assertEquals(new TreeSet<>(produced), new TreeSet<>(rows), "every row once");
-        String log = read(dir.resolve("second.log"));
         assertTrue(log.contains("resuming millrace from"), log);
     }
 
