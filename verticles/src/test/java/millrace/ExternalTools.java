@@ -19,6 +19,18 @@ public final class ExternalTools {
         return missing(tool + " is not on the PATH (" + install + ")");
     }
 
+    /**
+     * Whether {@code tool} is on the PATH, for a part of a test that can be left out: where it is missing the reason is
+     * printed and the part skipped — unless {@code MILLRACE_REQUIRE_TOOLS=1}, then it fails.
+     */
+    public static boolean available(String tool, String install) {
+        if (find(tool).isPresent()) return true;
+        String message = tool + " is not on the PATH (" + install + ")";
+        if ("1".equals(System.getenv("MILLRACE_REQUIRE_TOOLS"))) throw new AssertionError(message);
+        System.err.println("skipped: " + message);
+        return false;
+    }
+
     /** A data file a package installs (real text for tests). */
     public static Path requireFile(Path file, String install) {
         if (Files.isReadable(file)) return file;

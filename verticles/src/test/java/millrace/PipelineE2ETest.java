@@ -29,7 +29,10 @@ import millrace.train.TrainSettings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The whole loop in one JVM on a real broker: files → documents → clean → shards → training → web. */
+/**
+ * The whole loop in one JVM on a real broker: files → documents → clean → shards → training → web, the page checked
+ * in headless Chromium.
+ */
 class PipelineE2ETest {
     private static final Duration WAIT = Duration.ofSeconds(120);
 
@@ -144,6 +147,11 @@ class PipelineE2ETest {
                 assertEquals(400, post(http, base + "/api/generate", "{\"prompt\":\"x\",\"topP\":0}").statusCode());
                 assertEquals(400, post(http, base + "/api/generate", "{\"prompt\": 12}").statusCode());
                 assertEquals(400, post(http, base + "/api/generate", "not json").statusCode());
+
+                // and in a real browser: the dashboard fills in, and a generation streams into the page
+                if (millrace.web.PageInChromium.available()) {
+                    millrace.web.PageInChromium.dashboardAndStreamingGeneration(base, 10, "And Ruth said");
+                }
             } finally {
                 platform.close();
             }

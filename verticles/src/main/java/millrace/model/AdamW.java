@@ -45,7 +45,7 @@ public final class AdamW implements AutoCloseable {
     /**
      * {@code update}: scales the gradients, then {@code torch._fused_adamw_} — PyTorch's {@code AdamW(fused=True)}:
      * {@code p -= lr·wd·p; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²; p -= lr/(1-β1^t) · m / (√v/√(1-β2^t) + ε)};
-     * {@code norm}: the global L2 norm of a list; {@code zero}: zeroes a list in place; {@code float32}: casts one.
+     * {@code norm}: the global L2 norm of a list; {@code zero}: zeroes a list in place.
      */
     private static String kernelSource(Settings s) {
         String self = "self: __torch__.AdamWKernels";
@@ -60,9 +60,7 @@ public final class AdamW implements AutoCloseable {
                 + "  def norm(" + self + ", tensors: List[Tensor]) -> Tensor:\n"
                 + "    return torch.stack(torch._foreach_norm(tensors, 2)).norm()\n"
                 + "  def zero(" + self + ", tensors: List[Tensor]) -> None:\n"
-                + "    torch._foreach_zero_(tensors)\n"
-                + "  def float32(" + self + ", tensors: List[Tensor]) -> List[Tensor]:\n"
-                + "    return [t.float() for t in tensors]\n";
+                + "    torch._foreach_zero_(tensors)\n";
     }
 
     private static String literal(float f) {
@@ -117,14 +115,6 @@ public final class AdamW implements AutoCloseable {
     public void zero(Collection<NDArray> tensors) {
         try (IValue list = IValue.listFrom(tensors.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new))) {
             kernels.call("zero", list).close();
-        }
-    }
-
-    /** fp32 copies of {@code tensors}, owned by {@code owner}, in one call. */
-    public List<NDArray> toFloat32(List<NDArray> tensors, NDManager owner) {
-        try (IValue list = IValue.listFrom(tensors.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
-                IValue cast = kernels.call("float32", list)) {
-            return List.of(cast.toTensorArray((PtNDManager) owner));
         }
     }
 

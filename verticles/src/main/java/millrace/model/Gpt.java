@@ -12,6 +12,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -31,14 +32,14 @@ public final class Gpt implements AutoCloseable {
     private final Map<String, NDArray> params = new LinkedHashMap<>();
     /** Additive causal mask: 0 on and below the diagonal, a large negative number above it. */
     private final NDArray causalMask;
-    /** The weights (and mask) the forward pass in progress reads: the parameters, or their fp16 copies. */
+    /** The weights the forward pass in progress reads: the parameters, or their fp16 casts. */
     private Map<String, NDArray> weights = params;
-    private NDArray mask;
     /** libtorch's fused kernels (see {@link TorchScriptModule}): causal attention with the config's dropout and
      *  without, and GELU. */
     private final TorchScriptModule attentionTraining;
     private final TorchScriptModule attentionInference;
     private final TorchScriptModule gelu;
+    private final TorchScriptModule toFp16;
     private boolean fused = true;
 
     private Gpt(GptConfig config, NDManager parent) {
@@ -50,6 +51,9 @@ public final class Gpt implements AutoCloseable {
         this.gelu = TorchScriptModule.compile((PtNDManager) manager, "GeluTanh",
                 "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
                 + "    return torch.gelu(x, approximate=\"tanh\")\n");
+        this.toFp16 = TorchScriptModule.compile((PtNDManager) manager, "ToFp16",
+                "  def forward(self: __torch__.ToFp16, w: List[Tensor]) -> List[Tensor]:\n"
+                + "    return [t.half() for t in w]\n");
         int t = config.blockSize();
         NDArray row = manager.arange(t).reshape(t, 1);
         NDArray col = manager.arange(t).reshape(1, t);
@@ -149,33 +153,21 @@ public final class Gpt implements AutoCloseable {
     }
 
     /**
-     * Copies of the parameters in {@code type}, owned by {@code owner}, that record gradients of their own: mixed
-     * precision's working weights.
-     * (A dtype cast in DJL is not recorded by autograd, so gradients cannot flow through it to the fp32 parameters.)
+     * fp16 logits: the pass runs on fp16 casts of the fp32 parameters, made in one call inside autograd, so the
+     * gradients come back through the casts into the fp32 parameters' own gradients, in fp32 (mixed precision as
+     * PyTorch's autocast does it). {@link #loss} takes the softmax of fp16 logits in fp32. (DJL's own dtype cast runs
+     * without autograd, hence the TorchScript one.)
      */
-    public Map<String, NDArray> workingCopies(DataType type, NDManager owner) {
-        Map<String, NDArray> copies = new LinkedHashMap<>();
-        params.forEach((name, p) -> {
-            NDArray c = p.toType(type, true);
-            c.attach(owner);
-            c.setRequiresGradient(true);
-            copies.put(name, c);
-        });
-        return copies;
-    }
-
-    /**
-     * Logits computed with {@code working} weights (see {@link #workingCopies}), in their precision; {@link #loss}
-     * takes the softmax of fp16 logits in fp32.
-     */
-    public NDArray forward(NDArray idx, boolean training, Map<String, NDArray> working) {
-        weights = working;
-        mask = causalMask.toType(working.get("wte.weight").getDataType(), false);
+    public NDArray forwardFp16(NDArray idx, boolean training) {
+        NDList casts = toFp16.forwardList(new ArrayList<>(params.values()));
+        Map<String, NDArray> fp16 = new LinkedHashMap<>();
+        int i = 0;
+        for (String name : params.keySet()) fp16.put(name, casts.get(i++));
+        weights = fp16;
         try {
             return forward(idx, training, (KvCache) null);
         } finally {
             weights = params;
-            mask = null;
         }
     }
 
@@ -260,7 +252,7 @@ public final class Gpt implements AutoCloseable {
             // new tokens after a cached prefix sit at positions past .. past+t and may look at every key up to their
             // own position: a mask the fused kernel's is_causal (aligned at the first key) does not express
             NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(config.headDim()))
-                    .add((mask != null ? mask : causalMask).get(past + ":" + (past + t) + ", 0:" + (past + t)))
+                    .add(causalMask.get(past + ":" + (past + t) + ", 0:" + (past + t)).toType(q.getDataType(), false))
                     .softmax(-1);
             y = dropout(att, training).matMul(v);
         }
@@ -392,6 +384,7 @@ public final class Gpt implements AutoCloseable {
         attentionTraining.close();
         if (attentionInference != attentionTraining) attentionInference.close();
         gelu.close();
+        toFp16.close();
         manager.close();
     }
 }

@@ -14,6 +14,8 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -58,6 +60,24 @@ public final class TorchScriptModule implements AutoCloseable {
     /** {@code forward(inputs...)} with autograd recording; the result belongs to the first input's manager. */
     public NDArray forward(NDArray... inputs) {
         return IValueUtils.forward(module, new NDList(inputs), true).singletonOrThrow();
+    }
+
+    /**
+     * {@code forward(list)} with autograd recording, for a method that takes and returns one {@code List[Tensor]}.
+     * (DJL passes the arrays of an {@link NDList} named {@code name[]} to a method as one list; the arrays' names are
+     * put back afterwards.)
+     */
+    public NDList forwardList(List<NDArray> inputs) {
+        List<String> names = new ArrayList<>(inputs.size());
+        for (NDArray a : inputs) {
+            names.add(a.getName());
+            a.setName("list[]");
+        }
+        try {
+            return IValueUtils.forward(module, new NDList(inputs), true);
+        } finally {
+            for (int i = 0; i < inputs.size(); i++) inputs.get(i).setName(names.get(i));
+        }
     }
 
     /** Runs {@code method} without autograd; the caller closes the arguments and the result. */

@@ -73,10 +73,9 @@ public final class GptTrainer implements AutoCloseable {
      * the rows; the update then runs once. With dropout, each pass seeds the generator from (seed, step, pass): the
      * random state is a function of what the checkpoint holds, so a resumed run draws the same masks.
      *
-     * <p>FP16: the passes run on fp16 working copies of the fp32 weights, made once per step (DJL's dtype cast does
-     * not record gradients, so the copies are leaves of their own); the loss is scaled before backward, the copies'
-     * gradients are cast to fp32 and unscaled, and the fp32 weights take the update. An overflow skips the step and
-     * halves the scale.
+     * <p>FP16: each pass runs on fp16 casts of the fp32 weights made inside autograd ({@link Gpt#forwardFp16}); the
+     * loss is scaled before backward, the gradients arrive in the fp32 weights' own gradients and are unscaled with
+     * the clipping factor, and the fp32 weights take the update. An overflow skips the step and halves the scale.
      */
     public StepResult step(List<int[]> rows) {
         long started = System.nanoTime();
@@ -92,50 +91,44 @@ public final class GptTrainer implements AutoCloseable {
         float lossScale = lossScale();
         // scopes are siblings, never nested: DJL's tempAttach inside a tempAttach hands the parameters to the outer
         // scope for good, which would free them with it
-        try (NDManager stepScope = root.newSubManager()) { // the fp16 working copies and their gradients
-            Map<String, NDArray> working = scaler == null ? null : model.workingCopies(DataType.FLOAT16, stepScope);
-            try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
-                for (int from = 0, pass = 0; from < b; from += micro, pass++) {
-                    int n = Math.min(micro, b - from);
-                    try (NDManager scope = root.newSubManager()) {
-                        model.attachTo(scope);
-                        if (settings.model().dropout() > 0) Engine.getEngine("PyTorch").setRandomSeed(passSeed(pass));
-                        NDArray batch = scope.create(java.util.Arrays.copyOfRange(flat, from * (t + 1), (from + n) * (t + 1)),
-                                new Shape(n, t + 1));
-                        NDArray inputs = batch.get(":, 0:" + t);
-                        NDArray logits = working == null ? model.forward(inputs, true) : model.forward(inputs, true, working);
-                        NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
-                        float weight = lossScale * n / b;
-                        collector.backward(weight == 1f ? passLoss : passLoss.mul(weight));
-                        loss += passLoss.getFloat() * n / b;
-                    }
+        try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+            for (int from = 0, pass = 0; from < b; from += micro, pass++) {
+                int n = Math.min(micro, b - from);
+                try (NDManager scope = root.newSubManager()) {
+                    model.attachTo(scope);
+                    if (settings.model().dropout() > 0) Engine.getEngine("PyTorch").setRandomSeed(passSeed(pass));
+                    NDArray batch = scope.create(java.util.Arrays.copyOfRange(flat, from * (t + 1), (from + n) * (t + 1)),
+                            new Shape(n, t + 1));
+                    NDArray inputs = batch.get(":, 0:" + t);
+                    NDArray logits = scaler == null ? model.forward(inputs, true) : model.forwardFp16(inputs, true);
+                    NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
+                    float weight = lossScale * n / b;
+                    collector.backward(weight == 1f ? passLoss : passLoss.mul(weight));
+                    loss += passLoss.getFloat() * n / b;
                 }
             }
-            try (NDManager scope = root.newSubManager()) {
-                model.attachTo(scope);
-                Map<String, NDArray> grads = new java.util.LinkedHashMap<>();
-                List<String> names = List.copyOf(model.parameters().keySet());
-                List<NDArray> raw = names.stream().map(n -> (working == null ? model.parameters() : working).get(n).getGradient()).toList();
-                List<NDArray> fp32 = working == null ? raw : optimizer.toFloat32(raw, scope);
-                for (int i = 0; i < names.size(); i++) grads.put(names.get(i), fp32.get(i));
-                norm = optimizer.globalNorm(grads.values(), scope).getFloat() / lossScale; // the gradients are lossScale times too big
-                skipped = !Float.isFinite(loss) || !Float.isFinite(norm);
-                overflowed = skipped && scaler != null && Float.isFinite(loss) && lossScale > 1f;
-                float scale = (settings.clipNorm() > 0 && norm > settings.clipNorm() ? settings.clipNorm() / norm : 1f) / lossScale;
-                if (overflowed) {
-                    scaler.overflowed(); // fp16 overflow at this scale: expected now and then, not a fault
-                } else if (skipped) {
-                    LOG.warn("step {}: loss {} gradient norm {}; non-finite gradients in {}", step + 1, loss, norm,
-                            nonFinite(grads));
-                } else {
-                    optimizer.step(model.parameters(), grads, lr, scale, scope);
-                    if (scaler != null) scaler.stepped();
-                    step++;
-                    tokensSeen += (long) b * t;
-                }
-                // zero_() rather than multiplying by 0, which would keep a NaN gradient NaN for ever
-                if (working == null) optimizer.zero(grads.values());
+        }
+        try (NDManager scope = root.newSubManager()) {
+            model.attachTo(scope);
+            Map<String, NDArray> grads = new java.util.LinkedHashMap<>();
+            model.parameters().forEach((name, p) -> grads.put(name, p.getGradient()));
+            norm = optimizer.globalNorm(grads.values(), scope).getFloat() / lossScale; // the gradients are lossScale times too big
+            skipped = !Float.isFinite(loss) || !Float.isFinite(norm);
+            overflowed = skipped && scaler != null && Float.isFinite(loss) && lossScale > 1f;
+            float scale = (settings.clipNorm() > 0 && norm > settings.clipNorm() ? settings.clipNorm() / norm : 1f) / lossScale;
+            if (overflowed) {
+                scaler.overflowed(); // fp16 overflow at this scale: expected now and then, not a fault
+            } else if (skipped) {
+                LOG.warn("step {}: loss {} gradient norm {}; non-finite gradients in {}", step + 1, loss, norm,
+                        nonFinite(grads));
+            } else {
+                optimizer.step(model.parameters(), grads, lr, scale, scope);
+                if (scaler != null) scaler.stepped();
+                step++;
+                tokensSeen += (long) b * t;
             }
+            // zero_() rather than multiplying by 0, which would keep a NaN gradient NaN for ever
+            optimizer.zero(grads.values());
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         return new StepResult(step, loss, norm, lr, b * t, seconds, skipped, overflowed);

@@ -42,14 +42,12 @@ class AdamWTest {
     }
 
     @Test
-    void globalNormZeroAndCastWorkOnWholeLists() {
+    void globalNormAndZeroWorkOnWholeLists() {
         try (NDManager root = GptTrainer.newRootManager();
                 AdamW adam = new AdamW(Map.of("w", root.zeros(new Shape(1))), AdamW.Settings.defaults(), root)) {
             NDArray a = root.create(new float[] {3f, 0f});
-            NDArray b = root.create(new float[] {4f}).toType(ai.djl.ndarray.types.DataType.FLOAT16, false);
-            List<NDArray> fp32 = adam.toFloat32(List.of(a, b), root);
-            assertEquals(ai.djl.ndarray.types.DataType.FLOAT32, fp32.get(1).getDataType());
-            assertEquals(5f, adam.globalNorm(fp32, root).getFloat(), 1e-6f);
+            NDArray b = root.create(new float[] {4f});
+            assertEquals(5f, adam.globalNorm(List.of(a, b), root).getFloat(), 1e-6f);
             NDArray nan = root.create(new float[] {Float.NaN, 1f});
             adam.zero(List.of(a, nan));
             assertArrayEquals(new float[] {0f, 0f}, nan.toFloatArray());

@@ -48,7 +48,9 @@ class TorchScriptModuleTest {
             gpt.requireGradients();
             long[] tokens = new long[2 * 9];
             for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 7 + 3) % 23;
-            float[][] fused = lossAndGradients(gpt, root, tokens);
+            float[][] fused = null;
+            // several calls: libtorch's graph executor profiles a method's first runs and optimises it afterwards
+            for (int i = 0; i < 4; i++) fused = lossAndGradients(gpt, root, tokens);
             gpt.useFusedKernels(false);
             float[][] explicit = lossAndGradients(gpt, root, tokens);
             assertClose(explicit, fused, 2e-5);
