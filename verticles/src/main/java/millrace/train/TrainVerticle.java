@@ -63,6 +63,11 @@ public final class TrainVerticle extends StageVerticle {
         return finished;
     }
 
+    /** The consumer group a model's trainer reads {@code millrace.shards} in. */
+    public static String consumerGroup(String modelName) {
+        return "millrace-train." + modelName;
+    }
+
     /** A row waiting to be trained on: where it is in the stream (shard record and row), and the shard's documents. */
     record QueuedRow(int[] tokens, TopicPartition partition, long offset, int row, String shardId, List<ShardDoc> docs) {}
 
@@ -123,7 +128,8 @@ public final class TrainVerticle extends StageVerticle {
             this.flopsPerToken = trainer.model().flopsPerToken();
             this.peakFlops = PeakFlops.of(root.getDevice(), settings.precision());
             this.producer = new KafkaProducer<>(kafka.producer("train"));
-            this.consumer = new KafkaConsumer<>(kafka.staticConsumer("millrace-train", 50));
+            // a group per model: two models (a small run beside a big one) each train on every shard
+            this.consumer = new KafkaConsumer<>(kafka.staticConsumer(consumerGroup(settings.modelName()), 50));
             // the checkpoint, not the group's offsets, says where the weights stand: resume reading there
             this.consumer.subscribe(List.of(Topics.SHARDS), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
                 @Override
