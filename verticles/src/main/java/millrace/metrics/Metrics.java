@@ -94,6 +94,8 @@ public final class Metrics {
             .help("Model FLOPs per second achieved by the last step (6 x parameters + attention, per token)").register();
     public static final Gauge TRAIN_MFU = Gauge.builder().name("millrace_train_mfu")
             .help("Model FLOPs utilisation of the last step: model FLOP/s over the device's dense peak (GPU; see PeakFlops)").register();
+    public static final Gauge TRAIN_DEVICE_MEMORY = Gauge.builder().name("millrace_train_device_memory_bytes")
+            .help("Memory in use on the training GPU (the whole device, as cudaMemGetInfo reports it); 0 when training on a CPU").register();
     public static final Gauge TRAIN_LOSS_SCALE = Gauge.builder().name("millrace_train_loss_scale")
             .help("Dynamic loss scale (1 when training in fp32, where no scaling is needed)").register();
 

@@ -144,6 +144,7 @@ public final class TrainVerticle extends StageVerticle {
                 }
             });
             Metrics.TRAIN_LOSS_SCALE.set(trainer.lossScale());
+            Metrics.TRAIN_DEVICE_MEMORY.set(0);
             LOG.info("training on {} in {}", root.getDevice(), settings.precision());
         }
 
@@ -299,6 +300,7 @@ public final class TrainVerticle extends StageVerticle {
                 Metrics.TRAIN_MODEL_FLOPS.set(flops);
                 if (peakFlops.isPresent()) Metrics.TRAIN_MFU.set(flops / peakFlops.getAsDouble());
                 Metrics.TRAIN_STEP_SECONDS.observe(result.seconds());
+                if (result.step() % 10 == 0) observeDeviceMemory();
                 if (result.step() % 10 == 0 || result.step() <= 1) {
                     LOG.info("step {}{} loss {} lr {} grad norm {} ({} tokens/s){}", result.step(),
                             settings.maxSteps() > 0 ? "/" + settings.maxSteps() : "",
@@ -311,6 +313,16 @@ public final class TrainVerticle extends StageVerticle {
                 Metrics.TRAIN_VALIDATION_LOSS.set(lastValidationLoss);
                 Metrics.TRAIN_VALIDATION_PERPLEXITY.set(Math.exp(lastValidationLoss));
                 LOG.info("step {} validation loss {}", result.step(), String.format("%.4f", lastValidationLoss));
+            }
+        }
+
+        /** GPU memory in use; quietly nothing where CUDA's runtime library cannot be found to ask. */
+        private void observeDeviceMemory() {
+            if (!root.getDevice().isGpu()) return;
+            try {
+                Metrics.TRAIN_DEVICE_MEMORY.set(ai.djl.util.cuda.CudaUtils.getGpuMemory(root.getDevice()).getUsed());
+            } catch (RuntimeException | LinkageError e) {
+                LOG.debug("no GPU memory reading: {}", e.toString());
             }
         }
 
