@@ -55,16 +55,12 @@ public final class AdamW implements AutoCloseable {
                 + "    steps = [step for _ in params]\n"
                 + "    empty: List[Tensor] = []\n"
                 + "    torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, empty, steps, lr=lr, beta1="
-                + literal(s.beta1()) + ", beta2=" + literal(s.beta2()) + ",\n"
-                + "        weight_decay=weight_decay, eps=" + literal(s.epsilon()) + ", amsgrad=False, maximize=False)\n"
+                + TorchScriptModule.literal(s.beta1()) + ", beta2=" + TorchScriptModule.literal(s.beta2()) + ",\n"
+                + "        weight_decay=weight_decay, eps=" + TorchScriptModule.literal(s.epsilon()) + ", amsgrad=False, maximize=False)\n"
                 + "  def norm(" + self + ", tensors: List[Tensor]) -> Tensor:\n"
                 + "    return torch.stack(torch._foreach_norm(tensors, 2)).norm()\n"
                 + "  def zero(" + self + ", tensors: List[Tensor]) -> None:\n"
                 + "    torch._foreach_zero_(tensors)\n";
-    }
-
-    private static String literal(float f) {
-        return String.format(java.util.Locale.ROOT, "%.9g", f);
     }
 
     /** Whether a parameter is in the weight-decay group: 2-D weights, except the embeddings. */

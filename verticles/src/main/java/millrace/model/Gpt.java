@@ -268,7 +268,7 @@ public final class Gpt implements AutoCloseable {
         return TorchScriptModule.compile(manager, "CausalSelfAttention",
                 "  def forward(self: __torch__.CausalSelfAttention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:\n"
                 + "    return torch.scaled_dot_product_attention(q, k, v, None, "
-                + String.format(java.util.Locale.ROOT, "%.9g", dropout) + ", True)\n");
+                + TorchScriptModule.literal(dropout) + ", True)\n");
     }
 
     /** {@code [B, T, C]} → {@code [B, heads, T, headDim]}. */

@@ -85,6 +85,11 @@ public final class TorchScriptModule implements AutoCloseable {
         return IValueUtils.runMethod(module, method, arguments);
     }
 
+    /** A float as a TorchScript literal that parses back to the same value. */
+    public static String literal(float f) {
+        return String.format(java.util.Locale.ROOT, "%.9g", f);
+    }
+
     /**
      * The archive: {@code data.pkl} (the module object in pickle protocol 2: an instance of
      * {@code __torch__.<className>} with {@code training = True}), {@code code/__torch__.py} (the class),

@@ -98,10 +98,12 @@ public final class TrainVerticle extends StageVerticle {
         private final Map<Integer, long[]> resumedAt = new HashMap<>();
         /** Test hook: told the rows of every step taken. */
         java.util.function.Consumer<List<QueuedRow>> onStep = rows -> { };
-        /** Documents whose freshness was observed lately: a document's tokens can span a few shards. */
+        /** Completed when --max-steps are trained and checkpointed (see {@link TrainVerticle#finished}). */
         private final java.util.concurrent.CompletableFuture<Long> finished;
-        private long startedNanos = System.nanoTime();
-        private long startedStep;
+        /** Where this worker started, for the ETA. */
+        private final long startedNanos = System.nanoTime();
+        private final long startedStep;
+        /** Documents whose freshness was observed lately: a document's tokens can span a few shards. */
         private final Set<String> fresh = Collections.newSetFromMap(new LinkedHashMap<>(1024, 0.75f, false) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
