@@ -7,13 +7,12 @@ import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32;
@@ -23,8 +22,8 @@ import java.util.zip.ZipOutputStream;
 /**
  * libtorch ops that DJL 0.36 does not expose — fused attention, GELU, the fused AdamW kernel — reached through
  * TorchScript: libtorch compiles a module's TorchScript source when it loads it, and DJL runs a loaded module's
- * methods on its own tensors. This class writes the archive {@code torch.jit.save} would write for a stateless
- * module with the given methods, loads it, and calls it.
+ * methods on its own tensors. This class writes, in memory, the archive {@code torch.jit.save} would write for a
+ * stateless module with the given methods, loads it, and calls it.
  *
  * <p>{@link #forward} records autograd, so gradients flow through it into the caller's graph like through any
  * other op; {@link #call} runs a method without autograd (an optimizer's in-place update). Methods are written in
@@ -41,17 +40,11 @@ public final class TorchScriptModule implements AutoCloseable {
 
     /** Compiles a module named {@code className} whose body is {@code methods} onto {@code manager}'s device. */
     public static TorchScriptModule compile(PtNDManager manager, String className, String methods) {
+        ByteArrayOutputStream archive = new ByteArrayOutputStream();
         try {
-            Path archive = Files.createTempFile("millrace-" + className, ".pt");
-            try {
-                try (OutputStream out = Files.newOutputStream(archive)) {
-                    writeArchive(out, className, methods);
-                }
-                return new TorchScriptModule(
-                        JniUtils.loadModule(manager, archive, true, new String[0], new String[0], true));
-            } finally {
-                Files.deleteIfExists(archive);
-            }
+            writeArchive(archive, className, methods);
+            return new TorchScriptModule(
+                    JniUtils.loadModule(manager, new ByteArrayInputStream(archive.toByteArray()), true, false));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
