@@ -21,7 +21,6 @@ import millrace.tokenizer.Tokenizers;
 import millrace.tokenizer.TextTokenizer;
 import millrace.train.GptTrainer;
 import millrace.train.TrainSettings;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -63,9 +62,11 @@ final class TrainBench implements Callable<Integer> {
             description = "FP32, or FP16 with fp32 master weights and loss scaling (default: ${DEFAULT-VALUE}); the peer uses autocast fp16.")
     TrainSettings.Precision precision;
 
+    enum Kernels { fused, explicit }
+
     @Option(names = "--kernels", defaultValue = "fused",
             description = "fused: attention and GELU as libtorch's fused kernels; explicit: written out in elementary ops (default: ${DEFAULT-VALUE}).")
-    String kernels;
+    Kernels kernels;
 
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
@@ -85,13 +86,10 @@ final class TrainBench implements Callable<Integer> {
         ai.djl.Device onDevice = settings.resolveDevice();
         try (NDManager root = GptTrainer.newRootManager(settings)) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(1);
-            if (!kernels.equals("fused") && !kernels.equals("explicit")) {
-                throw new CommandLine.ParameterException(new CommandLine(this), "--kernels must be fused or explicit");
-            }
             Gpt gpt = Gpt.initialize(config, root);
-            gpt.useFusedKernels(kernels.equals("fused"));
+            gpt.useFusedKernels(kernels == Kernels.fused);
             GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
-            ours.put("kernels", kernels).put("device", onDevice.toString()).put("precision", precision.name());
+            ours.put("kernels", kernels.name()).put("device", onDevice.toString()).put("precision", precision.name());
             int row = seq + 1;
             int perStep = batch * row;
             long started = 0;

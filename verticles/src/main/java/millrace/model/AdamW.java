@@ -30,6 +30,9 @@ public final class AdamW implements AutoCloseable {
     /** libtorch's fused multi-tensor kernels: one call updates a whole parameter group, instead of a dozen ops and
      *  JNI round trips per parameter. */
     private final TorchScriptModule kernels;
+    /** The parameter names of each group, fixed by the parameters' shapes: decayed, and not. */
+    private final List<String> decayed = new ArrayList<>();
+    private final List<String> undecayed = new ArrayList<>();
     private long steps;
 
     public AdamW(Map<String, NDArray> params, Settings settings, NDManager parent) {
@@ -38,6 +41,7 @@ public final class AdamW implements AutoCloseable {
         params.forEach((name, p) -> {
             firstMoment.put(name, manager.zeros(p.getShape(), p.getDataType()));
             secondMoment.put(name, manager.zeros(p.getShape(), p.getDataType()));
+            (decays(name, p) ? decayed : undecayed).add(name);
         });
         this.kernels = TorchScriptModule.compile((PtNDManager) manager, "AdamWKernels", kernelSource(settings));
     }
@@ -77,11 +81,8 @@ public final class AdamW implements AutoCloseable {
             NDManager step) {
         steps++;
         NDArray stepCount = step.create((float) steps);
-        List<String> decay = new ArrayList<>();
-        List<String> noDecay = new ArrayList<>();
-        params.forEach((name, p) -> (decays(name, p) ? decay : noDecay).add(name));
-        update(decay, params, grads, stepCount, learningRate, settings.weightDecay(), gradScale);
-        update(noDecay, params, grads, stepCount, learningRate, 0f, gradScale);
+        update(decayed, params, grads, stepCount, learningRate, settings.weightDecay(), gradScale);
+        update(undecayed, params, grads, stepCount, learningRate, 0f, gradScale);
     }
 
     private void update(List<String> names, Map<String, NDArray> params, Map<String, NDArray> grads, NDArray stepCount,
