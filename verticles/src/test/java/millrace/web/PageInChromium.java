@@ -64,7 +64,8 @@ public final class PageInChromium {
             driver.findElement(By.id("generate-button")).click();
             await("the generation's summary line", () -> text(driver, "answer-meta").contains("tokens in"));
 
-            String answer = text(driver, "answer");
+            // textContent, as the observer recorded the states: getText() would fold the answer's whitespace
+            String answer = (String) js.executeScript("return document.getElementById('answer').textContent;");
             assertTrue(answer.startsWith(prompt) && answer.length() > prompt.length(), answer);
             @SuppressWarnings("unchecked")
             List<String> states = (List<String>) js.executeScript("return window.answerStates;");
