@@ -32,6 +32,18 @@ import java.util.zip.ZipOutputStream;
  * module has no state that two callers could race on.
  */
 public final class TorchScriptModule implements AutoCloseable {
+    /**
+     * Runs a thread's methods as written, without the JIT's optimising executor (a per-thread libtorch setting): after
+     * its profiling runs that executor may differentiate a method with its own symbolic gradients instead of each op's
+     * autograd formula. A method here is one op, so it has nothing to gain; and once in CI a whole model's gradient
+     * through the fused kernels came out 2e-3 (relative) off the written-out one after the warm-up calls — never
+     * reproduced in 300 local repetitions, but a plain eager op is what the tests compare and the trainer trusts.
+     */
+    private static final ThreadLocal<Boolean> EAGER = ThreadLocal.withInitial(() -> {
+        JniUtils.setGraphExecutorOptimize(false);
+        return true;
+    });
+
     private final PtSymbolBlock module;
 
     private TorchScriptModule(PtSymbolBlock module) {
@@ -52,6 +64,7 @@ public final class TorchScriptModule implements AutoCloseable {
 
     /** {@code forward(inputs...)} with autograd recording; the result belongs to the first input's manager. */
     public NDArray forward(NDArray... inputs) {
+        EAGER.get();
         return IValueUtils.forward(module, new NDList(inputs), true).singletonOrThrow();
     }
 
@@ -66,6 +79,7 @@ public final class TorchScriptModule implements AutoCloseable {
             names.add(a.getName());
             a.setName("list[]");
         }
+        EAGER.get();
         try {
             return IValueUtils.forward(module, new NDList(inputs), true);
         } finally {
@@ -75,6 +89,7 @@ public final class TorchScriptModule implements AutoCloseable {
 
     /** Runs {@code method} without autograd; the caller closes the arguments and the result. */
     public IValue call(String method, IValue... arguments) {
+        EAGER.get();
         return IValueUtils.runMethod(module, method, arguments);
     }
 
