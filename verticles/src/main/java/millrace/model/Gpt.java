@@ -251,7 +251,7 @@ public final class Gpt implements AutoCloseable {
         } else {
             // new tokens after a cached prefix sit at positions past .. past+t and may look at every key up to their
             // own position: a mask the fused kernel's is_causal (aligned at the first key) does not express
-            NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(config.headDim()))
+            NDArray att = Scalars.times(q.matMul(k.transpose(0, 1, 3, 2)), (float) (1.0 / Math.sqrt(config.headDim())))
                     .add(causalMask.get(past + ":" + (past + t) + ", 0:" + (past + t)).toType(q.getDataType(), false))
                     .softmax(-1);
             y = dropout(att, training).matMul(v);
@@ -286,8 +286,8 @@ public final class Gpt implements AutoCloseable {
      * as the fused kernel computes it.
      */
     static NDArray geluTanh(NDArray x) {
-        NDArray inner = x.pow(3).mul(0.044715f).add(x).mul((float) Math.sqrt(2 / Math.PI)).tanh();
-        return x.mul(0.5f).mul(inner.add(1f));
+        NDArray inner = Scalars.times(Scalars.times(Scalars.power(x, 3), 0.044715f).add(x), (float) Math.sqrt(2 / Math.PI)).tanh();
+        return Scalars.times(x, 0.5f).mul(inner.add(1f));
     }
 
     private NDArray linear(NDArray x, String name) {

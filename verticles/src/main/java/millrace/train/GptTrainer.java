@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import millrace.model.AdamW;
 import millrace.model.Gpt;
+import millrace.model.Scalars;
 
 /**
  * One model, its optimizer, and the training step: forward, loss, backward, global-norm clipping, AdamW. Every step
@@ -103,7 +104,7 @@ public final class GptTrainer implements AutoCloseable {
                     NDArray logits = scaler == null ? model.forward(inputs, true) : model.forwardFp16(inputs, true);
                     NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
                     float weight = lossScale * n / b;
-                    collector.backward(weight == 1f ? passLoss : passLoss.mul(weight));
+                    collector.backward(weight == 1f ? passLoss : Scalars.times(passLoss, weight));
                     loss += passLoss.getFloat() * n / b;
                 }
             }

@@ -52,11 +52,9 @@ class TorchScriptModuleTest {
             for (int i = 0; i < 4; i++) fused = lossAndGradients(gpt, root, tokens); // and again: no state between calls
             gpt.useFusedKernels(false);
             float[][] explicit = lossAndGradients(gpt, root, tokens);
-            // 2e-5, plus 0.5% of the value: in some test processes (2 of 6 CI runs, never in hundreds of local
-            // repetitions) the written-out path gave one embedding-gradient entry 0.2% off the value both paths give
-            // otherwise — an unexplained wobble of the reference, not of the kernels. A wrong mask or formula is off
-            // by far more (the attention test above holds 1e-5 on its own; GELU's test pins the tanh form).
-            assertClose(explicit, fused, 2e-5, 5e-3);
+            // 2e-5 (this once needed 0.5% more: the written-out path's constants were DJL number overloads, whose buffers
+            // a garbage collection could free before backward; see Scalars)
+            assertClose(explicit, fused, 2e-5);
         }
     }
 
