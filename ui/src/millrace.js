@@ -1,11 +1,56 @@
-// Live status over server-sent events, and text generation from the newest checkpoint.
+// The dashboard: live status over server-sent events (pipeline, training, feedback, with uPlot charts), and text
+// generation from the serving policy. Every piece of model output is inserted as text, never as HTML.
 (function () {
   'use strict';
   const $ = (id) => document.getElementById(id);
   const fmt = (n) => (n === undefined || n === null) ? '–' : Number(n).toLocaleString('en-US');
-  let losses = []; // [step, loss] per checkpoint
+  const model = 'millrace';
+  const charts = {};
 
+  /** Reads server-sent events from a fetch response body, calling onEvent(name, data) for each. */
+  async function readEvents(res, onEvent) {
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const lines = buffer.slice(0, end).split('\n');
+        buffer = buffer.slice(end + 2);
+        const name = (lines.find((l) => l.startsWith('event: ')) || 'event: message').slice(7);
+        const data = lines.find((l) => l.startsWith('data: '));
+        if (data) onEvent(name, JSON.parse(data.slice(6)));
+      }
+    }
+  }
+
+  /** The JSON error of a failed response, as an Error. */
+  async function failure(res) {
+    const body = await res.json().catch(() => ({}));
+    const retry = res.headers.get('retry-after');
+    return new Error((body.error || res.statusText) + (retry ? ' (retry in ' + retry + ' s)' : ''));
+  }
+
+  /** A uPlot chart in element id, or updated with new data when it exists. */
+  function plot(id, series, data, opts) {
+    const el = $(id);
+    if (!window.uPlot || !el || el.offsetParent === null) return; // hidden: drawn when shown
+    if (!charts[id]) {
+      charts[id] = new uPlot(Object.assign({
+        width: el.clientWidth || 600, height: 160, series: [{}].concat(series),
+        legend: { show: true }, cursor: { drag: { x: false, y: false } },
+      }, opts || {}), data, el);
+    } else {
+      charts[id].setData(data);
+    }
+  }
+
+  let last = null;
   function render(s) {
+    last = s;
     $('docs-in').textContent = fmt(s.documentsIn);
     $('docs-kept').textContent = fmt(s.documentsKept);
     const shards = s.shards || {}, tokens = s.tokens || {};
@@ -13,25 +58,42 @@
     $('tokens').textContent = fmt((tokens.train || 0) + (tokens.val || 0));
     const rejected = Object.entries(s.rejected || {}).map(([k, v]) => k + ' ' + fmt(v));
     $('rejected').textContent = rejected.length ? rejected.join(', ') : 'none';
-    const ck = (s.checkpoint || {}).millrace;
+    const ck = (s.checkpoint || {})[model];
     if (ck) {
       $('step').textContent = fmt(ck.step);
       $('loss').textContent = ck.trainLoss.toFixed(3);
       $('val-loss').textContent = ck.validationLoss == null ? '–' : ck.validationLoss.toFixed(3);
       $('tokens-seen').textContent = fmt(ck.tokensSeen);
-      losses = ((s.lossHistory || {}).millrace || []).filter((p) => isFinite(p[1]));
-      chart();
+      const losses = ((s.lossHistory || {})[model] || []).filter((p) => isFinite(p[1]));
+      if (losses.length >= 2) {
+        plot('loss-chart', [{ label: 'loss', stroke: '#2a6fdb', width: 2 }],
+          [losses.map((p) => p[0]), losses.map((p) => p[1])], { scales: { x: { time: false } } });
+      }
     }
-  }
-
-  function chart() {
-    const svg = $('loss-chart');
-    if (losses.length < 2) return;
-    const xs = losses.map((p) => p[0]), ys = losses.map((p) => p[1]);
-    const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
-    const pts = losses.map(([x, y]) => [600 * (x - x0) / Math.max(1, x1 - x0), 130 - 120 * (y - y0) / Math.max(1e-9, y1 - y0)]);
-    svg.innerHTML = '<polyline points="' + pts.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' ') + '"/>'
-      + '<text x="4" y="12">' + y1.toFixed(2) + '</text><text x="4" y="136">' + y0.toFixed(2) + '</text>';
+    const ratings = s.ratings || { total: {}, perMinute: [] };
+    const t = ratings.total || {};
+    $('ratings-total').textContent = fmt(t.choice || 0) + ' / ' + fmt(t.score || 0) + ' / ' + fmt(t.edit || 0);
+    const minutes = ratings.perMinute || [];
+    if (minutes.length) {
+      plot('ratings-chart', [
+        { label: 'choices / min', stroke: '#2a6fdb', width: 2 },
+        { label: 'scores / min', stroke: '#1d7a3a', width: 2 },
+        { label: 'edits / min', stroke: '#b3261e', width: 2 },
+      ], [minutes.map((m) => m[0] / 1000), minutes.map((m) => m[1]), minutes.map((m) => m[2]), minutes.map((m) => m[3])]);
+    }
+    // what this web replica answers with now (v0: the pretraining checkpoint, before any policy)
+    const serving = s.serving;
+    const policy = (s.policy || {})[model];
+    $('policy-version').textContent = serving ? 'v' + serving.version + (serving.version === 0 ? ' (pretrained)' : '') : '–';
+    $('ratings-applied').textContent = policy ? fmt(policy.ratingsApplied) : '0';
+    $('serving').textContent = 'policy ' + (serving ? 'v' + serving.version : '–');
+    const versions = (s.policyHistory || {})[model] || [];
+    if (versions.length) {
+      const xs = versions.map((p) => p[0] / 1000).concat([s.updatedAtMillis / 1000]);
+      const ys = versions.map((p) => p[1]).concat([versions[versions.length - 1][1]]);
+      plot('policy-chart', [{ label: 'policy version', stroke: '#7a3fb3', width: 2, paths: uPlot.paths.stepped({ align: 1 }) }],
+        [xs, ys]);
+    }
   }
 
   function connect() {
@@ -43,6 +105,15 @@
     });
     events.onerror = () => { $('connection').textContent = 'reconnecting…'; $('connection').className = 'pill'; };
   }
+
+  function show(view) {
+    for (const b of document.querySelectorAll('nav .tab')) b.classList.toggle('active', b.dataset.view === view);
+    $('view-dashboard').hidden = view !== 'dashboard';
+    $('view-arena').hidden = view !== 'arena';
+    if (view === 'dashboard' && last) render(last); // charts are drawn once their panel is visible
+    if (location.hash !== '#' + view) history.replaceState(null, '', '#' + view);
+  }
+  for (const b of document.querySelectorAll('nav .tab')) b.addEventListener('click', () => show(b.dataset.view));
 
   $('generate-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -65,10 +136,7 @@
           stream: true,
         }),
       });
-      if (!res.ok) {
-        const body = await res.json().catch(() => ({}));
-        throw new Error(body.error || res.statusText);
-      }
+      if (!res.ok) throw await failure(res);
       const answer = $('answer');
       answer.textContent = '';
       const p = document.createElement('span');
@@ -76,28 +144,16 @@
       p.textContent = prompt;
       const text = document.createTextNode('');
       answer.append(p, text);
-      const reader = res.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const lines = buffer.slice(0, end).split('\n');
-          buffer = buffer.slice(end + 2);
-          const event = lines[0].replace('event: ', '');
-          const data = JSON.parse(lines[1].replace('data: ', ''));
-          if (event === 'token') text.textContent += data.text;
-          else if (event === 'error') throw new Error(data.error);
-          else if (event === 'done') {
-            $('answer-meta').textContent = data.newTokens + ' tokens in ' + data.seconds.toFixed(2) + ' s from the checkpoint at step ' + data.checkpointStep;
-          }
+      await readEvents(res, (event, data) => {
+        if (event === 'token') text.textContent += data.text;
+        else if (event === 'error') throw new Error(data.error);
+        else if (event === 'done') {
+          $('answer-meta').textContent = data.newTokens + ' tokens in ' + data.seconds.toFixed(2)
+            + ' s from the checkpoint at step ' + data.checkpointStep + ' (policy v' + data.policyVersion + ')';
         }
-      }
+      });
     } catch (err) {
-      $('answer').innerHTML = '';
+      $('answer').replaceChildren();
       const span = document.createElement('span');
       span.className = 'error';
       span.textContent = String(err.message || err);
@@ -107,6 +163,8 @@
     }
   });
 
+  window.Millrace = { readEvents, failure };
+  show(location.hash === '#arena' ? 'arena' : 'dashboard');
   fetch('api/status').then((r) => r.ok ? r.json() : null).then((s) => s && render(s)).catch(() => {});
   connect();
 })();

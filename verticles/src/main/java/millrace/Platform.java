@@ -18,6 +18,9 @@ import millrace.kafka.TopicSetup;
 import millrace.metrics.Metrics;
 import millrace.tokenizer.TokenizeVerticle;
 import millrace.train.TrainVerticle;
+import millrace.raters.RaterDirectory;
+import millrace.raters.RaterWatcher;
+import millrace.web.RatingLedger;
 import millrace.web.StatusVerticle;
 import millrace.web.WebVerticle;
 import org.slf4j.Logger;
@@ -63,8 +66,11 @@ public final class Platform implements AutoCloseable {
         TrainVerticle train = null;
         // downstream first, so that consumers are in their groups before the first documents arrive
         if (roles.contains(Role.WEB)) {
-            web = new WebVerticle(config.httpPort());
-            deployed.add(deploy(vertx, new StatusVerticle(config.kafka()), worker));
+            RaterDirectory raters = new RaterDirectory();
+            RatingLedger ledger = new RatingLedger(100_000);
+            web = new WebVerticle(config.httpPort(), config.kafka(), config.web(), raters, ledger);
+            deployed.add(deploy(vertx, new RaterWatcher(config.kafka(), raters), worker));
+            deployed.add(deploy(vertx, new StatusVerticle(config.kafka(), ledger), worker));
             deployed.add(deploy(vertx, web, eventLoop));
         }
         if (roles.contains(Role.TRAIN)) {

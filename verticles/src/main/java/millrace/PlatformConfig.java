@@ -6,6 +6,7 @@ import millrace.ingest.IngestSettings;
 import millrace.kafka.KafkaSettings;
 import millrace.tokenizer.TokenizeSettings;
 import millrace.train.TrainSettings;
+import millrace.web.WebSettings;
 
 /**
  * Everything a Millrace process needs to run its roles.
@@ -19,9 +20,10 @@ import millrace.train.TrainSettings;
  * @param dedup the dedup role's filters and MinHash parameters
  * @param tokenize how documents become shards
  * @param train how the model trains
+ * @param web what the web role serves, and its limits
  */
 public record PlatformConfig(KafkaSettings kafka, Path dataDir, IngestSettings ingest, int partitions, int httpPort,
-        int opsPort, DedupSettings dedup, TokenizeSettings tokenize, TrainSettings train) {
+        int opsPort, DedupSettings dedup, TokenizeSettings tokenize, TrainSettings train, WebSettings web) {
 
     public Path checkpointDir() {
         return dataDir.resolve("checkpoints");

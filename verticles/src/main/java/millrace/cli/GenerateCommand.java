@@ -3,7 +3,6 @@ package millrace.cli;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import millrace.model.Sampler;
-import millrace.train.CheckpointStore;
 import millrace.web.Generator;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -34,17 +33,16 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CheckpointStore.requireCheckpoint(checkpoint);
         if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be >= 1");
-        try (Generator generator = new Generator()) {
+        try (Generator generator = Generator.load(checkpoint)) {
             // the text appears as it is generated: each token's new characters, once they are whole
             System.out.print(prompt);
             System.out.flush();
-            Generator.Answer a = generator.generate(checkpoint, prompt, new Sampler.Settings(maxTokens, temperature, topK,
-                    topP, seed), generator.textDeltas(delta -> {
+            Generator.Answer a = generator.generate(prompt, new Sampler.Settings(maxTokens, temperature, topK, topP, seed),
+                    delta -> {
                         System.out.print(delta);
                         System.out.flush();
-                    }));
+                    });
             System.out.println();
             System.err.printf("%d tokens in %.2f s (checkpoint step %d)%n", a.newTokens(), a.seconds(), a.checkpointStep());
         }

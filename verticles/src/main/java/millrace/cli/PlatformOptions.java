@@ -27,7 +27,12 @@ final class PlatformOptions {
     @Mixin
     TrainOptions train;
 
-    @Option(names = "--partitions", defaultValue = "4", description = "Partitions per topic when topics are created (default: ${DEFAULT-VALUE}).")
+    @Mixin
+    WebOptions web;
+
+    static final int DEFAULT_PARTITIONS = 4;
+
+    @Option(names = "--partitions", defaultValue = "" + DEFAULT_PARTITIONS, description = "Partitions per topic when topics are created (default: ${DEFAULT-VALUE}).")
     int partitions;
 
     @Option(names = "--http-port", defaultValue = "8080", description = "Port of the web role (default: ${DEFAULT-VALUE}).")
@@ -45,6 +50,7 @@ final class PlatformOptions {
         TokenizeSettings tokenize = new TokenizeSettings(process.tokenizer, process.seqLen, rowsPerShard, validationShare, 2000);
         TrainSettings trainSettings = train.settings(process.tokenizer, tok.vocabSize(), process.seqLen);
         return new PlatformConfig(process.kafka(bootstrapServers), process.dataDir, ingest.settings(corpus),
-                partitions, httpPort, process.opsPort, dedup.settings(), tokenize, trainSettings);
+                partitions, httpPort, process.opsPort, dedup.settings(), tokenize, trainSettings,
+                web.settings(trainSettings.modelName()));
     }
 }

@@ -104,6 +104,36 @@ public final class EmbeddedKafka implements AutoCloseable {
         lockChannel = null;
     }
 
+    /**
+     * Where the broker of {@code dataDir} listens, if one is running on it now (its lock is held): a command such as
+     * {@code raters add} then talks to the running {@code up} instead of starting a second broker on its log.
+     */
+    public static java.util.Optional<String> runningAt(Path dataDir) {
+        Path dir = dataDir.toAbsolutePath();
+        Path lockFile = dir.resolve(".millrace.lock");
+        if (!Files.exists(lockFile)) return java.util.Optional.empty();
+        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.WRITE)) {
+            FileLock probe;
+            try {
+                probe = channel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                probe = null; // this JVM runs it
+            }
+            if (probe != null) {
+                probe.release();
+                return java.util.Optional.empty();
+            }
+            Properties props = new Properties();
+            try (var in = Files.newBufferedReader(dir.resolve("server.properties"), StandardCharsets.UTF_8)) {
+                props.load(in);
+            }
+            String advertised = props.getProperty("advertised.listeners", "");
+            return java.util.Optional.of(advertised.substring(advertised.indexOf("://") + 3));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot tell whether a broker runs on " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
     public String bootstrapServers() {
         return "127.0.0.1:" + port;
     }

@@ -20,10 +20,15 @@ public final class TopicSetup {
     private TopicSetup() {}
 
     public static void ensureTopics(KafkaSettings kafka, int partitions, short replicationFactor) {
+        ensureTopics(kafka, Topics.ALL, partitions, replicationFactor);
+    }
+
+    /** Creates those of {@code topics} (names of the contract) that do not exist yet. */
+    public static void ensureTopics(KafkaSettings kafka, List<String> topics, int partitions, short replicationFactor) {
         try (Admin admin = Admin.create(kafka.admin())) {
             Set<String> existing = admin.listTopics().names().get();
             List<NewTopic> missing = new ArrayList<>();
-            for (String name : Topics.ALL) {
+            for (String name : topics) {
                 if (existing.contains(name)) continue;
                 NewTopic topic = new NewTopic(name, Topics.SINGLE_PARTITION.contains(name) ? 1 : partitions, replicationFactor);
                 if (Topics.COMPACTED.contains(name)) {

@@ -86,6 +86,32 @@ public final class Metrics {
             .help("HTTP requests answered, by route and status class").labelNames("route", "status").register();
     public static final Histogram WEB_GENERATE_SECONDS = Histogram.builder().name("millrace_web_generate_seconds")
             .help("Time to generate one answer").register();
+    public static final Histogram WEB_COMPARE_SECONDS = Histogram.builder().name("millrace_web_compare_seconds")
+            .help("Time from a comparison request to both answers, queueing included").register();
+    public static final Histogram WEB_FIRST_TOKEN_SECONDS = Histogram.builder().name("millrace_web_first_token_seconds")
+            .help("Time from a request to its first generated token, queueing included, by route (generate, compare)")
+            .labelNames("route").register();
+    public static final Gauge WEB_GENERATIONS_IN_FLIGHT = Gauge.builder().name("millrace_web_generations_in_flight")
+            .help("Generations running now (one at a time; a comparison's two answers are one batch)").register();
+    public static final Gauge WEB_GENERATIONS_QUEUED = Gauge.builder().name("millrace_web_generations_queued")
+            .help("Generations waiting for their turn (bounded: past the bound a request gets 503 and Retry-After)").register();
+    public static final Counter WEB_GENERATIONS_DROPPED = Counter.builder().name("millrace_web_generations_dropped_total")
+            .help("Generations not run or not finished, by reason (queue_full; timeout: waited too long for a turn; "
+                    + "cancelled: the client went away, while it waited or between two tokens)")
+            .labelNames("reason").register();
+    public static final Counter WEB_RATINGS = Counter.builder().name("millrace_web_ratings_total")
+            .help("Ratings posted, by kind (choice, score, edit; unknown when the body says none) and outcome (accepted, "
+                    + "duplicate, invalid, unauthorised, rate_limited, unavailable)")
+            .labelNames("kind", "outcome").register();
+    public static final Gauge WEB_RATERS = Gauge.builder().name("millrace_web_raters")
+            .help("Raters whose token is valid, as this web replica knows them from millrace.raters").register();
+    public static final Gauge WEB_POLICY_VERSION = Gauge.builder().name("millrace_web_policy_version")
+            .help("Policy version this web replica answers with (0: the pretraining checkpoint, before any policy)").register();
+    public static final Histogram WEB_POLICY_LOAD_SECONDS = Histogram.builder().name("millrace_web_policy_load_seconds")
+            .help("Time to load a new policy version's weights (in the background, while the old one answers)").register();
+    public static final Counter WEB_MALFORMED_RECORDS = Counter.builder().name("millrace_web_malformed_records_total")
+            .help("Records the web role follows that were not valid payloads, by topic (skipped, never applied)")
+            .labelNames("topic").register();
 
     public static final Histogram TRAIN_FRESHNESS_SECONDS = Histogram.builder().name("millrace_train_freshness_seconds")
             .help("Time from a document's ingestion to the first optimizer step that used its tokens")
@@ -105,6 +131,11 @@ public final class Metrics {
             .labelNames("stage", "topic").register();
     public static final Counter STAGE_RESTARTS = Counter.builder().name("millrace_stage_restarts_total")
             .help("Times a stage's worker failed and was rebuilt from the last commit").labelNames("stage").register();
+
+    /** Label values of {@link #WEB_RATINGS}. */
+    public static final String[] RATING_KINDS = {"choice", "score", "edit", "unknown"};
+    public static final String[] RATING_OUTCOMES = {"accepted", "duplicate", "invalid", "unauthorised", "rate_limited",
+        "unavailable"};
 
     private Metrics() {}
 
@@ -132,6 +163,11 @@ public final class Metrics {
         for (String outcome : new String[] {"accepted", "refused_tokenizer", "refused_seq_len", "malformed"}) {
             TRAIN_SHARDS.labelValues(outcome);
         }
+        for (String kind : RATING_KINDS) {
+            for (String outcome : RATING_OUTCOMES) WEB_RATINGS.labelValues(kind, outcome);
+        }
+        for (String reason : new String[] {"queue_full", "timeout", "cancelled"}) WEB_GENERATIONS_DROPPED.labelValues(reason);
+        for (String route : new String[] {"generate", "compare"}) WEB_FIRST_TOKEN_SECONDS.labelValues(route);
     }
 
     /** The Prometheus text exposition of everything registered. */

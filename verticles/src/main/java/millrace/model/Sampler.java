@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.Arrays;
 import java.util.Random;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
 
 /**
@@ -31,43 +32,88 @@ public final class Sampler {
 
     private Sampler() {}
 
+    /** Receives each row's new token as soon as it is chosen. */
+    @FunctionalInterface
+    public interface TokenListener {
+        void accept(int row, int token);
+    }
+
     /**
      * Appends up to {@code maxNewTokens} tokens to {@code prompt}, stopping early at {@code stopToken}; each new
      * token is also given to {@code onToken} as soon as it is chosen.
      */
     public static int[] generate(Gpt gpt, int[] prompt, Settings settings, int stopToken, IntConsumer onToken) {
+        int[] fresh = generate(gpt, prompt, new long[] {settings.seed()}, settings, stopToken,
+                (row, token) -> onToken.accept(token), () -> false)[0];
+        int[] all = Arrays.copyOf(prompt, prompt.length + fresh.length);
+        System.arraycopy(fresh, 0, all, prompt.length, fresh.length);
+        return all;
+    }
+
+    /**
+     * Samples {@code seeds.length} continuations of one prompt as one batch — each row draws from its own generator,
+     * seeded by its seed, so row {@code r} is exactly what a batch of one with {@code seeds[r]} would give. A row ends at
+     * {@code stopToken} (which it keeps as its last token) while the others go on; the batch ends when every row has,
+     * after {@code maxNewTokens}, or as soon as {@code cancelled} says so (the client went away). Returns each row's
+     * new tokens.
+     */
+    public static int[][] generate(Gpt gpt, int[] prompt, long[] seeds, Settings settings, int stopToken,
+            TokenListener onToken, BooleanSupplier cancelled) {
+        int rows = seeds.length;
         synchronized (gpt) {
-            Random random = new Random(settings.seed());
-            int[] tokens = Arrays.copyOf(prompt, prompt.length + settings.maxNewTokens());
+            Random[] random = new Random[rows];
+            for (int r = 0; r < rows; r++) random[r] = new Random(seeds[r]);
+            // every row has the same length at every step (a finished row is fed its stop token, and its logits
+            // ignored), so the rows share one cache and one position
+            int[][] tokens = new int[rows][];
+            for (int r = 0; r < rows; r++) tokens[r] = Arrays.copyOf(prompt, prompt.length + settings.maxNewTokens());
+            int[] ended = new int[rows]; // 0 while running, else the row's length
             int length = prompt.length;
             int block = gpt.config().blockSize();
             Gpt.KvCache cache = gpt.newCache();
             try {
-                int fed = 0; // tokens[0, fed) are in the cache
-                for (int i = 0; i < settings.maxNewTokens(); i++) {
+                int fed = 0; // tokens[*][0, fed) are in the cache
+                for (int i = 0; i < settings.maxNewTokens() && !cancelled.getAsBoolean(); i++) {
                     if (length - fed + cache.length() > block) { // full: restart from the last half block
                         cache.close();
                         cache = gpt.newCache();
                         fed = Math.max(0, length - block / 2);
                     }
-                    long[] feed = new long[length - fed];
-                    for (int j = fed; j < length; j++) feed[j - fed] = tokens[j];
+                    int n = length - fed;
+                    long[] feed = new long[rows * n];
+                    for (int r = 0; r < rows; r++) {
+                        for (int j = fed; j < length; j++) feed[r * n + j - fed] = tokens[r][j];
+                    }
                     float[] logits;
                     try (NDManager step = gpt.manager().newSubManager()) {
                         gpt.attachTo(step);
-                        NDArray idx = step.create(feed, new Shape(1, feed.length));
-                        logits = gpt.forward(idx, cache).get("0, -1, :").toFloatArray();
+                        NDArray idx = step.create(feed, new Shape(rows, n));
+                        logits = gpt.forward(idx, cache).get(":, -1, :").toFloatArray();
                     }
                     fed = length;
-                    int next = pick(logits, settings.temperature(), settings.topK(), settings.topP(), random);
-                    tokens[length++] = next;
-                    onToken.accept(next);
-                    if (next == stopToken) break;
+                    int vocab = logits.length / rows;
+                    boolean running = false;
+                    for (int r = 0; r < rows; r++) {
+                        if (ended[r] > 0) {
+                            tokens[r][length] = stopToken;
+                            continue;
+                        }
+                        float[] row = rows == 1 ? logits : Arrays.copyOfRange(logits, r * vocab, (r + 1) * vocab);
+                        int next = pick(row, settings.temperature(), settings.topK(), settings.topP(), random[r]);
+                        tokens[r][length] = next;
+                        onToken.accept(r, next);
+                        if (next == stopToken) ended[r] = length + 1;
+                        else running = true;
+                    }
+                    length++;
+                    if (!running) break;
                 }
             } finally {
                 cache.close();
             }
-            return Arrays.copyOf(tokens, length);
+            int[][] fresh = new int[rows][];
+            for (int r = 0; r < rows; r++) fresh[r] = Arrays.copyOfRange(tokens[r], prompt.length, ended[r] > 0 ? ended[r] : length);
+            return fresh;
         }
     }
 

@@ -3,7 +3,12 @@ package millrace.web;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.function.IntConsumer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.BiConsumer;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import millrace.model.Gpt;
 import millrace.model.Sampler;
 import millrace.tokenizer.TextTokenizer;
@@ -11,59 +16,115 @@ import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
 
 /**
- * Generates text from a checkpoint directory, keeping the last loaded model until a newer checkpoint is asked for.
- * Thread-safe: one generation at a time.
+ * A checkpoint's model and tokenizer, loaded once, that answers prompts: one answer, or several sampled as one batch
+ * (the two answers of a comparison). Text reaches the caller as it is generated, a piece per token once its characters
+ * are whole. Thread-safe: one generation at a time.
  */
 public final class Generator implements AutoCloseable {
-    /** A generated answer. */
-    public record Answer(String prompt, String text, int promptTokens, int newTokens, long checkpointStep,
-            double seconds) {}
+    /**
+     * A generated answer, without the end-of-text token; {@code finished} says whether the model ended it (rather than
+     * the token limit or a cancellation).
+     */
+    public record Answer(String prompt, String text, int promptTokens, int newTokens, boolean finished,
+            long checkpointStep, double seconds) {}
 
-    private final NDManager root = GptTrainer.newRootManager();
-    private Path loadedFrom;
-    private Gpt model;
-    private CheckpointStore.Meta meta;
-    private TextTokenizer tokenizer;
+    private final Path checkpoint;
+    private final NDManager root;
+    private final Gpt model;
+    private final CheckpointStore.Meta meta;
+    private final TextTokenizer tokenizer;
 
-    public synchronized Answer generate(Path checkpoint, String prompt, Sampler.Settings settings, IntConsumer onToken)
-            throws IOException {
-        long started = System.nanoTime();
-        if (!checkpoint.equals(loadedFrom)) {
-            Gpt next = CheckpointStore.loadModel(checkpoint, root);
-            if (model != null) model.close();
-            model = next;
-            meta = CheckpointStore.readMeta(checkpoint);
-            tokenizer = CheckpointStore.loadTokenizer(checkpoint);
-            loadedFrom = checkpoint;
+    private Generator(Path checkpoint, NDManager root, Gpt model, CheckpointStore.Meta meta, TextTokenizer tokenizer) {
+        this.checkpoint = checkpoint;
+        this.root = root;
+        this.model = model;
+        this.meta = meta;
+        this.tokenizer = tokenizer;
+    }
+
+    /** Loads a checkpoint directory (weights, configuration and tokenizer) into a manager of its own. */
+    public static Generator load(Path checkpoint) throws IOException {
+        CheckpointStore.requireCheckpoint(checkpoint);
+        NDManager root = GptTrainer.newRootManager();
+        try {
+            CheckpointStore.Meta meta = CheckpointStore.readMeta(checkpoint);
+            TextTokenizer tokenizer = CheckpointStore.loadTokenizer(checkpoint);
+            return new Generator(checkpoint, root, CheckpointStore.loadModel(checkpoint, root), meta, tokenizer);
+        } catch (IOException | RuntimeException e) {
+            root.close();
+            throw e;
         }
-        int[] promptIds = tokenizer.encode(prompt);
-        if (promptIds.length == 0) promptIds = new int[] {tokenizer.endOfText()};
-        int[] all = Sampler.generate(model, promptIds, settings, tokenizer.endOfText(), onToken);
-        int[] fresh = java.util.Arrays.copyOfRange(all, promptIds.length, all.length);
-        return new Answer(prompt, tokenizer.decode(fresh), promptIds.length, fresh.length, meta.step(),
-                (System.nanoTime() - started) / 1e9);
+    }
+
+    public Path checkpoint() {
+        return checkpoint;
+    }
+
+    public CheckpointStore.Meta meta() {
+        return meta;
+    }
+
+    /** One answer; {@code onText} gets its text piece by piece. */
+    public Answer generate(String prompt, Sampler.Settings settings, Consumer<String> onText) {
+        return generate(prompt, new long[] {settings.seed()}, settings, (row, piece) -> onText.accept(piece), () -> false)
+                .get(0);
     }
 
     /**
-     * An {@code onToken} for {@link #generate} that hands {@code out} the new text of each token as soon as it is
-     * whole: byte-level tokens can end inside a UTF-8 character, whose bytes then wait for the next token.
+     * One answer per seed to the same prompt, decoded together as one batch; {@code onText} gets (answer, piece) as
+     * the pieces come. Stops early when {@code cancelled} says so.
      */
-    public IntConsumer textDeltas(java.util.function.Consumer<String> out) {
-        java.util.List<Integer> ids = new java.util.ArrayList<>();
-        int[] emitted = {0};
-        return id -> {
+    public synchronized List<Answer> generate(String prompt, long[] seeds, Sampler.Settings settings,
+            BiConsumer<Integer, String> onText, BooleanSupplier cancelled) {
+        long started = System.nanoTime();
+        int[] promptIds = tokenizer.encode(prompt);
+        if (promptIds.length == 0) promptIds = new int[] {tokenizer.endOfText()};
+        List<TextDeltas> deltas = new ArrayList<>();
+        for (int r = 0; r < seeds.length; r++) {
+            int row = r;
+            deltas.add(new TextDeltas(tokenizer, piece -> onText.accept(row, piece)));
+        }
+        int[][] fresh = Sampler.generate(model, promptIds, seeds, settings, tokenizer.endOfText(),
+                (row, token) -> deltas.get(row).accept(token), cancelled);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        List<Answer> answers = new ArrayList<>();
+        for (int[] row : fresh) {
+            boolean finished = row.length > 0 && row[row.length - 1] == tokenizer.endOfText();
+            int[] text = finished ? Arrays.copyOf(row, row.length - 1) : row;
+            answers.add(new Answer(prompt, tokenizer.decode(text), promptIds.length, row.length, finished, meta.step(),
+                    seconds));
+        }
+        return answers;
+    }
+
+    /**
+     * Turns one row's tokens into text pieces as soon as they are whole: byte-level tokens can end inside a UTF-8
+     * character, whose bytes then wait for the next token. The end-of-text token adds nothing.
+     */
+    private static final class TextDeltas {
+        private final TextTokenizer tokenizer;
+        private final Consumer<String> out;
+        private final List<Integer> ids = new ArrayList<>();
+        private int emitted;
+
+        TextDeltas(TextTokenizer tokenizer, Consumer<String> out) {
+            this.tokenizer = tokenizer;
+            this.out = out;
+        }
+
+        void accept(int id) {
             if (id == tokenizer.endOfText()) return;
             ids.add(id);
             String text = tokenizer.decode(ids.stream().mapToInt(Integer::intValue).toArray());
-            if (text.endsWith("\uFFFD") || text.length() <= emitted[0]) return;
-            out.accept(text.substring(emitted[0]));
-            emitted[0] = text.length();
-        };
+            if (text.endsWith("\uFFFD") || text.length() <= emitted) return;
+            out.accept(text.substring(emitted));
+            emitted = text.length();
+        }
     }
 
     @Override
     public synchronized void close() {
-        if (model != null) model.close();
+        model.close();
         root.close();
     }
 }

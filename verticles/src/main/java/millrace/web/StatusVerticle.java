@@ -8,8 +8,8 @@ import millrace.protocol.JsonSerde;
 public final class StatusVerticle extends StageVerticle {
     public static final String ADDRESS = "millrace.status";
 
-    public StatusVerticle(KafkaSettings kafka) {
-        super("status", vertx -> new StatusWatcher(kafka,
+    public StatusVerticle(KafkaSettings kafka, RatingLedger ledger) {
+        super("status", vertx -> new StatusWatcher(kafka, ledger,
                 status -> vertx.eventBus().publish(ADDRESS, JsonSerde.MAPPER.valueToTree(status).toString())));
     }
 }

@@ -7,63 +7,71 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Consumer;
 import millrace.kafka.KafkaSettings;
-import millrace.kafka.TopicReader;
 import millrace.kafka.StageVerticle;
+import millrace.kafka.TopicFollower;
+import millrace.kafka.TopicReader;
 import millrace.protocol.Checkpoint;
 import millrace.protocol.InvalidPayloadException;
 import millrace.protocol.JsonSerde;
+import millrace.protocol.PolicyVersion;
 import millrace.protocol.Rejection;
 import millrace.protocol.TokenShard;
 import millrace.protocol.TokenShardCodec;
 import millrace.protocol.Topics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 
 /**
  * Follows the output topics from the beginning (outside any consumer group, committed records only) and keeps
- * running totals; publishes a {@link PipelineStatus} about once a second.
+ * running totals; feeds the ratings it reads to the {@link RatingLedger}; publishes a {@link PipelineStatus} about
+ * once a second.
  */
 final class StatusWatcher implements StageVerticle.Worker {
     private static final int MAX_HISTORY = 256;
-    private final KafkaConsumer<String, byte[]> consumer;
+    private final TopicFollower follower;
     private final List<TopicPartition> docsPartitions;
     private final Consumer<PipelineStatus> publish;
+    private final RatingLedger ledger;
     private long kept;
     private final Map<String, Long> rejected = new TreeMap<>();
     private final Map<String, Long> shards = new TreeMap<>();
     private final Map<String, Long> tokens = new TreeMap<>();
     private final Map<String, Checkpoint> checkpoints = new TreeMap<>();
     private final Map<String, List<double[]>> history = new TreeMap<>();
+    private final Map<String, PolicyVersion> policies = new TreeMap<>();
+    private final Map<String, List<double[]>> policyHistory = new TreeMap<>();
     private long lastPublish;
 
-    StatusWatcher(KafkaSettings kafka, Consumer<PipelineStatus> publish) {
+    StatusWatcher(KafkaSettings kafka, RatingLedger ledger, Consumer<PipelineStatus> publish) {
         this.publish = publish;
-        this.consumer = new KafkaConsumer<>(kafka.consumer(null, 1000));
-        List<TopicPartition> followed = new ArrayList<>();
-        for (String topic : List.of(Topics.DOCS_CLEAN, Topics.DOCS_REJECTED, Topics.SHARDS, Topics.CHECKPOINTS)) {
-            followed.addAll(TopicReader.partitions(consumer, topic));
-        }
-        this.docsPartitions = TopicReader.partitions(consumer, Topics.DOCS);
-        consumer.assign(followed);
-        consumer.seekToBeginning(followed);
+        this.ledger = ledger;
+        ledger.recount(); // this incarnation reads the ratings from the beginning
+        this.follower = new TopicFollower(kafka, List.of(Topics.DOCS_CLEAN, Topics.DOCS_REJECTED, Topics.SHARDS,
+                Topics.CHECKPOINTS, Topics.RATINGS, Topics.POLICY), Duration.ofMillis(250), this::countSafely, this::publish);
+        this.docsPartitions = TopicReader.partitions(follower.consumer(), Topics.DOCS);
     }
 
     @Override
     public void step() {
-        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(250))) {
-            try {
-                count(r);
-            } catch (InvalidPayloadException e) {
-                rejected.merge("malformed_record", 1L, Long::sum);
-            }
-        }
+        follower.step();
+    }
+
+    private void publish() {
         long now = System.currentTimeMillis();
-        if (now - lastPublish >= 1000) {
-            long docsIn = consumer.endOffsets(docsPartitions).values().stream().mapToLong(Long::longValue).sum();
-            publish.accept(new PipelineStatus(docsIn, kept, Map.copyOf(rejected), Map.copyOf(shards),
-                    Map.copyOf(tokens), Map.copyOf(checkpoints), copyOf(history), now));
-            lastPublish = now;
+        if (now - lastPublish < 1000) return;
+        long docsIn = follower.consumer().endOffsets(docsPartitions).values().stream().mapToLong(Long::longValue).sum();
+        publish.accept(new PipelineStatus(docsIn, kept, Map.copyOf(rejected), Map.copyOf(shards), Map.copyOf(tokens),
+                Map.copyOf(checkpoints), copyOf(history), ledger.snapshot(now), Map.copyOf(policies),
+                copyOf(policyHistory), now));
+        lastPublish = now;
+    }
+
+    private void countSafely(ConsumerRecord<String, byte[]> r) {
+        try {
+            count(r);
+        } catch (InvalidPayloadException e) {
+            rejected.merge("malformed_record", 1L, Long::sum);
+            millrace.metrics.Metrics.WEB_MALFORMED_RECORDS.labelValues(r.topic()).inc();
         }
     }
 
@@ -82,16 +90,26 @@ final class StatusWatcher implements StageVerticle.Worker {
             case Topics.CHECKPOINTS -> {
                 Checkpoint c = JsonSerde.checkpoints().fromBytes(r.value());
                 checkpoints.merge(c.model(), c, (old, neu) -> neu.step() >= old.step() ? neu : old);
-                List<double[]> points = history.computeIfAbsent(c.model(), k -> new ArrayList<>());
-                points.add(new double[] {c.step(), c.trainLoss()});
-                if (points.size() > MAX_HISTORY) {
-                    // keep every other point: the curve keeps its shape over any length of run
-                    List<double[]> thinned = new ArrayList<>();
-                    for (int i = 0; i < points.size(); i += 2) thinned.add(points.get(i));
-                    history.put(c.model(), thinned);
-                }
+                remember(history, c.model(), new double[] {c.step(), c.trainLoss()});
+            }
+            case Topics.RATINGS -> ledger.record(JsonSerde.ratings().fromBytes(r.value()));
+            case Topics.POLICY -> {
+                PolicyVersion p = JsonSerde.policies().fromBytes(r.value());
+                policies.merge(p.model(), p, (old, neu) -> neu.version() >= old.version() ? neu : old);
+                remember(policyHistory, p.model(), new double[] {p.createdAtMillis(), p.version()});
             }
             default -> { }
+        }
+    }
+
+    /** Appends a point to a model's history, keeping every other point past the bound: any run length keeps its shape. */
+    private static void remember(Map<String, List<double[]>> histories, String model, double[] point) {
+        List<double[]> points = histories.computeIfAbsent(model, k -> new ArrayList<>());
+        points.add(point);
+        if (points.size() > MAX_HISTORY) {
+            List<double[]> thinned = new ArrayList<>();
+            for (int i = 0; i < points.size(); i += 2) thinned.add(points.get(i));
+            histories.put(model, thinned);
         }
     }
 
@@ -103,6 +121,6 @@ final class StatusWatcher implements StageVerticle.Worker {
 
     @Override
     public void close() {
-        consumer.close(Duration.ofSeconds(5));
+        follower.close();
     }
 }

@@ -1,68 +1,100 @@
 package millrace.web;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.WorkerExecutor;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
-import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.StaticHandler;
-import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
+import millrace.kafka.KafkaSettings;
 import millrace.metrics.Metrics;
-import millrace.model.Sampler;
-import millrace.protocol.JsonSerde;
+import millrace.raters.RaterDirectory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The web role: the page, the JSON API, live events and the Prometheus endpoint. It reads pipeline status from the
- * event bus ({@link StatusVerticle}) and generates from the newest checkpoint announced on the checkpoints topic.
+ * event bus ({@link StatusVerticle}), serves the newest policy of its model ({@link ServingModel}), and takes ratings
+ * from the raters {@link RaterDirectory} knows. The handlers live beside it; this class only wires them.
  */
 public final class WebVerticle extends VerticleBase {
-    private static final int MAX_PROMPT_CHARS = 4000;
-    private static final int MAX_NEW_TOKENS = 512;
+    private static final Logger LOG = LoggerFactory.getLogger(WebVerticle.class);
+    private static final int MAX_LISTENERS = 256;
+    private static final int SMALL_BODY = 16 * 1024;
+    /** An edited answer of up to 8,000 characters, each up to 4 bytes of UTF-8 and maybe escaped, and the rest. */
+    private static final int RATING_BODY = 64 * 1024;
 
     private final int port;
-    private final Generator generator = new Generator();
+    private final KafkaSettings kafka;
+    private final WebSettings settings;
+    private final RaterDirectory raters;
+    private final RatingLedger ledger;
     private final Set<HttpServerResponse> listeners = new HashSet<>();
-    private WorkerExecutor generation;
+    private ServingModel serving;
+    private GenerationQueue queue;
+    private RatingWriter writer;
     private JsonObject status;
     private int boundPort;
 
-    public WebVerticle(int port) {
+    public WebVerticle(int port, KafkaSettings kafka, WebSettings settings, RaterDirectory raters, RatingLedger ledger) {
         this.port = port;
+        this.kafka = kafka;
+        this.settings = settings;
+        this.raters = raters;
+        this.ledger = ledger;
     }
 
     @Override
     public Future<?> start() {
-        // generation runs on its own thread, one request at a time (PyTorch per-thread state, one model copy)
-        generation = vertx.createSharedWorkerExecutor("millrace-generate", 1);
-        vertx.eventBus().<String>consumer(StatusVerticle.ADDRESS, msg -> {
-            status = new JsonObject(msg.body());
-            for (HttpServerResponse r : listeners) r.write("event: status\ndata: " + msg.body() + "\n\n");
-        });
+        serving = new ServingModel(settings.model());
+        queue = new GenerationQueue(settings.maxQueuedGenerations(), settings.maxQueueWaitMillis());
+        writer = new RatingWriter(kafka, ledger);
+        serving.onLoaded(() -> queue.submit(new GenerationQueue.Ticket(), t -> serving.acquire()));
+        Generations generations = new Generations(serving, queue);
+        GenerateHandler generate = new GenerateHandler(generations);
+        ArenaHandler arena = new ArenaHandler(vertx, raters, generations, ledger, writer, settings);
+        RatingsExport export = new RatingsExport(kafka);
+        vertx.eventBus().<String>consumer(StatusVerticle.ADDRESS, msg -> onStatus(msg.body()));
 
         Router router = Router.router(vertx);
-        router.route().handler(BodyHandler.create().setBodyLimit(64 * 1024));
-        router.get("/health").handler(ctx -> json(ctx, "health", 200, new JsonObject().put("status", "up")));
-        router.get("/ready").handler(ctx -> json(ctx, "ready", status != null ? 200 : 503,
+        router.route().handler(WebVerticle::securityHeaders);
+        router.get("/health").handler(ctx -> Http.json(ctx, "health", 200, new JsonObject().put("status", "up")));
+        router.get("/ready").handler(ctx -> Http.json(ctx, "ready", status != null ? 200 : 503,
                 new JsonObject().put("ready", status != null)));
         router.get("/metrics").handler(ctx -> {
             Metrics.WEB_REQUESTS.labelValues("metrics", "2xx").inc();
-            ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE).end(Metrics.scrape());
+            ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, Metrics.CONTENT_TYPE).end(Metrics.scrape());
         });
         router.get("/api/status").handler(ctx -> {
-            if (status == null) json(ctx, "status", 503, new JsonObject().put("error", "status not known yet"));
-            else json(ctx, "status", 200, status);
+            if (status == null) Http.error(ctx, "status", 503, "status not known yet");
+            else Http.json(ctx, "status", 200, status);
         });
         router.get("/api/events").handler(this::events);
-        router.post("/api/generate").handler(this::generate);
+        router.get("/api/policy").handler(this::policy);
+        router.post("/api/generate").handler(Http.body(SMALL_BODY)).handler(generate::handle);
+        router.post("/api/compare").handler(Http.body(SMALL_BODY)).handler(arena::compare);
+        router.post("/api/ratings").handler(Http.body(RATING_BODY)).handler(arena::rate);
+        router.get("/api/me").handler(arena::me);
+        router.get("/api/ratings/export").handler(ctx -> arena.rater(ctx, "export").ifPresent(name -> export.handle(ctx)));
+        router.route("/api/*").handler(ctx -> Http.error(ctx, "other", 404, "no such route: "
+                + ctx.request().method() + " " + ctx.normalizedPath()));
         router.route("/*").handler(StaticHandler.create("webroot"));
-
+        // failures say what went wrong in general terms only: exception text stays in the log
+        router.route().failureHandler(ctx -> {
+            int code = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
+            if (code >= 500) LOG.warn("{} {} failed", ctx.request().method(), ctx.normalizedPath(), ctx.failure());
+            String message = switch (code) {
+                case 413 -> "the body is too large";
+                case 404 -> "not found";
+                case 405 -> "method not allowed";
+                default -> code >= 500 ? "internal error (see the server log)" : "bad request";
+            };
+            Http.error(ctx, "other", code, message);
+        });
         return vertx.createHttpServer().requestHandler(router).listen(port).onSuccess(s -> boundPort = s.actualPort());
     }
 
@@ -70,9 +102,44 @@ public final class WebVerticle extends VerticleBase {
         return boundPort;
     }
 
+    /** Model output is text, and the page's own scripts are the only ones that may run. */
+    private static void securityHeaders(RoutingContext ctx) {
+        ctx.response().putHeader("X-Content-Type-Options", "nosniff")
+                .putHeader("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+                .putHeader("Referrer-Policy", "no-referrer");
+        ctx.next();
+    }
+
+    private void onStatus(String json) {
+        status = new JsonObject(json);
+        ServingModel.Policy now = serving.serving();
+        if (now != null) {
+            status.put("serving", JsonObject.mapFrom(now));
+            json = status.encode();
+        }
+        JsonObject policy = status.getJsonObject("policy", new JsonObject()).getJsonObject(settings.model());
+        JsonObject checkpoint = status.getJsonObject("checkpoint", new JsonObject()).getJsonObject(settings.model());
+        if (policy != null) {
+            serving.want(new ServingModel.Policy(settings.model(), policy.getLong("version"),
+                    policy.getString("checkpointLocation"), policy.getString("base")));
+        } else if (checkpoint != null) {
+            String location = checkpoint.getString("location");
+            serving.want(new ServingModel.Policy(settings.model(), 0, location, location));
+        }
+        String frame = "event: status\ndata: " + json + "\n\n";
+        for (HttpServerResponse r : listeners) {
+            // a listener that does not keep up misses updates rather than growing a queue: each one is a full status
+            if (!r.writeQueueFull()) r.write(frame);
+        }
+    }
+
     private void events(RoutingContext ctx) {
+        if (listeners.size() >= MAX_LISTENERS) {
+            Http.retryLater(ctx, "events", 503, 10, "too many live listeners");
+            return;
+        }
         HttpServerResponse r = ctx.response();
-        r.setChunked(true).putHeader("content-type", "text/event-stream").putHeader("cache-control", "no-cache");
+        r.setChunked(true).putHeader(HttpHeaders.CONTENT_TYPE, "text/event-stream").putHeader(HttpHeaders.CACHE_CONTROL, "no-cache");
         r.write(": millrace live status\n\n");
         if (status != null) r.write("event: status\ndata: " + status.encode() + "\n\n");
         listeners.add(r);
@@ -80,103 +147,25 @@ public final class WebVerticle extends VerticleBase {
         Metrics.WEB_REQUESTS.labelValues("events", "2xx").inc();
     }
 
-    private void generate(RoutingContext ctx) {
-        JsonObject body;
-        try {
-            body = ctx.body().asJsonObject();
-        } catch (DecodeException | ClassCastException e) {
-            json(ctx, "generate", 400, error("body is not a JSON object"));
-            return;
-        }
-        if (body == null || !(body.getValue("prompt") instanceof String prompt)) {
-            json(ctx, "generate", 400, error("prompt (a string) is required"));
-            return;
-        }
-        if (prompt.length() > MAX_PROMPT_CHARS) {
-            json(ctx, "generate", 400, error("prompt is longer than " + MAX_PROMPT_CHARS + " characters"));
-            return;
-        }
-        Sampler.Settings settings;
-        boolean stream;
-        try {
-            stream = body.getBoolean("stream", false);
-            int maxTokens = body.getInteger("maxTokens", 64);
-            double temperature = body.getDouble("temperature", 0.8);
-            int topK = body.getInteger("topK", 40);
-            double topP = body.getDouble("topP", 1.0);
-            if (maxTokens < 1 || maxTokens > MAX_NEW_TOKENS) throw new IllegalArgumentException("maxTokens in 1.." + MAX_NEW_TOKENS);
-            if (temperature < 0 || temperature > 5) throw new IllegalArgumentException("temperature in [0, 5]");
-            if (topK < 0) throw new IllegalArgumentException("topK >= 0");
-            settings = new Sampler.Settings(maxTokens, (float) temperature, topK, (float) topP,
-                    body.getLong("seed", System.nanoTime()));
-        } catch (ClassCastException | IllegalArgumentException e) {
-            json(ctx, "generate", 400, error("bad sampling settings: " + e.getMessage()));
-            return;
-        }
-        JsonObject model = status == null ? null : status.getJsonObject("checkpoint");
-        String name = body.getString("model", "millrace");
-        JsonObject checkpoint = model == null ? null : model.getJsonObject(name);
-        if (checkpoint == null) {
-            json(ctx, "generate", 503, error("no checkpoint of model '" + name + "' yet: training has not saved one"));
-            return;
-        }
-        Path location = Path.of(checkpoint.getString("location"));
-        long started = System.nanoTime();
-        if (stream) {
-            streamGeneration(ctx, location, prompt, settings, started);
-            return;
-        }
-        generation.executeBlocking(() -> generator.generate(location, prompt, settings, token -> { }))
-                .onSuccess(answer -> {
-                    Metrics.WEB_GENERATE_SECONDS.observe((System.nanoTime() - started) / 1e9);
-                    JsonNode node = JsonSerde.MAPPER.valueToTree(answer);
-                    json(ctx, "generate", 200, new JsonObject(node.toString()));
-                })
-                .onFailure(e -> json(ctx, "generate", 500, error("generation failed: " + e.getMessage())));
-    }
-
-    /**
-     * {@code "stream": true}: server-sent events on the response itself — {@code token} events with each piece of
-     * text as it is generated, then one {@code done} event with the whole answer (or {@code error}).
-     */
-    private void streamGeneration(RoutingContext ctx, Path location, String prompt, Sampler.Settings settings, long started) {
-        var response = ctx.response().setChunked(true).putHeader("content-type", "text/event-stream")
-                .putHeader("cache-control", "no-cache");
-        io.vertx.core.Context context = vertx.getOrCreateContext();
-        java.util.function.BiConsumer<String, JsonObject> send = (event, data) -> context.runOnContext(v -> {
-            if (!response.ended() && !response.closed()) response.write("event: " + event + "\ndata: " + data.encode() + "\n\n");
-        });
-        generation.executeBlocking(() -> generator.generate(location, prompt, settings,
-                        generator.textDeltas(piece -> send.accept("token", new JsonObject().put("text", piece)))))
-                .onComplete(result -> context.runOnContext(v -> {
-                    if (result.succeeded()) {
-                        Metrics.WEB_GENERATE_SECONDS.observe((System.nanoTime() - started) / 1e9);
-                        JsonNode node = JsonSerde.MAPPER.valueToTree(result.result());
-                        response.write("event: done\ndata: " + node + "\n\n");
-                        Metrics.WEB_REQUESTS.labelValues("generate", "2xx").inc();
-                    } else {
-                        response.write("event: error\ndata: " + error("generation failed: " + result.cause().getMessage()).encode() + "\n\n");
-                        Metrics.WEB_REQUESTS.labelValues("generate", "5xx").inc();
-                    }
-                    if (!response.ended()) response.end();
-                }));
-    }
-
-    private static JsonObject error(String message) {
-        return new JsonObject().put("error", message);
-    }
-
-    private static void json(RoutingContext ctx, String route, int code, JsonObject body) {
-        Metrics.WEB_REQUESTS.labelValues(route, code / 100 + "xx").inc();
-        ctx.response().setStatusCode(code).putHeader("content-type", "application/json").end(body.encode());
+    /** What is served now, what is wanted next, and the newest policy version of every model. */
+    private void policy(RoutingContext ctx) {
+        ServingModel.Policy now = serving.serving();
+        ServingModel.Policy next = serving.wanted();
+        JsonObject body = new JsonObject().put("model", settings.model())
+                .put("serving", now == null ? null : JsonObject.mapFrom(now))
+                .put("next", next == null || next.equals(now) ? null : JsonObject.mapFrom(next))
+                .put("models", status == null ? new JsonObject() : status.getJsonObject("policy", new JsonObject()));
+        Http.json(ctx, "policy", 200, body);
     }
 
     @Override
     public Future<?> stop() {
-        listeners.forEach(r -> r.end());
-        return generation.executeBlocking(() -> {
-            generator.close();
+        listeners.forEach(HttpServerResponse::end);
+        return vertx.executeBlocking(() -> {
+            queue.close();
+            serving.close();
+            writer.close();
             return null;
-        }).eventually(() -> generation.close());
+        });
     }
 }

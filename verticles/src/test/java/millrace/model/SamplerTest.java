@@ -30,6 +30,39 @@ class SamplerTest {
         }
     }
 
+    /**
+     * A batch of rows is each row sampled alone with its seed: a row that reaches the stop token ends there while the
+     * other goes on (past the block, through a cache restart), and every token reaches the listener with its row.
+     */
+    @Test
+    void aBatchOfRowsSamplesWhatEachRowWouldAlone() {
+        try (ai.djl.ndarray.NDManager root = millrace.train.GptTrainer.newRootManager()) {
+            Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 16), root);
+            int[] prompt = {5, 17, 42, 3};
+            Sampler.Settings settings = new Sampler.Settings(30, 1f, 0, 1f, 0);
+            int[] free = Sampler.generate(gpt, prompt, new long[] {11}, settings, -1, (r, t) -> { }, () -> false)[0];
+            int stop = free[4];
+            int stopsAt = 0;
+            while (free[stopsAt] != stop) stopsAt++;
+            int[][] alone = {
+                Sampler.generate(gpt, prompt, new long[] {11}, settings, stop, (r, t) -> { }, () -> false)[0],
+                Sampler.generate(gpt, prompt, new long[] {23}, settings, stop, (r, t) -> { }, () -> false)[0]};
+            java.util.List<java.util.List<Integer>> heard = java.util.List.of(new java.util.ArrayList<>(), new java.util.ArrayList<>());
+            int[][] batch = Sampler.generate(gpt, prompt, new long[] {11, 23}, settings, stop,
+                    (r, t) -> heard.get(r).add(t), () -> false);
+            assertArrayEquals(java.util.Arrays.copyOf(free, stopsAt + 1), batch[0], "row 0 ends with its stop token");
+            assertArrayEquals(alone[0], batch[0]);
+            assertArrayEquals(alone[1], batch[1]);
+            for (int r = 0; r < 2; r++) assertArrayEquals(batch[r], heard.get(r).stream().mapToInt(Integer::intValue).toArray());
+            // a cancelled batch stops at once
+            int[] calls = {0};
+            int[][] cancelled = Sampler.generate(gpt, prompt, new long[] {1, 2}, settings, -1, (r, t) -> { },
+                    () -> ++calls[0] > 3);
+            assertEquals(3, cancelled[0].length);
+            assertEquals(3, cancelled[1].length);
+        }
+    }
+
     @Test
     void greedyTakesTheLargestLogit() {
         assertEquals(2, Sampler.pick(new float[] {0.1f, 3f, 5f, -1f}, 0f, 0, new Random(1)));

@@ -35,17 +35,7 @@ public final class PageInChromium {
      * generates from {@code prompt} and checks the answer grew in several steps before the summary line came.
      */
     public static void dashboardAndStreamingGeneration(String base, long documentsIn, String prompt) throws Exception {
-        Path profile = Files.createTempDirectory("millrace-chromium");
-        ChromeOptions options = new ChromeOptions();
-        options.setBinary(ExternalTools.require("chromium", "apt-get install chromium").toFile());
-        // as root, on a machine without a network: no sandbox, no background connections Chromium would retry
-        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--user-data-dir=" + profile);
-        ChromeDriverService service = new ChromeDriverService.Builder()
-                .usingDriverExecutable(ExternalTools.require("chromedriver", "apt-get install chromium-driver").toFile())
-                .usingAnyFreePort().build();
-        WebDriver driver = new ChromeDriver(service, options);
+        WebDriver driver = open();
         try {
             driver.get(base + "/");
             assertEquals("Millrace", driver.getTitle());
@@ -77,6 +67,96 @@ public final class PageInChromium {
         } finally {
             driver.quit();
         }
+    }
+
+    /** Headless Chromium as root on a machine without a network: no sandbox, no background connections. */
+    private static WebDriver open() throws Exception {
+        Path profile = Files.createTempDirectory("millrace-chromium");
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(ExternalTools.require("chromium", "apt-get install chromium").toFile());
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=1200,1400", "--user-data-dir=" + profile);
+        ChromeDriverService service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(ExternalTools.require("chromedriver", "apt-get install chromium-driver").toFile())
+                .usingAnyFreePort().build();
+        return new ChromeDriver(service, options);
+    }
+
+    /**
+     * A rater in the arena, keyboard first: signs in with {@code token}, asks for a comparison of a prompt that is a
+     * script tag (it must show as text and not run), chooses A with {@code 1} and Enter, chooses B and takes it back
+     * with {@code u}, edits answer A with {@code e} and Ctrl+Enter, gives B a thumbs up with the mouse and Enter.
+     * Returns the ratings made, in order, as {@code choice:A}, {@code edit:0:text}, {@code score:1:1:THUMBS}.
+     */
+    public static List<String> arena(String base, String token) throws Exception {
+        WebDriver driver = open();
+        JavascriptExecutor js = (JavascriptExecutor) driver;
+        List<String> made = new java.util.ArrayList<>();
+        try {
+            driver.get(base + "/#arena");
+            driver.findElement(By.id("token")).sendKeys(token);
+            driver.findElement(By.id("signin-button")).click();
+            await("the rater's name after signing in", () -> text(driver, "rater-name").equals("kim"));
+
+            String prompt = "<script>window.pwned = 1</script><b>bold</b>";
+            driver.findElement(By.id("arena-prompt")).clear();
+            driver.findElement(By.id("arena-prompt")).sendKeys(prompt);
+            driver.findElement(By.id("compare-button")).click();
+            await("both answers", () -> text(driver, "arena-status").startsWith("rate it"));
+            for (int i = 0; i < 2; i++) {
+                String shown = (String) js.executeScript("return document.getElementById('answer-" + i + "').textContent;");
+                assertTrue(shown.startsWith(prompt), "the prompt is shown as text: " + shown);
+                assertEquals(0L, js.executeScript("return document.querySelectorAll('#answer-" + i + " script, #answer-" + i + " b').length;"));
+                assertTrue(text(driver, "version-" + i).matches("policy v\\d+"), text(driver, "version-" + i));
+            }
+            assertNull(js.executeScript("return window.pwned;"), "model output ran as a script");
+
+            var keys = new org.openqa.selenium.interactions.Actions(driver);
+            keys.sendKeys("1").sendKeys(org.openqa.selenium.Keys.ENTER).perform();
+            awaitRated(js, 1);
+            made.add("choice:A");
+
+            keys.sendKeys("2").sendKeys(org.openqa.selenium.Keys.ENTER).perform();
+            keys.sendKeys("u").perform();
+            await("the undo", () -> text(driver, "arena-status").startsWith("undone"));
+
+            keys.sendKeys("e").perform();
+            var editor = driver.findElement(By.id("edit-0"));
+            await("the editor of answer A", editor::isDisplayed);
+            editor.clear();
+            editor.sendKeys("And it was so.");
+            keys.keyDown(org.openqa.selenium.Keys.CONTROL).sendKeys(org.openqa.selenium.Keys.ENTER)
+                    .keyUp(org.openqa.selenium.Keys.CONTROL).perform();
+            awaitRated(js, 2);
+            made.add("edit:0:And it was so.");
+
+            driver.findElement(By.cssSelector("#side-1 [data-scale='THUMBS'][data-score='1']")).click();
+            keys.sendKeys(org.openqa.selenium.Keys.ENTER).perform();
+            awaitRated(js, 3);
+            made.add("score:1:1:THUMBS");
+            await("the rater's count", () -> text(driver, "rater-count").equals("3"));
+            screenshot(driver, "arena");
+            // the dashboard shows the ratings too
+            driver.findElement(By.id("tab-dashboard")).click();
+            await("the ratings on the dashboard", () -> text(driver, "ratings-total").matches("\\d+ / \\d+ / \\d+")
+                    && !text(driver, "ratings-total").equals("0 / 0 / 0"));
+            screenshot(driver, "dashboard");
+            return made;
+        } finally {
+            driver.quit();
+        }
+    }
+
+    /** Waits for the page to report its {@code n}th rating sent (after its undo window). */
+    private static void awaitRated(JavascriptExecutor js, int n) throws InterruptedException {
+        await("rating " + n + " sent", () -> String.valueOf(n).equals(js.executeScript("return document.body.dataset.rated;")));
+    }
+
+    /** A picture of the page under target/, for people to look at. */
+    private static void screenshot(WebDriver driver, String name) throws Exception {
+        byte[] png = ((org.openqa.selenium.TakesScreenshot) driver).getScreenshotAs(org.openqa.selenium.OutputType.BYTES);
+        Files.write(Path.of("target", "page-" + name + ".png"), png);
     }
 
     private static String text(WebDriver driver, String id) {

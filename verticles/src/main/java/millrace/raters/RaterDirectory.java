@@ -1,0 +1,51 @@
+package millrace.raters;
+
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import millrace.protocol.Rater;
+
+/**
+ * Who may rate right now: the latest record per name of {@code millrace.raters}. Applied from the topic by one
+ * thread, read by the HTTP handlers of another; a revocation takes effect on the next request after it is applied.
+ */
+public final class RaterDirectory {
+    private final Map<String, Rater> byName = new ConcurrentHashMap<>();
+    /** Valid raters by token hash: a lookup by hash reveals nothing about the token, whose hash is all an attacker moves. */
+    private final Map<String, Rater> byHash = new ConcurrentHashMap<>();
+
+    /** The newest record for a rater replaces what was known of it (a null record is a deleted rater). */
+    public void apply(String name, Rater rater) {
+        if (rater != null && !rater.name().equals(name)) {
+            throw new millrace.protocol.InvalidPayloadException("name", "'" + rater.name() + "' under the key '" + name + "'");
+        }
+        Rater old = rater == null ? byName.remove(name) : byName.put(name, rater);
+        if (old != null) byHash.remove(old.tokenSha256(), old);
+        if (rater != null && !rater.revoked()) byHash.put(rater.tokenSha256(), rater);
+    }
+
+    /** The name of the valid rater holding {@code token}, if any. */
+    public Optional<String> authenticate(String token) {
+        if (token == null || token.isEmpty() || token.length() > 256) return Optional.empty();
+        String hash = RaterTokens.sha256(token);
+        Rater rater = byHash.get(hash);
+        if (rater == null || rater.revoked() || !RaterTokens.sameHash(rater.tokenSha256(), hash)) return Optional.empty();
+        return Optional.of(rater.name());
+    }
+
+    public Optional<Rater> get(String name) {
+        return Optional.ofNullable(byName.get(name));
+    }
+
+    /** Every rater ever added, revoked ones too, by name. */
+    public List<Rater> all() {
+        return byName.values().stream().sorted(Comparator.comparing(Rater::name)).toList();
+    }
+
+    /** Raters whose token is valid. */
+    public int active() {
+        return byHash.size();
+    }
+}
