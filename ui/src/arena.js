@@ -84,7 +84,16 @@
       rating = { answer: editing, editedAnswer: text };
     }
     if (!rating) return status('choose first (1–4, thumbs, 1–5 or an edit)', true);
-    if (pending) send(); // one rating in the undo window at a time: the earlier one goes now
+    if (pending) {
+      // one rating in the undo window at a time: a new one for the same comparison replaces it (the rater changed
+      // their mind), one for another comparison lets it go now
+      if (pending.body.comparisonId === comparison.comparisonId) {
+        clearTimeout(pending.timer);
+        pending = null;
+      } else {
+        send();
+      }
+    }
     const body = Object.assign({ comparisonId: comparison.comparisonId, idempotencyKey: randomKey() }, rating);
     pending = { body, timer: setTimeout(send, UNDO_MS) };
     staged = null;
@@ -100,11 +109,14 @@
     status('undone: nothing was sent');
   }
 
-  async function send() {
-    if (!pending) return;
-    const { body, timer } = pending;
-    clearTimeout(timer);
+  let unsent = null; // a rating the server did not take after a few tries: r sends it again, with its key
+
+  async function send(retry) {
+    if (!pending && !retry) return;
+    const body = retry || pending.body;
+    if (pending) clearTimeout(pending.timer);
     pending = null;
+    unsent = null;
     for (let attempt = 0; attempt < 3; attempt++) {
       // the same idempotency key on every attempt: a rating the server already has is not counted twice
       const res = await fetch('api/ratings', {
@@ -121,7 +133,8 @@
       const wait = Number((res && res.headers.get('retry-after')) || 1);
       await new Promise((r) => setTimeout(r, wait * 1000));
     }
-    status('the rating could not be sent: try again', true);
+    unsent = body;
+    status('the rating could not be sent: press r to send it again', true);
   }
 
   async function compare() {
@@ -167,6 +180,7 @@
           status('rate it: 1 A better, 2 B better, 3 tie, 4 both bad; thumbs or 1–5; e/E edit; Enter submits');
         }
       });
+      if (!comparison) throw new Error('the answers ended before they were complete: compare again');
     } catch (err) {
       status(String(err.message || err), true);
     } finally {
@@ -201,20 +215,20 @@
       return;
     }
     if (['INPUT', 'TEXTAREA', 'SELECT'].includes(e.target.tagName)) return;
-    const choices = { 1: 'A', 2: 'B', 3: 'TIE', 4: 'BOTH_BAD' };
-    if (choices[e.key]) {
-      const b = document.querySelector('[data-choice="' + choices[e.key] + '"]');
-      b.click();
-    } else if (e.key === 'e' || e.key === 'E') {
+    if (e.ctrlKey || e.metaKey || e.altKey) return; // the browser's own shortcuts
+    const choices = { Digit1: 'A', Digit2: 'B', Digit3: 'TIE', Digit4: 'BOTH_BAD' };
+    if (choices[e.code]) {
+      document.querySelector('[data-choice="' + choices[e.code] + '"]').click();
+    } else if (e.code === 'KeyE') {
       e.preventDefault();
-      edit(e.key === 'e' ? 0 : 1);
+      edit(e.shiftKey ? 1 : 0);
     } else if (e.key === 'Enter') {
       e.preventDefault();
       submit();
-    } else if (e.key === 'u') {
+    } else if (e.code === 'KeyU') {
       undo();
-    } else {
-      return;
+    } else if (e.code === 'KeyR' && unsent) {
+      send(unsent);
     }
   });
 

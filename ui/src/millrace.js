@@ -4,7 +4,7 @@
   'use strict';
   const $ = (id) => document.getElementById(id);
   const fmt = (n) => (n === undefined || n === null) ? '–' : Number(n).toLocaleString('en-US');
-  const model = 'millrace';
+  let model = 'millrace'; // the served model, once the status names it
   const charts = {};
 
   /** Reads server-sent events from a fetch response body, calling onEvent(name, data) for each. */
@@ -51,6 +51,7 @@
   let last = null;
   function render(s) {
     last = s;
+    if (s.serving && s.serving.model) model = s.serving.model;
     $('docs-in').textContent = fmt(s.documentsIn);
     $('docs-kept').textContent = fmt(s.documentsKept);
     const shards = s.shards || {}, tokens = s.tokens || {};

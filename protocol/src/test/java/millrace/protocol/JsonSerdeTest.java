@@ -36,7 +36,7 @@ class JsonSerdeTest {
         assertEquals(rater, JsonSerde.raters().fromBytes(JsonSerde.raters().toBytes(rater)));
         assertEquals(rater.revokedAt(8), JsonSerde.raters().fromBytes(JsonSerde.raters().toBytes(rater.revokedAt(8))));
         PolicyVersion p = new PolicyVersion("m", 2, 1, "policies/m/step-000000020", "checkpoints/m/step-000000010", 16,
-                Map.of("kl", 0.05), "16 ratings", 11);
+                Map.of("0", 12L), Map.of("kl", 0.05), "16 ratings", 11);
         assertEquals(p, JsonSerde.policies().fromBytes(JsonSerde.policies().toBytes(p)));
     }
 

@@ -18,6 +18,9 @@ public final class TopicFollower implements StageVerticle.Worker {
     private final Consumer<ConsumerRecord<String, byte[]>> onRecord;
     private final Runnable afterPoll;
     private final Duration pollTimeout;
+    /** The topics' ends when this follower started; null once it has read that far. */
+    private java.util.Map<TopicPartition, Long> startEnds;
+    private Runnable onCaughtUp = () -> { };
 
     public TopicFollower(KafkaSettings kafka, List<String> topics, Duration pollTimeout,
             Consumer<ConsumerRecord<String, byte[]>> onRecord, Runnable afterPoll) {
@@ -30,6 +33,7 @@ public final class TopicFollower implements StageVerticle.Worker {
             for (String topic : topics) followed.addAll(TopicReader.partitions(consumer, topic));
             consumer.assign(followed);
             consumer.seekToBeginning(followed);
+            startEnds = consumer.endOffsets(followed);
         } catch (RuntimeException e) {
             consumer.close(Duration.ZERO);
             throw e;
@@ -41,9 +45,19 @@ public final class TopicFollower implements StageVerticle.Worker {
         return consumer;
     }
 
+    /** Called once, on the follower's thread, when everything the topics held at its start has been handed over. */
+    public TopicFollower whenCaughtUp(Runnable r) {
+        onCaughtUp = r;
+        return this;
+    }
+
     @Override
     public void step() {
         for (ConsumerRecord<String, byte[]> r : consumer.poll(pollTimeout)) onRecord.accept(r);
+        if (startEnds != null && startEnds.entrySet().stream().allMatch(e -> consumer.position(e.getKey()) >= e.getValue())) {
+            startEnds = null;
+            onCaughtUp.run();
+        }
         afterPoll.run();
     }
 

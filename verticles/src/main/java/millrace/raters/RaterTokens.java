@@ -30,9 +30,4 @@ public final class RaterTokens {
             throw new IllegalStateException("every JVM has SHA-256", e);
         }
     }
-
-    /** Compares two hashes in time independent of where they differ. */
-    static boolean sameHash(String a, String b) {
-        return MessageDigest.isEqual(a.getBytes(StandardCharsets.US_ASCII), b.getBytes(StandardCharsets.US_ASCII));
-    }
 }

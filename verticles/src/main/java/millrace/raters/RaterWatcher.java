@@ -24,10 +24,12 @@ public final class RaterWatcher extends StageVerticle {
             try {
                 directory.apply(r.key(), r.value() == null ? null : JsonSerde.raters().fromBytes(r.value()));
             } catch (InvalidPayloadException e) {
-                // a record no rater can be read from grants nothing: the name keeps whatever it had before
+                // fail closed: a record no rater can be read from (a damaged revocation, say) disables the name
+                directory.apply(r.key(), null);
                 Metrics.WEB_MALFORMED_RECORDS.labelValues(Topics.RATERS).inc();
-                LOG.warn("{}/{}@{} is not a rater: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+                LOG.warn("{}/{}@{} is not a rater: {}; '{}' may not rate until a valid record replaces it", r.topic(),
+                        r.partition(), r.offset(), e.getMessage(), r.key());
             }
-        }, () -> Metrics.WEB_RATERS.set(directory.active())));
+        }, () -> Metrics.WEB_RATERS.set(directory.active())).whenCaughtUp(() -> directory.caughtUp(true)));
     }
 }

@@ -8,11 +8,11 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
-import ai.djl.training.GradientCollector;
 import java.util.List;
 import java.util.Map;
 import millrace.model.AdamW;
 import millrace.model.Gpt;
+import millrace.model.GradientLane;
 import millrace.model.Scalars;
 
 /**
@@ -85,14 +85,12 @@ public final class GptTrainer implements AutoCloseable {
         long[] flat = flatten(rows);
         float lr = settings.schedule().at(step);
         float loss = 0;
-        float norm;
-        boolean skipped;
-        boolean overflowed;
         int micro = Math.min(settings.microBatchSize(), b);
         float lossScale = lossScale();
         // scopes are siblings, never nested: DJL's tempAttach inside a tempAttach hands the parameters to the outer
         // scope for good, which would free them with it
-        try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+        // the gradient lane: the feedback role may share this process, and DJL records one set of gradients at a time
+        try (GradientLane.Pass collector = GradientLane.open()) {
             for (int from = 0, pass = 0; from < b; from += micro, pass++) {
                 int n = Math.min(micro, b - from);
                 try (NDManager scope = root.newSubManager()) {
@@ -109,13 +107,30 @@ public final class GptTrainer implements AutoCloseable {
                 }
             }
         }
+        Update update = applyGradients(loss, (long) b * t);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        return new StepResult(step, loss, update.gradNorm(), lr, b * t, seconds, update.skipped(), update.overflowed());
+    }
+
+    /** What {@link #applyGradients} did. */
+    public record Update(float gradNorm, float learningRate, boolean skipped, boolean overflowed) {}
+
+    /**
+     * The optimizer step with the gradients the parameters hold now (accumulated by backward passes through the
+     * {@link GradientLane}; in fp16, scaled by {@link #lossScale}): global-norm clipping, then AdamW at the schedule's
+     * learning rate — or no update when {@code loss} or the gradients are not finite. The gradients are zeroed either
+     * way. {@code tokens}: what the step trained on, for the count of tokens seen.
+     */
+    public Update applyGradients(float loss, long tokens) {
+        float lr = settings.schedule().at(step);
+        float lossScale = lossScale();
         try (NDManager scope = root.newSubManager()) {
             model.attachTo(scope);
             Map<String, NDArray> grads = new java.util.LinkedHashMap<>();
             model.parameters().forEach((name, p) -> grads.put(name, p.getGradient()));
-            norm = optimizer.globalNorm(grads.values(), scope).getFloat() / lossScale; // the gradients are lossScale times too big
-            skipped = !Float.isFinite(loss) || !Float.isFinite(norm);
-            overflowed = skipped && scaler != null && Float.isFinite(loss) && lossScale > 1f;
+            float norm = optimizer.globalNorm(grads.values(), scope).getFloat() / lossScale; // the gradients are lossScale times too big
+            boolean skipped = !Float.isFinite(loss) || !Float.isFinite(norm);
+            boolean overflowed = skipped && scaler != null && Float.isFinite(loss) && lossScale > 1f;
             float scale = (settings.clipNorm() > 0 && norm > settings.clipNorm() ? settings.clipNorm() / norm : 1f) / lossScale;
             if (overflowed) {
                 scaler.overflowed(); // fp16 overflow at this scale: expected now and then, not a fault
@@ -126,13 +141,17 @@ public final class GptTrainer implements AutoCloseable {
                 optimizer.step(model.parameters(), grads, lr, scale, scope);
                 if (scaler != null) scaler.stepped();
                 step++;
-                tokensSeen += (long) b * t;
+                tokensSeen += tokens;
             }
             // zero_() rather than multiplying by 0, which would keep a NaN gradient NaN for ever
             optimizer.zero(grads.values());
+            return new Update(norm, lr, skipped, overflowed);
         }
-        double seconds = (System.nanoTime() - started) / 1e9;
-        return new StepResult(step, loss, norm, lr, b * t, seconds, skipped, overflowed);
+    }
+
+    /** The manager the trainer's step scopes are made in (the model's parent). */
+    public NDManager root() {
+        return root;
     }
 
     /** The generator seed of one forward pass: a hash of the run's seed, the step and the pass. */

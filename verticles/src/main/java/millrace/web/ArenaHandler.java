@@ -1,9 +1,11 @@
 package millrace.web;
 
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.SecurityPolicyHandler;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -18,6 +20,8 @@ import millrace.raters.RaterDirectory;
  * /api/me} (who the token is, and how many ratings they made).
  */
 final class ArenaHandler {
+    private static final String RATER = "millrace.rater";
+
     private final Vertx vertx;
     private final RaterDirectory raters;
     private final Generations generations;
@@ -39,17 +43,36 @@ final class ArenaHandler {
         this.ratingLimit = new RateLimiter(settings.ratingsPerSecond(), settings.ratingsBurst());
     }
 
-    /** The rater a request's bearer token names, or empty after answering 401 (a revoked token too). */
-    Optional<String> rater(RoutingContext ctx, String route) {
+    /**
+     * The first handler of a rater's route, before the body is read: a request without a valid token (a revoked one
+     * too) gets 401 without the server buffering its body. (A security-policy handler in Vert.x's terms: the router
+     * lets only those run before the body handler.)
+     */
+    SecurityPolicyHandler requireRater() {
+        return this::requireRater;
+    }
+
+    private void requireRater(RoutingContext ctx) {
+        String path = ctx.normalizedPath();
+        String route = path.endsWith("/export") ? "export" : path.substring(path.lastIndexOf('/') + 1);
         Optional<String> name = raters.authenticate(Http.bearer(ctx));
-        if (name.isEmpty()) Http.unauthorised(ctx, route);
-        return name;
+        if (name.isEmpty()) {
+            if (route.equals("ratings")) Metrics.WEB_RATINGS.labelValues("unknown", "unauthorised").inc();
+            Http.unauthorised(ctx, route);
+            return;
+        }
+        ctx.put(RATER, name.get());
+        ctx.next();
+    }
+
+    /** The rater {@link #requireRater} found. */
+    static String rater(RoutingContext ctx) {
+        return ctx.get(RATER);
     }
 
     void compare(RoutingContext ctx) {
         String route = "compare";
-        String rater = rater(ctx, route).orElse(null);
-        if (rater == null) return;
+        String rater = rater(ctx);
         long wait = compareLimit.acquire(rater, System.currentTimeMillis());
         if (wait > 0) {
             Http.retryLater(ctx, route, 429, (wait + 999) / 1000, "too many comparisons: try again shortly");
@@ -67,7 +90,7 @@ final class ArenaHandler {
         String id = Comparisons.newId();
         long seed = form.settings().seed();
         long started = System.nanoTime();
-        generations.run(ctx, route, form.prompt(), form.settings(), new long[] {seed, seed + 1}, form.stream(),
+        generations.run(ctx, route, form.prompt(), form.settings(), new long[] {seed, seed + 1}, form.stream(), false,
                 new JsonObject().put("comparisonId", id), result -> {
                     if (result.cancelled()) return null; // nobody saw the answers: nothing to rate
                     Metrics.WEB_COMPARE_SECONDS.observe((System.nanoTime() - started) / 1e9);
@@ -88,12 +111,7 @@ final class ArenaHandler {
 
     void rate(RoutingContext ctx) {
         String route = "ratings";
-        String rater = raters.authenticate(Http.bearer(ctx)).orElse(null);
-        if (rater == null) {
-            Metrics.WEB_RATINGS.labelValues("unknown", "unauthorised").inc();
-            Http.unauthorised(ctx, route);
-            return;
-        }
+        String rater = rater(ctx);
         long wait = ratingLimit.acquire(rater, System.currentTimeMillis());
         if (wait > 0) {
             Metrics.WEB_RATINGS.labelValues("unknown", "rate_limited").inc();
@@ -119,15 +137,24 @@ final class ArenaHandler {
             return;
         }
         String kind = rating.kind().label();
+        String slot = slot(rating);
+        try {
+            comparisons.claim(rating.comparisonId(), slot, rating.id());
+        } catch (Comparisons.Taken taken) {
+            Metrics.WEB_RATINGS.labelValues(kind, "invalid").inc();
+            Http.error(ctx, route, 409, taken.getMessage());
+            return;
+        }
         // the producer may block on cluster metadata for a moment: never on the event loop
         vertx.executeBlocking(() -> writer.write(rating), false)
-                .compose(future -> io.vertx.core.Future.fromCompletionStage(future, vertx.getOrCreateContext()))
-                .onSuccess(outcome -> {
-                    boolean duplicate = outcome == RatingWriter.Outcome.DUPLICATE;
-                    Metrics.WEB_RATINGS.labelValues(kind, duplicate ? "duplicate" : "accepted").inc();
-                    Http.json(ctx, route, 202, new JsonObject().put("id", rating.id()).put("duplicate", duplicate));
+                .compose(future -> Future.fromCompletionStage(future, vertx.getOrCreateContext()))
+                .onSuccess(receipt -> {
+                    Metrics.WEB_RATINGS.labelValues(kind, receipt.duplicate() ? "duplicate" : "accepted").inc();
+                    Http.json(ctx, route, 202, new JsonObject().put("id", receipt.id()).put("duplicate", receipt.duplicate())
+                            .put("partition", receipt.partition()).put("offset", receipt.offset()));
                 })
                 .onFailure(e -> {
+                    comparisons.release(rating.comparisonId(), slot, rating.id());
                     Metrics.WEB_RATINGS.labelValues(kind, "unavailable").inc();
                     Http.retryLater(ctx, route, 503, 1, "the rating was not acknowledged by Kafka: send it again"
                             + (form.idempotencyKey() != null ? " with the same idempotencyKey" : " with an idempotencyKey"));
@@ -135,9 +162,18 @@ final class ArenaHandler {
     }
 
     void me(RoutingContext ctx) {
-        String route = "me";
-        rater(ctx, route).ifPresent(name -> Http.json(ctx, route, 200,
-                new JsonObject().put("name", name).put("ratings", ledger.countOf(name))));
+        String name = rater(ctx);
+        Http.json(ctx, "me", 200, new JsonObject().put("name", name).put("ratings", ledger.countOf(name)));
+    }
+
+    /** Which of a comparison's slots a rating takes: its choice, or a score or an edit of one answer. */
+    private static String slot(Rating r) {
+        String answer = r.answer() == null ? "" : " of answer " + "AB".charAt(r.answer());
+        return switch (r.kind()) {
+            case CHOICE -> "choice";
+            case SCORE -> "score" + answer;
+            case EDIT -> "edit" + answer;
+        };
     }
 
     /** The kind an invalid body was trying to be, for the metric's label (bounded). */

@@ -4,14 +4,17 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import millrace.metrics.Metrics;
 import millrace.protocol.InvalidPayloadException;
+import millrace.raters.RaterDirectory;
 
 /** {@code POST /api/generate}: a continuation of a prompt from the serving policy, whole or streamed. */
 final class GenerateHandler {
     private static final String ROUTE = "generate";
     private final Generations generations;
+    private final RaterDirectory raters;
 
-    GenerateHandler(Generations generations) {
+    GenerateHandler(Generations generations, RaterDirectory raters) {
         this.generations = generations;
+        this.raters = raters;
     }
 
     void handle(RoutingContext ctx) {
@@ -29,8 +32,10 @@ final class GenerateHandler {
             return;
         }
         long started = System.nanoTime();
+        // the generate box needs no token; without one a request may hold only a share of the generation queue
+        boolean anonymous = raters.authenticate(Http.bearer(ctx)).isEmpty();
         generations.run(ctx, ROUTE, form.prompt(), form.settings(), new long[] {form.settings().seed()}, form.stream(),
-                new JsonObject(), result -> {
+                anonymous, new JsonObject(), result -> {
                     if (result.cancelled()) return null;
                     Metrics.WEB_GENERATE_SECONDS.observe((System.nanoTime() - started) / 1e9);
                     Generator.Answer a = result.answers().get(0);

@@ -43,12 +43,20 @@ final class GenerationQueue implements AutoCloseable {
 
     private final ThreadPoolExecutor executor;
     private final long maxWaitMillis;
+    private final int maxAnonymous;
     private final AtomicInteger running = new AtomicInteger();
+    /** Jobs of clients without a token, queued or running: a share of the queue, so they cannot crowd raters out. */
+    private final AtomicInteger anonymous = new AtomicInteger();
     /** Mean seconds per job (exponentially weighted), for Retry-After. */
     private volatile double meanSeconds = 1;
 
+    /**
+     * @param maxQueued jobs that may wait
+     * @param maxWaitMillis a job that waited longer is refused when its turn comes
+     */
     GenerationQueue(int maxQueued, long maxWaitMillis) {
         this.maxWaitMillis = maxWaitMillis;
+        this.maxAnonymous = Math.max(1, maxQueued / 4);
         this.executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(maxQueued), r -> {
             // one thread for the life of the role: PyTorch keeps per-thread state (grad mode, its thread team)
             Thread t = new Thread(r, "millrace-generate");
@@ -57,12 +65,23 @@ final class GenerationQueue implements AutoCloseable {
         });
     }
 
-    /** Queues {@code job}; the future fails with {@link Busy} or {@link CancellationException} instead of running it. */
-    <T> CompletableFuture<T> submit(Ticket ticket, Function<Ticket, T> job) {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        long queuedAt = System.nanoTime();
-        try {
-            executor.execute(() -> {
+    /** A queued job: what to run, and the future its caller waits on (failed if the queue shuts down first). */
+    private final class Job<T> implements Runnable {
+        final Ticket ticket;
+        final Function<Ticket, T> work;
+        final CompletableFuture<T> result = new CompletableFuture<>();
+        final long queuedAt = System.nanoTime();
+        final boolean fromAnonymous;
+
+        Job(Ticket ticket, Function<Ticket, T> work, boolean fromAnonymous) {
+            this.ticket = ticket;
+            this.work = work;
+            this.fromAnonymous = fromAnonymous;
+        }
+
+        @Override
+        public void run() {
+            try {
                 long waitedMillis = (System.nanoTime() - queuedAt) / 1_000_000;
                 if (ticket.cancelled()) {
                     Metrics.WEB_GENERATIONS_DROPPED.labelValues("cancelled").inc();
@@ -71,29 +90,57 @@ final class GenerationQueue implements AutoCloseable {
                     Metrics.WEB_GENERATIONS_DROPPED.labelValues("timeout").inc();
                     result.completeExceptionally(new Busy("waited " + waitedMillis + " ms for a turn", retryAfter()));
                 } else {
-                    run(ticket, job, result);
+                    long started = System.nanoTime();
+                    running.incrementAndGet();
+                    publishGauges();
+                    try {
+                        result.complete(work.apply(ticket));
+                    } catch (Throwable e) {
+                        result.completeExceptionally(e);
+                    } finally {
+                        running.decrementAndGet();
+                        meanSeconds = 0.8 * meanSeconds + 0.2 * (System.nanoTime() - started) / 1e9;
+                    }
                 }
+            } finally {
+                if (fromAnonymous) anonymous.decrementAndGet();
                 publishGauges();
-            });
-        } catch (RejectedExecutionException e) {
-            Metrics.WEB_GENERATIONS_DROPPED.labelValues("queue_full").inc();
-            result.completeExceptionally(new Busy("generation queue is full", retryAfter()));
+            }
         }
-        publishGauges();
-        return result;
     }
 
-    private <T> void run(Ticket ticket, Function<Ticket, T> job, CompletableFuture<T> result) {
-        long started = System.nanoTime();
-        running.incrementAndGet();
-        publishGauges();
+    /**
+     * Queues {@code job}; the future fails with {@link Busy} or {@link CancellationException} instead of running it.
+     * {@code fromAnonymous}: a request without a rater's token, which may hold only a quarter of the queue.
+     */
+    <T> CompletableFuture<T> submit(Ticket ticket, Function<Ticket, T> job, boolean fromAnonymous) {
+        Job<T> queued = new Job<>(ticket, job, fromAnonymous);
+        if (fromAnonymous && anonymous.incrementAndGet() > maxAnonymous) {
+            anonymous.decrementAndGet();
+            Metrics.WEB_GENERATIONS_DROPPED.labelValues("queue_full").inc();
+            queued.result.completeExceptionally(new Busy("too many generations without a rater's token are waiting", retryAfter()));
+            return queued.result;
+        }
         try {
-            result.complete(job.apply(ticket));
-        } catch (Throwable e) {
-            result.completeExceptionally(e);
-        } finally {
-            running.decrementAndGet();
-            meanSeconds = 0.8 * meanSeconds + 0.2 * (System.nanoTime() - started) / 1e9;
+            executor.execute(queued);
+        } catch (RejectedExecutionException e) {
+            if (fromAnonymous) anonymous.decrementAndGet();
+            Metrics.WEB_GENERATIONS_DROPPED.labelValues("queue_full").inc();
+            queued.result.completeExceptionally(new Busy("generation queue is full", retryAfter()));
+        }
+        publishGauges();
+        return queued.result;
+    }
+
+    /**
+     * Runs {@code task} on the generation thread between two requests, counted in no metric and no mean; dropped when
+     * the queue is full (the next request's own turn does the same work then).
+     */
+    void between(Runnable task) {
+        try {
+            executor.execute(task);
+        } catch (RejectedExecutionException full) {
+            // the next request swaps, see ServingModel.acquire
         }
     }
 
@@ -107,10 +154,12 @@ final class GenerationQueue implements AutoCloseable {
         Metrics.WEB_GENERATIONS_IN_FLIGHT.set(running.get());
     }
 
-    /** Stops taking jobs, drops the queued ones and waits for the running one to end. */
+    /** Stops taking jobs, fails the queued ones and waits for the running one to end. */
     @Override
     public void close() {
-        executor.shutdownNow();
+        for (Runnable dropped : executor.shutdownNow()) {
+            if (dropped instanceof Job<?> job) job.result.completeExceptionally(new Busy("the web role is stopping", 5));
+        }
         try {
             executor.awaitTermination(1, TimeUnit.MINUTES);
         } catch (InterruptedException e) {

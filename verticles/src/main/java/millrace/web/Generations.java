@@ -15,7 +15,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs a request's generation through the {@link GenerationQueue} on the {@link ServingModel}, and answers it: as one
  * JSON body, or streamed as server-sent events ({@code start}, then {@code token} events as the text comes, then
- * {@code done} with the same body, or {@code error}). A client that goes away cancels its generation.
+ * {@code done} with the same body, or {@code error}). A client that goes away cancels its generation. What reaches the
+ * client on a failure is a fixed message; the cause goes to the log.
  */
 final class Generations {
     private static final Logger LOG = LoggerFactory.getLogger(Generations.class);
@@ -41,7 +42,7 @@ final class Generations {
      * there is nothing to answer (cancelled).
      */
     void run(RoutingContext ctx, String route, String prompt, Sampler.Settings settings, long[] seeds, boolean stream,
-            JsonObject start, Function<Result, JsonObject> done) {
+            boolean fromAnonymous, JsonObject start, Function<Result, JsonObject> done) {
         long started = System.nanoTime();
         Context context = ctx.vertx().getOrCreateContext();
         EventStream events = new EventStream(ctx.response(), context);
@@ -66,7 +67,7 @@ final class Generations {
                 }
             }, t::cancelled);
             return new Result(policy, answers, t.cancelled());
-        }).whenComplete((result, failure) -> context.runOnContext(v -> {
+        }, fromAnonymous).whenComplete((result, failure) -> context.runOnContext(v -> {
             if (failure == null) {
                 if (result.cancelled()) Metrics.WEB_GENERATIONS_DROPPED.labelValues("cancelled").inc();
                 JsonObject body = done.apply(result);

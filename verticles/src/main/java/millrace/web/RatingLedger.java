@@ -3,7 +3,6 @@ package millrace.web;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -19,40 +18,44 @@ public final class RatingLedger {
     public record Snapshot(Map<String, Long> total, List<long[]> perMinute) {}
 
     private static final int MINUTES = 60;
-    private final Map<String, Boolean> acknowledged;
+    /** Where a rating is on the topic: its receipt. */
+    record Position(int partition, long offset) {}
+
+    private final Map<String, Position> acknowledged;
     private final Map<String, Boolean> counted;
+    private volatile boolean caughtUp;
     private final Map<Rating.Kind, Long> total = new EnumMap<>(Rating.Kind.class);
     private final Map<String, Long> byRater = new HashMap<>();
     private final TreeMap<Long, long[]> perMinute = new TreeMap<>();
 
     /** @param remembered how many recent rating ids are remembered (the window in which a re-send is recognised) */
     public RatingLedger(int remembered) {
-        this.acknowledged = lru(remembered);
-        this.counted = lru(remembered);
+        this.acknowledged = BoundedMaps.map(remembered);
+        this.counted = BoundedMaps.map(remembered);
     }
 
-    private static Map<String, Boolean> lru(int capacity) {
-        return new LinkedHashMap<>(1024, 0.75f, false) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-                return size() > capacity;
-            }
-        };
+    /** Where the rating with this id is on the topic, if it is there (written by any replica, as far as seen). */
+    synchronized Position find(String id) {
+        return acknowledged.get(id);
     }
 
-    /** Whether a rating with this id is already on the topic (written by any replica, as far as seen). */
-    synchronized boolean knows(String id) {
-        return acknowledged.containsKey(id);
+    /** This replica's rating {@code id} was acknowledged by Kafka at {@code at}. */
+    synchronized void acknowledged(String id, Position at) {
+        acknowledged.put(id, at);
     }
 
-    /** This replica's rating {@code id} was acknowledged by Kafka. */
-    synchronized void acknowledged(String id) {
-        acknowledged.put(id, Boolean.TRUE);
+    /** Whether the ratings on the topic when the web role started have all been read (readiness). */
+    boolean caughtUp() {
+        return caughtUp;
+    }
+
+    void caughtUp(boolean value) {
+        caughtUp = value;
     }
 
     /** A rating read from the topic; a second copy of one id (two replicas raced on a re-send) counts once. */
-    synchronized void record(Rating r) {
-        acknowledged.put(r.id(), Boolean.TRUE);
+    synchronized void record(Rating r, Position at) {
+        acknowledged.putIfAbsent(r.id(), at);
         if (counted.put(r.id(), Boolean.TRUE) != null) return;
         total.merge(r.kind(), 1L, Long::sum);
         byRater.merge(r.rater(), 1L, Long::sum);

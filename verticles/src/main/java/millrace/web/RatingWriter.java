@@ -12,14 +12,19 @@ import millrace.protocol.Topics;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 
 /**
  * Writes ratings to {@code millrace.ratings} and answers only once Kafka has them (acks=all, idempotent producer). A
  * rating whose id is already on the topic, or on its way there, is not written again: the caller gets the same id.
  */
 final class RatingWriter implements AutoCloseable {
-    /** How a rating was taken: written now, or recognised as a re-send of one already written. */
-    enum Outcome { ACCEPTED, DUPLICATE }
+    /** Where a rating is on the topic, and whether this request wrote it or found it written by an earlier one. */
+    record Receipt(String id, int partition, long offset, boolean duplicate) {
+        Receipt asDuplicate() {
+            return new Receipt(id, partition, offset, true);
+        }
+    }
 
     /** Too many ratings are waiting for Kafka: refuse rather than queue without bound. */
     static final class Overloaded extends RuntimeException {
@@ -31,7 +36,7 @@ final class RatingWriter implements AutoCloseable {
     private static final int MAX_PENDING = 1000;
     private final KafkaProducer<String, byte[]> producer;
     private final RatingLedger ledger;
-    private final Map<String, CompletableFuture<Outcome>> pending = new HashMap<>();
+    private final Map<String, CompletableFuture<Receipt>> pending = new HashMap<>();
 
     RatingWriter(KafkaSettings kafka, RatingLedger ledger) {
         Properties p = kafka.producer("web-ratings");
@@ -45,34 +50,37 @@ final class RatingWriter implements AutoCloseable {
     }
 
     /**
-     * Completes when the rating is on the topic: {@code ACCEPTED}, or {@code DUPLICATE} when its id was written before
+     * Completes when the rating is on the topic, with its place there — marked duplicate when its id was written before
      * (or is being written by a concurrent re-send). May block briefly for cluster metadata: call it off the event loop.
      */
-    CompletableFuture<Outcome> write(Rating rating) {
-        CompletableFuture<Outcome> mine;
+    CompletableFuture<Receipt> write(Rating rating) {
+        CompletableFuture<Receipt> mine;
         synchronized (this) {
-            if (ledger.knows(rating.id())) return CompletableFuture.completedFuture(Outcome.DUPLICATE);
-            CompletableFuture<Outcome> inFlight = pending.get(rating.id());
-            if (inFlight != null) return inFlight.thenApply(o -> Outcome.DUPLICATE);
+            RatingLedger.Position known = ledger.find(rating.id());
+            if (known != null) {
+                return CompletableFuture.completedFuture(new Receipt(rating.id(), known.partition(), known.offset(), true));
+            }
+            CompletableFuture<Receipt> inFlight = pending.get(rating.id());
+            if (inFlight != null) return inFlight.thenApply(Receipt::asDuplicate);
             if (pending.size() >= MAX_PENDING) throw new Overloaded(pending.size() + " ratings wait for Kafka");
             mine = new CompletableFuture<>();
             pending.put(rating.id(), mine);
         }
         try {
             producer.send(new ProducerRecord<>(Topics.RATINGS, rating.id(), JsonSerde.ratings().toBytes(rating)),
-                    (metadata, error) -> finish(rating.id(), mine, error));
+                    (metadata, error) -> finish(rating.id(), mine, metadata, error));
         } catch (RuntimeException e) {
-            finish(rating.id(), mine, e);
+            finish(rating.id(), mine, null, e);
         }
         return mine;
     }
 
-    private void finish(String id, CompletableFuture<Outcome> future, Exception error) {
+    private void finish(String id, CompletableFuture<Receipt> future, RecordMetadata at, Exception error) {
         synchronized (this) {
             pending.remove(id);
-            if (error == null) ledger.acknowledged(id);
+            if (error == null) ledger.acknowledged(id, new RatingLedger.Position(at.partition(), at.offset()));
         }
-        if (error == null) future.complete(Outcome.ACCEPTED);
+        if (error == null) future.complete(new Receipt(id, at.partition(), at.offset(), false));
         else future.completeExceptionally(error);
     }
 

@@ -9,7 +9,13 @@ record SamplingForm(String prompt, Sampler.Settings settings, boolean stream) {
     static final int MAX_PROMPT_CHARS = 4000;
     static final int MAX_NEW_TOKENS = 512;
 
+    private static final java.util.Set<String> FIELDS = java.util.Set.of("prompt", "maxTokens", "temperature", "topK",
+            "topP", "seed", "stream");
+
     static SamplingForm parse(JsonObject body) {
+        for (String field : body.fieldNames()) {
+            if (!FIELDS.contains(field)) throw new InvalidPayloadException(field, "unknown field (fields: " + FIELDS + ")");
+        }
         if (!(body.getValue("prompt") instanceof String prompt)) throw new InvalidPayloadException("prompt", "a string is required");
         if (prompt.length() > MAX_PROMPT_CHARS) {
             throw new InvalidPayloadException("prompt", "is longer than " + MAX_PROMPT_CHARS + " characters");

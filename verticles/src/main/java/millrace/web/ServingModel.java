@@ -40,8 +40,10 @@ final class ServingModel implements AutoCloseable {
     // guarded by this
     private Policy wanted;
     private boolean loading;
+    private boolean closed;
     private Loaded ready;
     private String loadError;
+    private long failedAtMillis;
     /** Read by any thread, swapped only by the generation thread. */
     private volatile Loaded serving;
 
@@ -63,7 +65,9 @@ final class ServingModel implements AutoCloseable {
 
     /** Asks for {@code policy} to be served from the next request on that finds it loaded. */
     synchronized void want(Policy policy) {
-        if (policy.equals(wanted)) return;
+        // the same version again: nothing to do, unless its load failed a while ago (a checkpoint not there yet)
+        boolean retry = policy.equals(wanted) && loadError != null && System.currentTimeMillis() - failedAtMillis > 5_000;
+        if (closed || (policy.equals(wanted) && !retry)) return;
         wanted = policy;
         loadError = null;
         if (!loading) {
@@ -84,6 +88,10 @@ final class ServingModel implements AutoCloseable {
                 Generator g = Generator.load(Path.of(target.checkpoint()));
                 Loaded stale;
                 synchronized (this) {
+                    if (closed) {
+                        g.close();
+                        return;
+                    }
                     stale = ready;
                     ready = new Loaded(target, g);
                     loadError = null;
@@ -94,20 +102,22 @@ final class ServingModel implements AutoCloseable {
                 Metrics.WEB_POLICY_LOAD_SECONDS.observe((System.nanoTime() - started) / 1e9);
                 LOG.info("loaded {} version {} from {} in {} ms", target.model(), target.version(), target.checkpoint(),
                         (System.nanoTime() - started) / 1_000_000);
-            } catch (Exception e) {
-                // a checkpoint pruned while it was announced, say: keep serving what is loaded, wait for the next
-                LOG.warn("cannot load {} version {} from {}: {}", target.model(), target.version(), target.checkpoint(),
-                        e.toString());
+            } catch (Throwable e) {
+                // a checkpoint pruned while it was announced, say: keep serving what is loaded; the next announcement
+                // (or the same one, a few seconds on) tries again
+                LOG.warn("cannot load {} version {} from {}", target.model(), target.version(), target.checkpoint(), e);
                 synchronized (this) {
-                    loadError = e.getMessage();
+                    loadError = e.toString();
+                    failedAtMillis = System.currentTimeMillis();
                     notifyAll();
+                }
+            } finally {
+                synchronized (this) {
+                    if (closed || target.equals(wanted)) loading = false;
                 }
             }
             synchronized (this) {
-                if (target.equals(wanted)) {
-                    loading = false;
-                    return;
-                }
+                if (!loading) return;
             }
         }
     }
@@ -131,8 +141,9 @@ final class ServingModel implements AutoCloseable {
                     }
                 }
                 if (ready == null) {
+                    // the cause is in the log: an unauthenticated client gets no paths or exception text
                     throw new NotReady(wanted == null ? "no checkpoint of model '" + model + "' yet: training has not saved one"
-                            : "model '" + model + "' is not loaded: " + (loadError != null ? loadError : "still loading"));
+                            : "model '" + model + "' is " + (loadError != null ? "not loadable now (see the server log)" : "still loading"));
                 }
             }
             next = ready;
@@ -159,6 +170,9 @@ final class ServingModel implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (this) {
+            closed = true;
+        }
         loader.shutdownNow();
         try {
             loader.awaitTermination(1, TimeUnit.MINUTES);

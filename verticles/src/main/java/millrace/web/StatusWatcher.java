@@ -47,7 +47,8 @@ final class StatusWatcher implements StageVerticle.Worker {
         this.ledger = ledger;
         ledger.recount(); // this incarnation reads the ratings from the beginning
         this.follower = new TopicFollower(kafka, List.of(Topics.DOCS_CLEAN, Topics.DOCS_REJECTED, Topics.SHARDS,
-                Topics.CHECKPOINTS, Topics.RATINGS, Topics.POLICY), Duration.ofMillis(250), this::countSafely, this::publish);
+                Topics.CHECKPOINTS, Topics.RATINGS, Topics.POLICY), Duration.ofMillis(250), this::countSafely, this::publish)
+                .whenCaughtUp(() -> ledger.caughtUp(true));
         this.docsPartitions = TopicReader.partitions(follower.consumer(), Topics.DOCS);
     }
 
@@ -92,7 +93,8 @@ final class StatusWatcher implements StageVerticle.Worker {
                 checkpoints.merge(c.model(), c, (old, neu) -> neu.step() >= old.step() ? neu : old);
                 remember(history, c.model(), new double[] {c.step(), c.trainLoss()});
             }
-            case Topics.RATINGS -> ledger.record(JsonSerde.ratings().fromBytes(r.value()));
+            case Topics.RATINGS -> ledger.record(JsonSerde.ratings().fromBytes(r.value()),
+                    new RatingLedger.Position(r.partition(), r.offset()));
             case Topics.POLICY -> {
                 PolicyVersion p = JsonSerde.policies().fromBytes(r.value());
                 policies.merge(p.model(), p, (old, neu) -> neu.version() >= old.version() ? neu : old);

@@ -37,6 +37,7 @@ public final class WebVerticle extends VerticleBase {
     private ServingModel serving;
     private GenerationQueue queue;
     private RatingWriter writer;
+    private RatingsExport export;
     private JsonObject status;
     private int boundPort;
 
@@ -53,18 +54,23 @@ public final class WebVerticle extends VerticleBase {
         serving = new ServingModel(settings.model());
         queue = new GenerationQueue(settings.maxQueuedGenerations(), settings.maxQueueWaitMillis());
         writer = new RatingWriter(kafka, ledger);
-        serving.onLoaded(() -> queue.submit(new GenerationQueue.Ticket(), t -> serving.acquire()));
+        // a freshly loaded version goes into service between two requests, at once when nothing is being generated
+        serving.onLoaded(() -> queue.between(serving::acquire));
         Generations generations = new Generations(serving, queue);
-        GenerateHandler generate = new GenerateHandler(generations);
+        GenerateHandler generate = new GenerateHandler(generations, raters);
         ArenaHandler arena = new ArenaHandler(vertx, raters, generations, ledger, writer, settings);
-        RatingsExport export = new RatingsExport(kafka);
+        export = new RatingsExport(vertx, kafka);
         vertx.eventBus().<String>consumer(StatusVerticle.ADDRESS, msg -> onStatus(msg.body()));
 
         Router router = Router.router(vertx);
         router.route().handler(WebVerticle::securityHeaders);
         router.get("/health").handler(ctx -> Http.json(ctx, "health", 200, new JsonObject().put("status", "up")));
-        router.get("/ready").handler(ctx -> Http.json(ctx, "ready", status != null ? 200 : 503,
-                new JsonObject().put("ready", status != null)));
+        // ready once the pipeline status is known and every rater and rating the topics held at start has been read:
+        // before that a valid token could be refused, or a re-sent rating written twice
+        router.get("/ready").handler(ctx -> {
+            boolean ready = status != null && raters.caughtUp() && ledger.caughtUp();
+            Http.json(ctx, "ready", ready ? 200 : 503, new JsonObject().put("ready", ready));
+        });
         router.get("/metrics").handler(ctx -> {
             Metrics.WEB_REQUESTS.labelValues("metrics", "2xx").inc();
             ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, Metrics.CONTENT_TYPE).end(Metrics.scrape());
@@ -76,10 +82,12 @@ public final class WebVerticle extends VerticleBase {
         router.get("/api/events").handler(this::events);
         router.get("/api/policy").handler(this::policy);
         router.post("/api/generate").handler(Http.body(SMALL_BODY)).handler(generate::handle);
-        router.post("/api/compare").handler(Http.body(SMALL_BODY)).handler(arena::compare);
-        router.post("/api/ratings").handler(Http.body(RATING_BODY)).handler(arena::rate);
-        router.get("/api/me").handler(arena::me);
-        router.get("/api/ratings/export").handler(ctx -> arena.rater(ctx, "export").ifPresent(name -> export.handle(ctx)));
+        // a rater's routes check the token before the body is read
+        var gate = arena.requireRater();
+        router.post("/api/compare").handler(gate).handler(Http.body(SMALL_BODY)).handler(arena::compare);
+        router.post("/api/ratings").handler(gate).handler(Http.body(RATING_BODY)).handler(arena::rate);
+        router.get("/api/me").handler(gate).handler(arena::me);
+        router.get("/api/ratings/export").handler(gate).handler(export::handle);
         router.route("/api/*").handler(ctx -> Http.error(ctx, "other", 404, "no such route: "
                 + ctx.request().method() + " " + ctx.normalizedPath()));
         router.route("/*").handler(StaticHandler.create("webroot"));
@@ -165,6 +173,7 @@ public final class WebVerticle extends VerticleBase {
             queue.close();
             serving.close();
             writer.close();
+            export.close();
             return null;
         });
     }

@@ -39,6 +39,12 @@ class ArenaPartsTest {
     void comparisonsAreFoundOnlyByTheirRaterWithinTheirTimeAndCapacity() {
         Comparisons c = new Comparisons(2, 60_000);
         c.add(shown("c1", "ann", 0));
+        c.claim("c1", "choice", "r1");
+        c.claim("c1", "choice", "r1"); // the same rating again: a re-send
+        c.claim("c1", "score of answer A", "r2");
+        assertThrows(Comparisons.Taken.class, () -> c.claim("c1", "choice", "r3"), "a second choice");
+        c.release("c1", "choice", "r1");
+        c.claim("c1", "choice", "r3"); // a choice whose rating never reached Kafka leaves the slot free
         assertTrue(c.find("c1", "ann", 1000).isPresent());
         assertTrue(c.find("c1", "bob", 1000).isEmpty(), "another rater's comparison");
         assertTrue(c.find("c9", "ann", 1000).isEmpty(), "unknown");
@@ -140,15 +146,15 @@ class ArenaPartsTest {
                 running.countDown();
                 await(release);
                 return "first";
-            });
+            }, false);
             assertTrue(running.await(5, TimeUnit.SECONDS));
             GenerationQueue.Ticket leaves = new GenerationQueue.Ticket();
             List<String> ran = new ArrayList<>();
             CompletableFuture<String> queued = queue.submit(leaves, t -> {
                 ran.add("queued");
                 return "queued";
-            });
-            CompletableFuture<String> refused = queue.submit(new GenerationQueue.Ticket(), t -> "refused");
+            }, false);
+            CompletableFuture<String> refused = queue.submit(new GenerationQueue.Ticket(), t -> "refused", false);
             ExecutionException full = assertThrows(ExecutionException.class, () -> refused.get(1, TimeUnit.SECONDS));
             assertInstanceOf(GenerationQueue.Busy.class, full.getCause());
             assertTrue(((GenerationQueue.Busy) full.getCause()).retryAfterSeconds >= 1);
@@ -164,13 +170,36 @@ class ArenaPartsTest {
             queue.submit(new GenerationQueue.Ticket(), t -> {
                 await(slow);
                 return "slow";
-            });
-            CompletableFuture<String> late = queue.submit(new GenerationQueue.Ticket(), t -> "late");
+            }, false);
+            CompletableFuture<String> late = queue.submit(new GenerationQueue.Ticket(), t -> "late", false);
             Thread.sleep(400);
             slow.countDown();
             ExecutionException timeout = assertThrows(ExecutionException.class, () -> late.get(5, TimeUnit.SECONDS));
             assertInstanceOf(GenerationQueue.Busy.class, timeout.getCause());
         }
+    }
+
+    @Test
+    void requestsWithoutATokenHoldAQuarterOfTheQueueAndAStoppingQueueFailsWhatWaits() throws Exception {
+        GenerationQueue queue = new GenerationQueue(8, 60_000);
+        CountDownLatch release = new CountDownLatch(1);
+        queue.submit(new GenerationQueue.Ticket(), t -> {
+            await(release);
+            return "rater's";
+        }, false);
+        List<CompletableFuture<String>> anonymous = new ArrayList<>();
+        for (int i = 0; i < 4; i++) anonymous.add(queue.submit(new GenerationQueue.Ticket(), t -> "anonymous", true));
+        int refused = 0;
+        for (CompletableFuture<String> f : anonymous) {
+            if (f.isCompletedExceptionally()) refused++;
+        }
+        assertEquals(2, refused, "a quarter of 8 places for requests without a token");
+        CompletableFuture<String> rater = queue.submit(new GenerationQueue.Ticket(), t -> "rater's", false);
+        assertFalse(rater.isDone(), "a rater still gets a place");
+        queue.close(); // the running job is interrupted at its latch; what waited fails at once
+        release.countDown();
+        ExecutionException stopping = assertThrows(ExecutionException.class, () -> rater.get(5, TimeUnit.SECONDS));
+        assertInstanceOf(GenerationQueue.Busy.class, stopping.getCause());
     }
 
     private static void await(CountDownLatch latch) {

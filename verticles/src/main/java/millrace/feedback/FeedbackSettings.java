@@ -1,0 +1,56 @@
+package millrace.feedback;
+
+import java.nio.file.Path;
+
+/**
+ * How the feedback role learns from ratings, and the bounds it keeps the policy within. Every field is an option of
+ * {@code up}, {@code run} and {@code feedback rebuild} (see {@code --help}).
+ *
+ * @param model the pretraining model whose checkpoints are the base; the policy is published under the same name
+ * @param base a base checkpoint directory, or null for the model's newest checkpoint when the first rating arrives
+ * @param beta DPO's and KTO's β: how far the policy may move from the reference for a given preference
+ * @param labelSmoothing conservative DPO's ε: the share of pairwise ratings assumed wrong
+ * @param ktoDesirableWeight KTO's λ_D
+ * @param ktoUndesirableWeight KTO's λ_U
+ * @param sftWeight weight of an edited answer's SFT loss next to the preference losses
+ * @param learningRate AdamW's (constant) learning rate for preference steps
+ * @param stepsPerUpdate optimizer steps per update (each on the new ratings and a replayed sample)
+ * @param maxUpdateRatings ratings taken into one update at most (more wait for the next)
+ * @param replay earlier examples replayed in every step, so that the policy does not forget
+ * @param maxWaitMillis after a rating arrives, how long to wait for more before updating
+ * @param maxRaterShare the largest share of one update's weight a single rater's new ratings may carry
+ * @param heldoutShare share of ratings kept out of training, to measure the implicit reward's accuracy
+ * @param maxKl a version whose KL to the reference (nats per token, on the held-out prompts) exceeds this is rolled back
+ * @param maxPerplexityRise a version whose held-out perplexity exceeds the base's by more than this share is rolled back
+ * @param rebaseEvery replay the ratings onto the newest pretraining checkpoint every this many new checkpoints (0: never)
+ * @param seed the seed of the replay samples and of the KL samples: with the ratings log and the base, the policy
+ * @param keepVersions policy checkpoints kept on disk (the newest, and always the last good one)
+ */
+public record FeedbackSettings(String model, Path base, float beta, float labelSmoothing, float ktoDesirableWeight,
+        float ktoUndesirableWeight, float sftWeight, float learningRate, int stepsPerUpdate, int maxUpdateRatings,
+        int replay, long maxWaitMillis, float maxRaterShare, float heldoutShare, float maxKl, float maxPerplexityRise,
+        int rebaseEvery, long seed, int keepVersions) {
+
+    public FeedbackSettings {
+        if (model == null || model.isBlank()) throw new IllegalArgumentException("the policy needs a model name");
+        if (!(beta > 0)) throw new IllegalArgumentException("--beta must be > 0");
+        if (!(labelSmoothing >= 0 && labelSmoothing < 0.5)) throw new IllegalArgumentException("--label-smoothing must be in [0, 0.5)");
+        if (!(ktoDesirableWeight > 0 && ktoUndesirableWeight > 0)) throw new IllegalArgumentException("KTO weights must be > 0");
+        if (!(sftWeight >= 0)) throw new IllegalArgumentException("--sft-weight must be >= 0");
+        if (!(learningRate > 0)) throw new IllegalArgumentException("--feedback-lr must be > 0");
+        if (stepsPerUpdate < 1 || maxUpdateRatings < 1 || replay < 0) {
+            throw new IllegalArgumentException("--feedback-steps and --max-update-ratings must be >= 1, --replay >= 0");
+        }
+        if (maxWaitMillis < 0) throw new IllegalArgumentException("--max-wait-ms must be >= 0");
+        if (!(maxRaterShare > 0 && maxRaterShare <= 1)) throw new IllegalArgumentException("--max-rater-share must be in (0, 1]");
+        if (!(heldoutShare >= 0 && heldoutShare < 1)) throw new IllegalArgumentException("--heldout-share must be in [0, 1)");
+        if (!(maxKl > 0 && maxPerplexityRise > 0)) throw new IllegalArgumentException("--max-kl and --max-perplexity-rise must be > 0");
+        if (rebaseEvery < 0 || keepVersions < 2) throw new IllegalArgumentException("--rebase-every >= 0, --keep-versions >= 2");
+    }
+
+    /** The defaults: DPO's usual β and TRL's KTO weights, small steps, a rollback past 10% perplexity. */
+    public static FeedbackSettings defaults(String model) {
+        return new FeedbackSettings(model, null, 0.1f, 0f, 1f, 1f, 1f, 1e-4f, 4, 32, 16, 200, 0.5f, 0.1f, 0.5f, 0.1f,
+                10, 1337, 5);
+    }
+}
