@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import millrace.metrics.MetricsVerticle;
 import millrace.dedup.DedupVerticle;
+import millrace.feedback.FeedbackVerticle;
 import millrace.ingest.IngestVerticle;
 import millrace.kafka.TopicSetup;
 import millrace.metrics.Metrics;
@@ -60,7 +61,10 @@ public final class Platform implements AutoCloseable {
         DeploymentOptions eventLoop = new DeploymentOptions();
         List<Future<String>> deployed = new ArrayList<>();
         AtomicBoolean started = new AtomicBoolean();
-        MetricsVerticle ops = new MetricsVerticle(config.opsPort(), started::get);
+        WebVerticle[] webRole = new WebVerticle[1];
+        // ready: every role started, and the web role (if any) has caught up with the topics it follows
+        MetricsVerticle ops = new MetricsVerticle(config.opsPort(),
+                () -> started.get() && (webRole[0] == null || webRole[0].ready()));
         deployed.add(deploy(vertx, ops, eventLoop));
         WebVerticle web = null;
         TrainVerticle train = null;
@@ -69,6 +73,7 @@ public final class Platform implements AutoCloseable {
             RaterDirectory raters = new RaterDirectory();
             RatingLedger ledger = new RatingLedger(100_000);
             web = new WebVerticle(config.httpPort(), config.kafka(), config.web(), raters, ledger);
+            webRole[0] = web;
             deployed.add(deploy(vertx, new RaterWatcher(config.kafka(), raters), worker));
             deployed.add(deploy(vertx, new StatusVerticle(config.kafka(), ledger), worker));
             deployed.add(deploy(vertx, web, eventLoop));
@@ -80,6 +85,13 @@ public final class Platform implements AutoCloseable {
                     .setWorkerPoolName("millrace-train").setWorkerPoolSize(1);
             train = new TrainVerticle(config.kafka(), config.train(), config.checkpointDir());
             deployed.add(deploy(vertx, train, trainer));
+        }
+        if (roles.contains(Role.FEEDBACK)) {
+            // its own thread, as the trainer's: PyTorch's per-thread state; its gradient steps share the process's one
+            // gradient lane with the trainer's (see GradientLane)
+            DeploymentOptions feedback = new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)
+                    .setWorkerPoolName("millrace-feedback").setWorkerPoolSize(1);
+            deployed.add(deploy(vertx, new FeedbackVerticle(config.kafka(), config.feedback(), config.dataDir()), feedback));
         }
         if (roles.contains(Role.TOKENIZE)) {
             deployed.add(deploy(vertx, new TokenizeVerticle(config.kafka(), config.tokenize()), worker));

@@ -6,6 +6,7 @@ import millrace.ingest.IngestSettings;
 import millrace.kafka.KafkaSettings;
 import millrace.tokenizer.TokenizeSettings;
 import millrace.train.TrainSettings;
+import millrace.feedback.FeedbackSettings;
 import millrace.web.WebSettings;
 
 /**
@@ -21,9 +22,11 @@ import millrace.web.WebSettings;
  * @param tokenize how documents become shards
  * @param train how the model trains
  * @param web what the web role serves, and its limits
+ * @param feedback how the feedback role learns from ratings
  */
 public record PlatformConfig(KafkaSettings kafka, Path dataDir, IngestSettings ingest, int partitions, int httpPort,
-        int opsPort, DedupSettings dedup, TokenizeSettings tokenize, TrainSettings train, WebSettings web) {
+        int opsPort, DedupSettings dedup, TokenizeSettings tokenize, TrainSettings train, WebSettings web,
+        FeedbackSettings feedback) {
 
     public Path checkpointDir() {
         return dataDir.resolve("checkpoints");

@@ -6,7 +6,7 @@ import java.util.Set;
 
 /** The jobs a Millrace process can do; any set of them runs in one JVM. */
 public enum Role {
-    INGEST, DEDUP, TOKENIZE, TRAIN, WEB;
+    INGEST, DEDUP, TOKENIZE, TRAIN, FEEDBACK, WEB;
 
     public static Set<Role> parse(String csv) {
         Set<Role> roles = EnumSet.noneOf(Role.class);
@@ -18,7 +18,7 @@ public enum Role {
                 roles.add(Role.valueOf(name.toUpperCase(Locale.ROOT)));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("unknown role '" + name + "' (roles: ingest, dedup, tokenize, train, "
-                        + "web, or all)");
+                        + "feedback, web, or all)");
             }
         }
         if (roles.isEmpty()) throw new IllegalArgumentException("no roles given");

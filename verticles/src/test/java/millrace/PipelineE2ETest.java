@@ -58,7 +58,8 @@ class PipelineE2ETest {
                     demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(), 2, 3, 0);
             PlatformConfig config = new PlatformConfig(kafka.settings("e2e"), dir.resolve("data"), millrace.ingest.IngestSettings.of(List.of(corpus.toString())), 2, 0, 0,
                     millrace.dedup.DedupSettings.DEFAULT,
-                    new TokenizeSettings("r50k_base", 32, 8, 0.1, 500), train, millrace.web.WebSettings.defaults("millrace"));
+                    new TokenizeSettings("r50k_base", 32, 8, 0.1, 500), train, millrace.web.WebSettings.defaults("millrace"),
+                    millrace.feedback.FeedbackSettings.defaults("millrace"));
             // counters are per JVM and other tests share it: compare against where they stood before
             double binaryBefore = Metrics.INGEST_REJECTED.labelValues("binary").get();
             double duplicatesBefore = Metrics.DEDUP_DOCUMENTS.labelValues("duplicate").get();

@@ -42,6 +42,7 @@ import millrace.tokenizer.Vocabularies;
 import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
 import millrace.train.TrainSettings;
+import millrace.feedback.FeedbackSettings;
 import millrace.web.WebSettings;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -94,7 +95,7 @@ final class ArenaBench implements Callable<Integer> {
             ByteLevelBpe r50k = Vocabularies.builtin("r50k");
             PlatformConfig config = new PlatformConfig(kafka, dir, IngestSettings.of(List.of()), PlatformOptions.DEFAULT_PARTITIONS,
                     0, 0, DedupSettings.DEFAULT, new TokenizeSettings("r50k", 64, 16, 0.01, 2000),
-                    TrainSettings.tinyDemo("r50k", r50k.vocabSize(), 64), web);
+                    TrainSettings.tinyDemo("r50k", r50k.vocabSize(), 64), web, FeedbackSettings.defaults("bench"));
             platform = Platform.start(EnumSet.of(Role.WEB), config);
             String base = "http://127.0.0.1:" + platform.httpPort();
             HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();

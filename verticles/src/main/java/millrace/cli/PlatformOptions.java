@@ -30,6 +30,9 @@ final class PlatformOptions {
     @Mixin
     WebOptions web;
 
+    @Mixin
+    FeedbackOptions feedback;
+
     static final int DEFAULT_PARTITIONS = 4;
 
     @Option(names = "--partitions", defaultValue = "" + DEFAULT_PARTITIONS, description = "Partitions per topic when topics are created (default: ${DEFAULT-VALUE}).")
@@ -51,6 +54,6 @@ final class PlatformOptions {
         TrainSettings trainSettings = train.settings(process.tokenizer, tok.vocabSize(), process.seqLen);
         return new PlatformConfig(process.kafka(bootstrapServers), process.dataDir, ingest.settings(corpus),
                 partitions, httpPort, process.opsPort, dedup.settings(), tokenize, trainSettings,
-                web.settings(trainSettings.modelName()));
+                web.settings(trainSettings.modelName()), feedback.settings(trainSettings.modelName()));
     }
 }

@@ -10,6 +10,7 @@ import millrace.Role;
 import millrace.dedup.DedupSettings;
 import millrace.ingest.IngestSettings;
 import millrace.tokenizer.TokenizeSettings;
+import millrace.feedback.FeedbackSettings;
 import millrace.web.WebSettings;
 import millrace.tokenizer.Tokenizers;
 import picocli.CommandLine.Command;
@@ -39,7 +40,7 @@ final class TrainCommand implements Callable<Integer> {
         // only the train role runs here; the other stages' settings are their defaults and unused
         PlatformConfig config = new PlatformConfig(process.kafka(kafka), process.dataDir, IngestSettings.of(List.of()), 4,
                 0, process.opsPort, DedupSettings.DEFAULT, new TokenizeSettings(process.tokenizer, process.seqLen, 16, 0.01, 2000),
-                train.settings(process.tokenizer, vocabSize, process.seqLen), WebSettings.defaults(train.modelName));
+                train.settings(process.tokenizer, vocabSize, process.seqLen), WebSettings.defaults(train.modelName), FeedbackSettings.defaults(train.modelName));
         Platform platform = Platform.start(EnumSet.of(Role.TRAIN), config);
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {

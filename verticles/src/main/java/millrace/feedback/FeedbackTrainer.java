@@ -53,9 +53,12 @@ final class FeedbackTrainer implements AutoCloseable {
         return Sequence.of(tokenizer, prompt, answer, policy.model().config().blockSize());
     }
 
-    /** One optimizer step on {@code batch}: the weighted mean of every example's loss. */
+    /**
+     * One optimizer step on {@code batch}: every example's loss times its weight, summed, over the number of examples
+     * (not over the weights: an example whose weight was shrunk moves the policy less).
+     */
     StepStats step(List<Weighted> batch) {
-        double totalWeight = batch.stream().mapToDouble(Weighted::weight).sum();
+        double totalWeight = batch.size();
         float z0 = ktoReferencePoint(batch);
         List<List<Weighted>> chunks = chunks(batch);
         double loss = 0;

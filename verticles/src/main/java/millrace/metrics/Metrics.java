@@ -125,6 +125,32 @@ public final class Metrics {
     public static final Gauge TRAIN_LOSS_SCALE = Gauge.builder().name("millrace_train_loss_scale")
             .help("Dynamic loss scale (1 when training in fp32, where no scaling is needed)").register();
 
+    // feedback
+    public static final Gauge FEEDBACK_POLICY_VERSION = Gauge.builder().name("millrace_feedback_policy_version")
+            .help("Newest policy version the feedback role published").register();
+    public static final Counter FEEDBACK_RATINGS_APPLIED = Counter.builder().name("millrace_feedback_ratings_applied_total")
+            .help("Ratings trained into a published policy version, by kind (choice, score, edit)").labelNames("kind").register();
+    public static final Counter FEEDBACK_RATINGS = Counter.builder().name("millrace_feedback_ratings_total")
+            .help("Ratings the feedback role consumed, by outcome (applied, heldout, no_preference, duplicate, malformed, "
+                    + "rolled_back, excluded)").labelNames("outcome").register();
+    public static final Histogram FEEDBACK_RATING_TO_POLICY_SECONDS = Histogram.builder()
+            .name("millrace_feedback_rating_to_policy_seconds")
+            .help("From a rating's acceptance by the web role to the first published policy version trained on it")
+            .classicUpperBounds(0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60, 120, 300).register();
+    public static final Histogram FEEDBACK_UPDATE_SECONDS = Histogram.builder().name("millrace_feedback_update_seconds")
+            .help("Wall time of one update: preference steps, safety evaluation, checkpoint, announcement")
+            .classicUpperBounds(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60).register();
+    public static final Gauge FEEDBACK_REWARD_MARGIN = Gauge.builder().name("millrace_feedback_reward_margin")
+            .help("Mean implicit-reward margin (DPO's) of the newest version on held-out rated pairs").register();
+    public static final Gauge FEEDBACK_REWARD_ACCURACY = Gauge.builder().name("millrace_feedback_reward_accuracy")
+            .help("Share of held-out rated pairs the newest version prefers as people did").register();
+    public static final Gauge FEEDBACK_KL = Gauge.builder().name("millrace_feedback_kl")
+            .help("KL(policy || reference) of the newest version on the held-out prompts, nats per token").register();
+    public static final Gauge FEEDBACK_PERPLEXITY = Gauge.builder().name("millrace_feedback_perplexity")
+            .help("Held-out perplexity of the newest version (validation rows of the pretraining stream)").register();
+    public static final Counter FEEDBACK_ROLLBACKS = Counter.builder().name("millrace_feedback_rollbacks_total")
+            .help("Updates rolled back because the version crossed a bound (KL, perplexity rise)").register();
+
     // every stage
     public static final Gauge KAFKA_CONSUMER_LAG = Gauge.builder().name("millrace_kafka_consumer_lag_records")
             .help("Records waiting in the input topic of a stage (sum over its assigned partitions)")
@@ -168,6 +194,11 @@ public final class Metrics {
         }
         for (String reason : new String[] {"queue_full", "timeout", "cancelled"}) WEB_GENERATIONS_DROPPED.labelValues(reason);
         for (String route : new String[] {"generate", "compare"}) WEB_FIRST_TOKEN_SECONDS.labelValues(route);
+        for (String kind : new String[] {"choice", "score", "edit"}) FEEDBACK_RATINGS_APPLIED.labelValues(kind);
+        for (String outcome : new String[] {"applied", "heldout", "no_preference", "duplicate", "malformed", "rolled_back",
+            "excluded"}) {
+            FEEDBACK_RATINGS.labelValues(outcome);
+        }
     }
 
     /** The Prometheus text exposition of everything registered. */

@@ -101,32 +101,46 @@ public final class Gpt implements AutoCloseable {
             java.util.function.Function<String, String> rename) throws IOException {
         Gpt gpt = initialize(config, parent);
         try (InputStream in = Files.newInputStream(safetensors)) {
-            NDList all = NDList.decode(gpt.manager, in);
-            NDList loaded = new NDList();
-            for (NDArray a : all) {
-                String name = rename.apply(a.getName());
-                if (name == null) {
-                    a.close();
-                    continue;
-                }
-                a.setName(name);
-                loaded.add(a);
-            }
-            for (NDArray a : loaded) {
-                NDArray target = gpt.params.get(a.getName());
-                if (target == null) throw new IOException("unexpected tensor " + a.getName() + " in " + safetensors);
-                if (!target.getShape().equals(a.getShape())) {
-                    throw new IOException(a.getName() + " has shape " + a.getShape() + ", config wants "
-                            + target.getShape());
-                }
-                target.set(a.toType(DataType.FLOAT32, false).toFloatArray());
-                a.close();
-            }
-            if (loaded.size() != gpt.params.size()) {
-                throw new IOException(safetensors + " has " + loaded.size() + " tensors, model " + gpt.params.size());
-            }
+            gpt.read(in, rename, safetensors.toString());
+        } catch (IOException | RuntimeException e) {
+            gpt.close();
+            throw e;
         }
         return gpt;
+    }
+
+    /** Overwrites every parameter with the weights {@link #save} wrote (a snapshot taken earlier, say). */
+    public void read(InputStream safetensors) throws IOException {
+        read(safetensors, name -> name, "the snapshot");
+    }
+
+    private void read(InputStream in, java.util.function.Function<String, String> rename, String source) throws IOException {
+        NDList all = NDList.decode(manager, in);
+        NDList loaded = new NDList();
+        for (NDArray a : all) {
+            String name = rename.apply(a.getName());
+            if (name == null) {
+                a.close();
+                continue;
+            }
+            a.setName(name);
+            loaded.add(a);
+        }
+        try {
+            for (NDArray a : loaded) {
+                NDArray target = params.get(a.getName());
+                if (target == null) throw new IOException("unexpected tensor " + a.getName() + " in " + source);
+                if (!target.getShape().equals(a.getShape())) {
+                    throw new IOException(a.getName() + " has shape " + a.getShape() + ", config wants " + target.getShape());
+                }
+                target.set(a.toType(DataType.FLOAT32, false).toFloatArray());
+            }
+            if (loaded.size() != params.size()) {
+                throw new IOException(source + " has " + loaded.size() + " tensors, model " + params.size());
+            }
+        } finally {
+            loaded.close();
+        }
     }
 
     /** Writes every parameter, by name, as safetensors. */

@@ -52,22 +52,46 @@ public final class CheckpointStore {
     }
 
     public Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer) throws IOException {
-        Gpt gpt = trainer.model();
-        Files.createDirectories(dir);
-        Path target = dir.resolve(String.format("step-%09d", meta.step()));
-        Path tmp = Files.createTempDirectory(dir, ".writing-");
-        try (OutputStream out = Files.newOutputStream(tmp.resolve(WEIGHTS))) {
-            gpt.save(out);
-        }
-        try (OutputStream out = Files.newOutputStream(tmp.resolve(OPTIMIZER))) {
-            trainer.saveOptimizer(out);
-        }
-        JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(META).toFile(), meta);
-        Vocabularies.writeHuggingFace(tokenizer, tmp.resolve(TOKENIZER));
-        if (Files.exists(target)) deleteTree(target);
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        Path target = writeAtomically(dir, String.format("step-%09d", meta.step()), tmp -> writeFiles(tmp, trainer, meta, tokenizer));
         prune();
         return target;
+    }
+
+    /** Writes the files of a directory. */
+    @FunctionalInterface
+    public interface DirectoryWriter {
+        void write(Path dir) throws IOException;
+    }
+
+    /**
+     * {@code parent/name}, written by {@code writer} into a temporary directory and renamed into place: a reader never
+     * sees half of it (a crash leaves a {@code .writing-} directory, which is not a checkpoint).
+     */
+    public static Path writeAtomically(Path parent, String name, DirectoryWriter writer) throws IOException {
+        Files.createDirectories(parent);
+        Path target = parent.resolve(name);
+        Path tmp = Files.createTempDirectory(parent, ".writing-");
+        try {
+            writer.write(tmp);
+            if (Files.exists(target)) deleteTree(target);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            deleteTree(tmp);
+            throw e;
+        }
+        return target;
+    }
+
+    /** A checkpoint's files: weights, optimizer state, the facts beside them, the tokenizer. */
+    public static void writeFiles(Path dir, GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer) throws IOException {
+        try (OutputStream out = Files.newOutputStream(dir.resolve(WEIGHTS))) {
+            trainer.model().save(out);
+        }
+        try (OutputStream out = Files.newOutputStream(dir.resolve(OPTIMIZER))) {
+            trainer.saveOptimizer(out);
+        }
+        JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(META).toFile(), meta);
+        Vocabularies.writeHuggingFace(tokenizer, dir.resolve(TOKENIZER));
     }
 
     /** The newest complete checkpoint, if any. */
@@ -124,7 +148,7 @@ public final class CheckpointStore {
         for (int i = 0; i < all.size() - keep; i++) deleteTree(all.get(i));
     }
 
-    private static void deleteTree(Path p) throws IOException {
+    public static void deleteTree(Path p) throws IOException {
         try (Stream<Path> s = Files.walk(p)) {
             for (Path f : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
         }

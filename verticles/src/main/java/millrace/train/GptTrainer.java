@@ -203,6 +203,25 @@ public final class GptTrainer implements AutoCloseable {
         return (float) (total / batches);
     }
 
+    /** The whole state of a trainer at one step, in memory: weights, optimizer moments, counters. */
+    public record Snapshot(byte[] weights, byte[] optimizer, long step, long tokensSeen) {}
+
+    public Snapshot snapshot() throws java.io.IOException {
+        java.io.ByteArrayOutputStream weights = new java.io.ByteArrayOutputStream();
+        model.save(weights);
+        java.io.ByteArrayOutputStream moments = new java.io.ByteArrayOutputStream();
+        optimizer.save(moments);
+        return new Snapshot(weights.toByteArray(), moments.toByteArray(), step, tokensSeen);
+    }
+
+    /** Puts the trainer back where {@code s} was taken, bit for bit. */
+    public void restore(Snapshot s) throws java.io.IOException {
+        model.read(new java.io.ByteArrayInputStream(s.weights()));
+        step = s.step();
+        tokensSeen = s.tokensSeen();
+        optimizer.load(new java.io.ByteArrayInputStream(s.optimizer()), step);
+    }
+
     /** The optimizer's state, for checkpoints (the weights are {@link #model()}'s). */
     public void saveOptimizer(java.io.OutputStream out) throws java.io.IOException {
         optimizer.save(out);

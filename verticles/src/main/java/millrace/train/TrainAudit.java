@@ -1,14 +1,11 @@
 package millrace.train;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * The lineage of a model's weights: for each checkpoint, the shard rows trained into it since the checkpoint before
@@ -19,7 +16,7 @@ import java.util.stream.Stream;
  * gradients twice are listed with {@code dropped} as a fourth column.
  */
 public final class TrainAudit {
-    private final Path dir;
+    private final AuditSegments segments;
     private final StringBuilder pending = new StringBuilder();
     private String runShard;
     private int runFrom;
@@ -27,7 +24,7 @@ public final class TrainAudit {
     private boolean runDropped;
 
     public TrainAudit(Path dir) {
-        this.dir = dir;
+        this.segments = new AuditSegments(dir, "step");
     }
 
     /** A row trained into the weights (rows of one shard arrive in order). */
@@ -62,41 +59,19 @@ public final class TrainAudit {
     /** Writes what was trained since the last commit as the segment of the checkpoint at {@code step}; atomic. */
     public void commit(long step) {
         flushRun();
-        try {
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, ".writing-", ".tsv");
-            Files.writeString(tmp, pending, StandardCharsets.UTF_8);
-            Files.move(tmp, dir.resolve(String.format("step-%09d.tsv", step)), StandardCopyOption.ATOMIC_MOVE,
-                    StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write the training audit", e);
-        }
+        segments.write(step, pending);
         pending.setLength(0);
     }
 
     /** Resuming from the checkpoint at {@code step}: later segments (and half-written ones) describe lost work. */
     public void truncateAfter(long step) {
-        if (!Files.isDirectory(dir)) return;
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path p : files.toList()) {
-                String name = p.getFileName().toString();
-                boolean later = name.startsWith("step-") && Long.parseLong(name.substring(5, name.indexOf('.'))) > step;
-                if (later || name.startsWith(".writing-")) Files.delete(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read the training audit", e);
-        }
+        segments.truncateAfter(step);
     }
 
     /** Every row in the audit, in training order, as {@code shard-id#row} (dropped rows end in {@code !dropped}). */
     public static List<String> read(Path dir) throws IOException {
         List<String> rows = new ArrayList<>();
-        if (!Files.isDirectory(dir)) return rows;
-        List<Path> segments;
-        try (Stream<Path> files = Files.list(dir)) {
-            segments = files.filter(p -> p.getFileName().toString().startsWith("step-")).sorted().toList();
-        }
-        for (Path segment : segments) {
+        for (Path segment : new AuditSegments(dir, "step").segments()) {
             for (String line : Files.readAllLines(segment, StandardCharsets.UTF_8)) {
                 String[] f = line.split("\t");
                 for (int r = Integer.parseInt(f[1]); r < Integer.parseInt(f[2]); r++) {

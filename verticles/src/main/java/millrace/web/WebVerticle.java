@@ -65,12 +65,7 @@ public final class WebVerticle extends VerticleBase {
         Router router = Router.router(vertx);
         router.route().handler(WebVerticle::securityHeaders);
         router.get("/health").handler(ctx -> Http.json(ctx, "health", 200, new JsonObject().put("status", "up")));
-        // ready once the pipeline status is known and every rater and rating the topics held at start has been read:
-        // before that a valid token could be refused, or a re-sent rating written twice
-        router.get("/ready").handler(ctx -> {
-            boolean ready = status != null && raters.caughtUp() && ledger.caughtUp();
-            Http.json(ctx, "ready", ready ? 200 : 503, new JsonObject().put("ready", ready));
-        });
+        router.get("/ready").handler(ctx -> Http.json(ctx, "ready", ready() ? 200 : 503, new JsonObject().put("ready", ready())));
         router.get("/metrics").handler(ctx -> {
             Metrics.WEB_REQUESTS.labelValues("metrics", "2xx").inc();
             ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, Metrics.CONTENT_TYPE).end(Metrics.scrape());
@@ -108,6 +103,15 @@ public final class WebVerticle extends VerticleBase {
 
     public int port() {
         return boundPort;
+    }
+
+    /**
+     * Ready once the pipeline status is known and every rater and rating the topics held at start has been read: before
+     * that a valid token could be refused, or a re-sent rating written twice. (The ops port's {@code /ready}, which
+     * Kubernetes probes, says the same.)
+     */
+    public boolean ready() {
+        return status != null && raters.caughtUp() && ledger.caughtUp();
     }
 
     /** Model output is text, and the page's own scripts are the only ones that may run. */

@@ -66,7 +66,8 @@ class MonitoringIT {
                     demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(), 2, 3, 5);
             PlatformConfig config = new PlatformConfig(kafka.settings("monitoring"), dir.resolve("data"),
                     millrace.ingest.IngestSettings.of(List.of(corpus.toString())), 2, 0, 0,
-                    millrace.dedup.DedupSettings.DEFAULT, new TokenizeSettings("r50k_base", 32, 8, 0.3, 500), train, millrace.web.WebSettings.defaults("millrace"));
+                    millrace.dedup.DedupSettings.DEFAULT, new TokenizeSettings("r50k_base", 32, 8, 0.3, 500), train, millrace.web.WebSettings.defaults("millrace"),
+                    millrace.feedback.FeedbackSettings.defaults("millrace"));
             Platform platform = Platform.start(EnumSet.allOf(Role.class), config);
             Process prometheus = null;
             try {

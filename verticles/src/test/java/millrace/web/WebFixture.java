@@ -48,7 +48,8 @@ final class WebFixture implements AutoCloseable {
             TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 16);
             PlatformConfig config = new PlatformConfig(kafka.settings("web-test"), dir.resolve("data"),
                     IngestSettings.of(List.of()), 2, 0, 0, DedupSettings.DEFAULT,
-                    new TokenizeSettings("r50k", 16, 8, 0.1, 500), demo, web);
+                    new TokenizeSettings("r50k", 16, 8, 0.1, 500), demo, web,
+                    millrace.feedback.FeedbackSettings.defaults("millrace"));
             platform = Platform.start(EnumSet.of(Role.WEB), config);
             base = "http://127.0.0.1:" + platform.httpPort();
             awaitServed(0);

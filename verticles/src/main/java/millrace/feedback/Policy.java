@@ -1,0 +1,332 @@
+package millrace.feedback;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import millrace.model.Gpt;
+import millrace.protocol.InvalidPayloadException;
+import millrace.protocol.JsonSerde;
+import millrace.protocol.Rating;
+import millrace.raters.RaterTokens;
+import millrace.tokenizer.ByteLevelBpe;
+import millrace.train.CheckpointStore;
+import millrace.train.GptTrainer;
+import millrace.train.TrainSettings;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+/**
+ * A policy being learned, in memory: its weights and AdamW state, the frozen reference, the examples it may replay,
+ * the held-out pairs it is measured on. {@link #update} is a deterministic function of this state and the records it
+ * is given — the same lineage of updates from the same base with the same seed gives the same weights bit for bit,
+ * whenever and however often it is replayed (a rebuild, a rebase, a restart).
+ */
+final class Policy implements AutoCloseable {
+    private static final int REPLAY_BUFFER = 10_000;
+    private static final int HELDOUT_PAIRS = 256;
+
+    /** What one update did, before anything is written; {@code trained}: the ratings now in the weights. */
+    record Result(boolean applied, List<Rating> trained, List<FeedbackAudit.Entry> entries, Map<String, Double> metrics,
+            String note) {}
+
+    private final FeedbackSettings settings;
+    private final ByteLevelBpe tokenizer;
+    private final FeedbackTrainer trainer;
+    private final PolicyEvaluator evaluator;
+    private final Path base;
+    private final Map<String, Double> baseMetrics;
+    /** Examples trained on, oldest first (the newest {@link #REPLAY_BUFFER}). */
+    private final List<Example> replay = new ArrayList<>();
+    private final List<Example.Pair> heldout = new ArrayList<>();
+    /**
+     * Ids of the ratings consumed lately in this lineage: a second copy of one is a duplicate. (Two copies of a rating
+     * come from two web replicas racing on one re-send, seconds apart; the window is a count, so every replay of the
+     * lineage forgets the same ids.)
+     */
+    private final Set<String> seen = java.util.Collections.newSetFromMap(new LinkedHashMap<>(1024, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+            return size() > 200_000;
+        }
+    });
+    private final List<PolicyStore.Update> updates = new ArrayList<>();
+    private long ratingsApplied;
+    private Map<String, Double> metrics = Map.of();
+
+    private Policy(FeedbackSettings settings, ByteLevelBpe tokenizer, FeedbackTrainer trainer, Path base,
+            List<String> prompts, List<int[]> validation) {
+        this.settings = settings;
+        this.tokenizer = tokenizer;
+        this.trainer = trainer;
+        this.base = base;
+        this.evaluator = new PolicyEvaluator(trainer, tokenizer, prompts, validation, settings.seed());
+        this.baseMetrics = evaluator.reference();
+    }
+
+    /** A policy that is its base: the base's weights, a fresh optimizer, nothing learned yet. */
+    static Policy fromBase(FeedbackSettings settings, Path base, List<String> prompts, List<int[]> validation)
+            throws IOException {
+        return open(settings, base, base, prompts, validation);
+    }
+
+    /** The policy of a version directory: its weights and optimizer state, its base as the reference. */
+    static Policy fromVersion(FeedbackSettings settings, Path version, Path base, List<String> prompts,
+            List<int[]> validation) throws IOException {
+        return open(settings, version, base, prompts, validation);
+    }
+
+    private static Policy open(FeedbackSettings settings, Path weights, Path base, List<String> prompts,
+            List<int[]> validation) throws IOException {
+        CheckpointStore.Meta meta = CheckpointStore.readMeta(weights);
+        var root = GptTrainer.newRootManager();
+        GptTrainer policy = null;
+        try {
+            TrainSettings trainSettings = trainSettings(settings, meta);
+            // from the base: its weights with a fresh optimizer at step 0 (the base's training state is not the policy's)
+            policy = weights.equals(base) ? new GptTrainer(trainSettings, root, CheckpointStore.loadModel(base, root), 0, 0)
+                    : CheckpointStore.resume(weights, trainSettings, root);
+            Gpt reference = CheckpointStore.loadModel(base, root);
+            FeedbackTrainer trainer = new FeedbackTrainer(settings, CheckpointStore.loadTokenizer(weights), policy, reference);
+            return new Policy(settings, CheckpointStore.loadTokenizer(weights), trainer, base, prompts, validation);
+        } catch (IOException | RuntimeException e) {
+            if (policy != null) policy.close();
+            root.close();
+            throw e;
+        }
+    }
+
+    /** Preference steps take the model's shape from the checkpoint, a constant learning rate, no dropout. */
+    private static TrainSettings trainSettings(FeedbackSettings s, CheckpointStore.Meta meta) {
+        var c = meta.config();
+        var config = new millrace.model.GptConfig(c.nLayer(), c.nHead(), c.nEmbd(), c.blockSize(), c.vocabSize(), 0f);
+        var schedule = new millrace.model.LearningRateSchedule(s.learningRate(), s.learningRate(), 0, 1);
+        return new TrainSettings(s.model(), config, meta.tokenizerId(), 1, schedule, 1.0f,
+                millrace.model.AdamW.Settings.defaults(), s.seed(), 60, 2, 0);
+    }
+
+    Path base() {
+        return base;
+    }
+
+    FeedbackSettings settings() {
+        return settings;
+    }
+
+    Map<String, Double> baseMetrics() {
+        return baseMetrics;
+    }
+
+    List<PolicyStore.Update> updates() {
+        return List.copyOf(updates);
+    }
+
+    long ratingsApplied() {
+        return ratingsApplied;
+    }
+
+    Map<String, Double> metrics() {
+        return metrics;
+    }
+
+    ByteLevelBpe tokenizer() {
+        return tokenizer;
+    }
+
+    GptTrainer trainer() {
+        return trainer.policy();
+    }
+
+    /** The figures of the policy as it is (for its first version). */
+    Map<String, Double> evaluate() {
+        metrics = evaluator.evaluate(heldout, settings.beta());
+        return metrics;
+    }
+
+    /** What the records of one update teach: audit entries for all, examples for the trainable ones. */
+    private record Sorted(List<FeedbackAudit.Entry> entries, List<Example> fresh, List<Example.Pair> heldout,
+            List<Rating> applied) {}
+
+    private Sorted sort(List<ConsumerRecord<String, byte[]>> records, Set<String> excludedRaters) {
+        List<FeedbackAudit.Entry> entries = new ArrayList<>();
+        List<Example> fresh = new ArrayList<>();
+        List<Example.Pair> held = new ArrayList<>();
+        List<Rating> applied = new ArrayList<>();
+        for (ConsumerRecord<String, byte[]> r : records) {
+            Rating rating;
+            try {
+                rating = JsonSerde.ratings().fromBytes(r.value());
+            } catch (InvalidPayloadException e) {
+                entries.add(new FeedbackAudit.Entry(r.key() == null ? "-" : r.key(), r.partition(), r.offset(),
+                        FeedbackAudit.Outcome.MALFORMED));
+                continue;
+            }
+            FeedbackAudit.Outcome outcome;
+            if (!seen.add(rating.id())) {
+                outcome = FeedbackAudit.Outcome.DUPLICATE;
+            } else if (excludedRaters.contains(rating.rater())) {
+                outcome = FeedbackAudit.Outcome.EXCLUDED;
+            } else {
+                List<Example> taught = Example.of(rating);
+                if (taught.isEmpty()) {
+                    outcome = FeedbackAudit.Outcome.NO_PREFERENCE;
+                } else if (heldOut(rating.id())) {
+                    outcome = FeedbackAudit.Outcome.HELDOUT;
+                    for (Example e : taught) if (e instanceof Example.Pair p) held.add(p);
+                } else {
+                    outcome = FeedbackAudit.Outcome.APPLIED;
+                    fresh.addAll(taught);
+                    applied.add(rating);
+                }
+            }
+            entries.add(new FeedbackAudit.Entry(rating.id(), r.partition(), r.offset(), outcome));
+        }
+        return new Sorted(entries, fresh, held, applied);
+    }
+
+    /** Whether a rating is kept out of training: a fixed share of ids, by their hash (the same in every replay). */
+    boolean heldOut(String ratingId) {
+        if (settings.heldoutShare() == 0) return false;
+        long h = Long.parseUnsignedLong(RaterTokens.sha256(ratingId).substring(0, 12), 16);
+        return h % 10_000 < settings.heldoutShare() * 10_000;
+    }
+
+    /** Whether any of {@code records} gives a step something to learn from (not a tie, a held-out or a duplicate). */
+    boolean teaches(List<ConsumerRecord<String, byte[]>> records) {
+        for (ConsumerRecord<String, byte[]> r : records) {
+            try {
+                Rating rating = JsonSerde.ratings().fromBytes(r.value());
+                if (!seen.contains(rating.id()) && !heldOut(rating.id()) && !Example.of(rating).isEmpty()) return true;
+            } catch (InvalidPayloadException e) {
+                // teaches nothing
+            }
+        }
+        return false;
+    }
+
+    /**
+     * One update on the ratings of {@code records} (the log from {@code from} to {@code to}): {@code stepsPerUpdate}
+     * steps, each on every new example and a replayed sample of earlier ones; then the safety figures. A version past
+     * a bound is rolled back to the weights before the update. Nothing is written here.
+     */
+    Result update(List<ConsumerRecord<String, byte[]>> records, Map<String, Long> from, Map<String, Long> to,
+            Set<String> excludedRaters) throws IOException {
+        int index = updates.size(); // the update's place in the lineage: it, not the time, seeds its replay samples
+        Sorted sorted = sort(records, excludedRaters);
+        heldout.addAll(sorted.heldout());
+        while (heldout.size() > HELDOUT_PAIRS) heldout.remove(0);
+        int trained = sorted.applied().size();
+        if (sorted.fresh().isEmpty()) {
+            updates.add(new PolicyStore.Update(index, from, to, true, "nothing to learn"));
+            metrics = evaluator.evaluate(heldout, settings.beta());
+            return new Result(true, List.of(), sorted.entries(), metrics, "no rating to learn from");
+        }
+        GptTrainer.Snapshot before = trainer.policy().snapshot();
+        FeedbackTrainer.StepStats last = null;
+        for (int step = 0; step < settings.stepsPerUpdate(); step++) {
+            last = trainer.step(batch(sorted.fresh(), new Random(settings.seed() * 1_000_003L + index * 1_009L + step)));
+        }
+        Map<String, Double> figures = new LinkedHashMap<>(evaluator.evaluate(heldout, settings.beta()));
+        figures.put("loss", (double) last.loss());
+        if (!Double.isNaN(last.rewardMargin())) {
+            figures.put("train_reward_margin", last.rewardMargin());
+            figures.put("train_reward_accuracy", last.rewardAccuracy());
+        }
+        String crossed = crossedBound(figures);
+        if (crossed != null) {
+            trainer.policy().restore(before);
+            List<FeedbackAudit.Entry> entries = sorted.entries().stream()
+                    .map(e -> e.outcome() == FeedbackAudit.Outcome.APPLIED ? e.as(FeedbackAudit.Outcome.ROLLED_BACK) : e)
+                    .toList();
+            Map<String, Double> kept = new LinkedHashMap<>(metrics);
+            figures.forEach((k, v) -> kept.put("rejected_" + k, v));
+            updates.add(new PolicyStore.Update(index, from, to, false, "rollback: " + crossed));
+            metrics = kept;
+            return new Result(false, List.of(), entries, kept, "rollback: " + crossed);
+        }
+        replay.addAll(sorted.fresh());
+        while (replay.size() > REPLAY_BUFFER) replay.remove(0);
+        ratingsApplied += trained;
+        updates.add(new PolicyStore.Update(index, from, to, true, trained + " ratings"));
+        metrics = figures;
+        return new Result(true, sorted.applied(), sorted.entries(), figures, trained + " ratings");
+    }
+
+    /**
+     * The lineage of a version already learned, replayed without training (a restart: the weights come from the
+     * version's checkpoint): what was seen, held out and trained on, so the next update continues exactly.
+     */
+    void remember(List<ConsumerRecord<String, byte[]>> records, PolicyStore.Update update, Set<String> excludedRaters) {
+        Sorted sorted = sort(records, excludedRaters);
+        heldout.addAll(sorted.heldout());
+        while (heldout.size() > HELDOUT_PAIRS) heldout.remove(0);
+        if (update.applied()) {
+            replay.addAll(sorted.fresh());
+            while (replay.size() > REPLAY_BUFFER) replay.remove(0);
+            ratingsApplied += sorted.applied().size();
+        }
+        updates.add(update);
+    }
+
+    void restoreMetrics(Map<String, Double> m) {
+        metrics = Map.copyOf(m);
+    }
+
+    /**
+     * The step's examples: every new one, then a sample of earlier ones. No rater's new examples carry more than
+     * {@code maxRaterShare} of the step: past it, their weights shrink (the loss is divided by the number of examples,
+     * not by the weights, so a shrunk rater moves the policy less rather than the same).
+     */
+    private List<FeedbackTrainer.Weighted> batch(List<Example> fresh, Random random) {
+        List<Example> sample = new ArrayList<>();
+        if (!replay.isEmpty() && settings.replay() > 0) {
+            List<Integer> picks = new ArrayList<>();
+            for (int i = 0; i < replay.size(); i++) picks.add(i);
+            java.util.Collections.shuffle(picks, random);
+            for (int i = 0; i < Math.min(settings.replay(), picks.size()); i++) sample.add(replay.get(picks.get(i)));
+        }
+        int total = fresh.size() + sample.size();
+        Map<String, Integer> perRater = new HashMap<>();
+        for (Example e : fresh) perRater.merge(e.rater(), 1, Integer::sum);
+        List<FeedbackTrainer.Weighted> out = new ArrayList<>();
+        for (Example e : fresh) {
+            int n = perRater.get(e.rater());
+            float share = (float) n / total;
+            out.add(new FeedbackTrainer.Weighted(e, share > settings.maxRaterShare() ? settings.maxRaterShare() * total / n : 1f));
+        }
+        for (Example e : sample) out.add(new FeedbackTrainer.Weighted(e, 1f));
+        return out;
+    }
+
+    /** The bound a version's figures cross, described, or null. */
+    private String crossedBound(Map<String, Double> figures) {
+        double kl = figures.getOrDefault("kl", 0.0);
+        if (!(kl <= settings.maxKl())) return String.format("KL %.3f > %.3f nats/token", kl, settings.maxKl());
+        Double ppl = figures.get("perplexity");
+        Double basePpl = baseMetrics.get("perplexity");
+        if (ppl != null && basePpl != null && !(ppl <= basePpl * (1 + settings.maxPerplexityRise()))) {
+            return String.format("perplexity %.2f > %.2f (base %.2f + %.0f%%)", ppl, basePpl * (1 + settings.maxPerplexityRise()),
+                    basePpl, settings.maxPerplexityRise() * 100);
+        }
+        return null;
+    }
+
+    /** The checkpoint facts of a version: the trainer's format, its step being the version. */
+    CheckpointStore.Meta checkpointMeta(long version) {
+        var config = trainer.policy().model().config();
+        return new CheckpointStore.Meta(settings.model(), config, tokenizer.id(), trainer.policy().step(),
+                trainer.policy().tokensSeen(), metrics.getOrDefault("loss", Double.NaN).floatValue(), null,
+                System.currentTimeMillis(), Map.of("policy_version", Long.toString(version)), settings.seed());
+    }
+
+    @Override
+    public void close() {
+        var root = trainer.policy().root();
+        trainer.close();
+        root.close();
+    }
+}

@@ -1,0 +1,162 @@
+package millrace.feedback;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import millrace.model.Gpt;
+import millrace.model.GptConfig;
+import millrace.protocol.JsonSerde;
+import millrace.protocol.Rating;
+import millrace.protocol.Topics;
+import millrace.tokenizer.BpeTrainer;
+import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.Pretokenizer;
+import millrace.train.CheckpointStore;
+import millrace.train.GptTrainer;
+import millrace.train.TrainSettings;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A policy learning from ratings without a broker: sequences, steps, outcomes, rollback, determinism. */
+class PolicyTest {
+    @TempDir
+    static Path dir;
+
+    static Path base;
+    static ByteLevelBpe tokenizer;
+
+    @BeforeAll
+    static void baseCheckpoint() throws Exception {
+        BpeTrainer vocabulary = new BpeTrainer(Pretokenizer.GPT2);
+        vocabulary.add("Is the sky blue? yes it is. no it is not. Is grass green? yes. no. maybe so.");
+        tokenizer = vocabulary.train("t", 300, 1, BpeTrainer.DEFAULT_SPECIALS);
+        TrainSettings settings = TrainSettings.tinyDemo("t", tokenizer.vocabSize(), 16);
+        try (var root = GptTrainer.newRootManager();
+                GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(GptConfig.tiny(tokenizer.vocabSize(), 16), root), 0, 0)) {
+            base = new CheckpointStore(dir.resolve("checkpoints"), "m", 2).write(trainer, new CheckpointStore.Meta("m",
+                    settings.model(), tokenizer.id(), 0, 0, 5f, null, 1, null, 1L), tokenizer);
+        }
+    }
+
+    private static FeedbackSettings settings(float maxKl, float heldout) {
+        FeedbackSettings d = FeedbackSettings.defaults("m");
+        return new FeedbackSettings("m", null, 0.5f, 0f, 1f, 1f, 1f, 3e-3f, 4, 32, 4, 0, 0.5f, heldout, maxKl,
+                d.maxPerplexityRise(), 0, 7, 5);
+    }
+
+    private static long offset;
+
+    private static ConsumerRecord<String, byte[]> record(String id, String rater, Rating.Choice choice, String a, String b) {
+        Rating r = new Rating(id, rater, "c-" + id, "m", 1, "ck", "Is the sky blue?", List.of(a, b), choice, null, null,
+                null, null, 1000);
+        return new ConsumerRecord<>(Topics.RATINGS, 0, offset++, id, JsonSerde.ratings().toBytes(r));
+    }
+
+    private static List<ConsumerRecord<String, byte[]>> ratings(String rater, int n, int from) {
+        List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
+        for (int i = from; i < from + n; i++) out.add(record("r" + i, rater, Rating.Choice.A, " yes it is.", " no it is not."));
+        return out;
+    }
+
+    private static Map<String, Long> range(long at) {
+        return Map.of("0", at);
+    }
+
+    @Test
+    void aSequenceScoresExactlyTheAnswerAndItsEnd() {
+        Sequence s = Sequence.of(tokenizer, "Is the sky blue?", " yes", 16);
+        int[] prompt = tokenizer.encode("Is the sky blue?");
+        int[] answer = tokenizer.encode(" yes");
+        assertEquals(prompt.length, s.answerFrom());
+        assertEquals(answer.length + 1, s.answerTokens(), "the answer, then the end-of-text token");
+        assertEquals(tokenizer.endOfText(), s.ids()[s.ids().length - 1]);
+        // too long for the context: the prompt loses its oldest tokens, the answer stays whole
+        Sequence cut = Sequence.of(tokenizer, "Is the sky blue? Is grass green? Is the sky blue? Is grass green?", " yes", 16);
+        assertEquals(17, cut.ids().length);
+        assertEquals(answer.length + 1, cut.answerTokens());
+        Sequence huge = Sequence.of(tokenizer, "Q", " yes it is. no it is not. maybe so. yes. no. maybe so. yes it is.", 16);
+        assertEquals(1, huge.answerFrom(), "one prompt token stays");
+        assertEquals(16, huge.answerTokens());
+    }
+
+    @Test
+    void stepsOnPairsRaiseTheMarginAndReplayingTheLineageGivesTheSameWeightsBitForBit() throws Exception {
+        offset = 0;
+        List<ConsumerRecord<String, byte[]>> first = ratings("ann", 6, 0);
+        List<ConsumerRecord<String, byte[]>> second = ratings("bob", 6, 6);
+        byte[] online;
+        List<Double> margins = new ArrayList<>();
+        try (Policy p = Policy.fromBase(settings(100f, 0f), base, PolicyEvaluator.DEFAULT_PROMPTS, List.of())) {
+            Policy.Result r1 = p.update(first, range(0), range(6), Set.of());
+            Policy.Result r2 = p.update(second, range(6), range(12), Set.of());
+            assertTrue(r1.applied() && r2.applied());
+            assertEquals(6, r1.trained().size());
+            assertEquals(12, p.ratingsApplied());
+            margins.add(r1.metrics().get("train_reward_margin"));
+            margins.add(r2.metrics().get("train_reward_margin"));
+            online = weights(p);
+            assertTrue(r2.metrics().get("kl") > 0, "the policy moved away from the reference");
+        }
+        assertTrue(margins.get(1) > margins.get(0) && margins.get(1) > 0, "the chosen answer gained on the rejected: " + margins);
+        try (Policy replayed = Policy.fromBase(settings(100f, 0f), base, PolicyEvaluator.DEFAULT_PROMPTS, List.of())) {
+            replayed.update(first, range(0), range(6), Set.of());
+            replayed.update(second, range(6), range(12), Set.of());
+            assertArrayEquals(online, weights(replayed), "the same lineage, the same weights");
+        }
+        try (Policy without = Policy.fromBase(settings(100f, 0f), base, PolicyEvaluator.DEFAULT_PROMPTS, List.of())) {
+            List<FeedbackAudit.Entry> entries = new ArrayList<>(without.update(first, range(0), range(6), Set.of("bob")).entries());
+            entries.addAll(without.update(second, range(6), range(12), Set.of("bob")).entries());
+            assertEquals(6, entries.stream().filter(e -> e.outcome() == FeedbackAudit.Outcome.EXCLUDED).count());
+            assertEquals(6, without.ratingsApplied());
+            assertFalse(java.util.Arrays.equals(online, weights(without)), "bob's ratings are out of the weights");
+        }
+    }
+
+    @Test
+    void everyRecordHasAnOutcomeAndAVersionPastABoundIsRolledBackBitForBit() throws Exception {
+        offset = 100;
+        List<ConsumerRecord<String, byte[]>> records = new ArrayList<>(ratings("ann", 3, 100));
+        records.add(records.get(0)); // a second copy of one rating
+        records.add(record("tie", "ann", Rating.Choice.TIE, " yes", " no"));
+        records.add(new ConsumerRecord<>(Topics.RATINGS, 0, offset++, "bad", "{not json".getBytes()));
+        try (Policy p = Policy.fromBase(settings(1e-9f, 0f), base, PolicyEvaluator.DEFAULT_PROMPTS, List.of())) {
+            byte[] before = weights(p);
+            Policy.Result r = p.update(records, range(100), range(offset), Set.of());
+            assertFalse(r.applied(), "any movement crosses a KL bound of 1e-9");
+            assertTrue(r.note().startsWith("rollback: KL"), r.note());
+            assertArrayEquals(before, weights(p), "rolled back to the weights before the update");
+            assertEquals(0, p.ratingsApplied());
+            assertEquals(List.of(FeedbackAudit.Outcome.ROLLED_BACK, FeedbackAudit.Outcome.ROLLED_BACK,
+                    FeedbackAudit.Outcome.ROLLED_BACK, FeedbackAudit.Outcome.DUPLICATE, FeedbackAudit.Outcome.NO_PREFERENCE,
+                    FeedbackAudit.Outcome.MALFORMED), r.entries().stream().map(FeedbackAudit.Entry::outcome).toList());
+            assertFalse(p.updates().get(0).applied());
+        }
+    }
+
+    @Test
+    void aShareOfRatingsIsHeldOutByIdAndMeasuredOn() throws Exception {
+        offset = 200;
+        List<ConsumerRecord<String, byte[]>> records = ratings("ann", 40, 200);
+        try (Policy p = Policy.fromBase(settings(100f, 0.25f), base, PolicyEvaluator.DEFAULT_PROMPTS, List.of())) {
+            Policy.Result r = p.update(records, range(200), range(240), Set.of());
+            long held = r.entries().stream().filter(e -> e.outcome() == FeedbackAudit.Outcome.HELDOUT).count();
+            assertTrue(held > 0 && held < 40, held + " of 40 held out at 25%");
+            assertEquals(40 - held, r.trained().size());
+            for (var e : r.entries()) assertEquals(e.outcome() == FeedbackAudit.Outcome.HELDOUT, p.heldOut(e.ratingId()));
+            assertTrue(r.metrics().containsKey("reward_accuracy"));
+            assertEquals(1.0, r.metrics().get("reward_accuracy"), 1e-9, "held-out pairs like the trained ones: preferred");
+        }
+    }
+
+    private static byte[] weights(Policy p) throws Exception {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        p.trainer().model().save(out);
+        return out.toByteArray();
+    }
+}
