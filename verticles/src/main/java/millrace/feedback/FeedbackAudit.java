@@ -31,7 +31,9 @@ final class FeedbackAudit {
         /** its update crossed a bound and was rolled back */
         ROLLED_BACK,
         /** left out by a rebuild ({@code --exclude-rater}) */
-        EXCLUDED;
+        EXCLUDED,
+        /** about another model's answers */
+        OTHER_MODEL;
 
         String label() {
             return name().toLowerCase(java.util.Locale.ROOT);

@@ -153,7 +153,8 @@ final class FeedbackWorker implements StageVerticle.Worker {
     private boolean teaches(ConsumerRecord<String, byte[]> r) {
         try {
             Rating rating = JsonSerde.ratings().fromBytes(r.value());
-            return policy == null ? !Example.of(rating).isEmpty() : policy.teaches(List.of(r));
+            return policy == null ? rating.model().equals(settings.model()) && !Example.of(rating).isEmpty()
+                    : policy.teaches(List.of(r));
         } catch (InvalidPayloadException e) {
             return false;
         }

@@ -166,7 +166,9 @@ final class Policy implements AutoCloseable {
                 continue;
             }
             FeedbackAudit.Outcome outcome;
-            if (!seen.add(rating.id())) {
+            if (!rating.model().equals(settings.model())) {
+                outcome = FeedbackAudit.Outcome.OTHER_MODEL;
+            } else if (!seen.add(rating.id())) {
                 outcome = FeedbackAudit.Outcome.DUPLICATE;
             } else if (excludedRaters.contains(rating.rater())) {
                 outcome = FeedbackAudit.Outcome.EXCLUDED;
@@ -200,7 +202,10 @@ final class Policy implements AutoCloseable {
         for (ConsumerRecord<String, byte[]> r : records) {
             try {
                 Rating rating = JsonSerde.ratings().fromBytes(r.value());
-                if (!seen.contains(rating.id()) && !heldOut(rating.id()) && !Example.of(rating).isEmpty()) return true;
+                if (rating.model().equals(settings.model()) && !seen.contains(rating.id()) && !heldOut(rating.id())
+                        && !Example.of(rating).isEmpty()) {
+                    return true;
+                }
             } catch (InvalidPayloadException e) {
                 // teaches nothing
             }

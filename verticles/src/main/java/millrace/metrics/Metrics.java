@@ -132,7 +132,7 @@ public final class Metrics {
             .help("Ratings trained into a published policy version, by kind (choice, score, edit)").labelNames("kind").register();
     public static final Counter FEEDBACK_RATINGS = Counter.builder().name("millrace_feedback_ratings_total")
             .help("Ratings the feedback role consumed, by outcome (applied, heldout, no_preference, duplicate, malformed, "
-                    + "rolled_back, excluded)").labelNames("outcome").register();
+                    + "rolled_back, excluded, other_model)").labelNames("outcome").register();
     public static final Histogram FEEDBACK_RATING_TO_POLICY_SECONDS = Histogram.builder()
             .name("millrace_feedback_rating_to_policy_seconds")
             .help("From a rating's acceptance by the web role to the first published policy version trained on it")
@@ -196,7 +196,7 @@ public final class Metrics {
         for (String route : new String[] {"generate", "compare"}) WEB_FIRST_TOKEN_SECONDS.labelValues(route);
         for (String kind : new String[] {"choice", "score", "edit"}) FEEDBACK_RATINGS_APPLIED.labelValues(kind);
         for (String outcome : new String[] {"applied", "heldout", "no_preference", "duplicate", "malformed", "rolled_back",
-            "excluded"}) {
+            "excluded", "other_model"}) {
             FEEDBACK_RATINGS.labelValues(outcome);
         }
     }

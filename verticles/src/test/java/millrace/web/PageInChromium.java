@@ -148,6 +148,34 @@ public final class PageInChromium {
         }
     }
 
+    /**
+     * A rater's choice reaching the model they talk to: sign in, compare, choose A, and watch the page's policy pill
+     * (what the web role serves, from its live status) rise past the version the answers came from.
+     */
+    public static void rateAndSeeThePolicyRise(String base, String token) throws Exception {
+        WebDriver driver = open();
+        JavascriptExecutor js = (JavascriptExecutor) driver;
+        try {
+            driver.get(base + "/#arena");
+            driver.findElement(By.id("token")).sendKeys(token);
+            driver.findElement(By.id("signin-button")).click();
+            await("the rater's name", () -> !text(driver, "rater-name").isEmpty());
+            driver.findElement(By.id("compare-button")).click();
+            await("both answers", () -> text(driver, "arena-status").startsWith("rate it"));
+            long shown = Long.parseLong(text(driver, "version-0").replace("policy v", ""));
+            var keys = new org.openqa.selenium.interactions.Actions(driver);
+            keys.sendKeys("1").sendKeys(org.openqa.selenium.Keys.ENTER).perform();
+            awaitRated(js, 1);
+            await("a policy version above v" + shown + " in the page", () -> {
+                String pill = text(driver, "serving");
+                return pill.matches("policy v\\d+") && Long.parseLong(pill.substring("policy v".length())) > shown;
+            });
+            screenshot(driver, "policy-rose");
+        } finally {
+            driver.quit();
+        }
+    }
+
     /** Waits for the page to report its {@code n}th rating sent (after its undo window). */
     private static void awaitRated(JavascriptExecutor js, int n) throws InterruptedException {
         await("rating " + n + " sent", () -> String.valueOf(n).equals(js.executeScript("return document.body.dataset.rated;")));

@@ -33,7 +33,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * A web role on a real broker with a model to serve: a tiny GPT's checkpoint (r50k, random weights: what it says does
  * not matter here, only that it says it) announced on {@code millrace.checkpoints}, as the trainer announces one.
  */
-final class WebFixture implements AutoCloseable {
+public final class WebFixture implements AutoCloseable {
     final TestKafka kafka;
     final Platform platform;
     final Path checkpoint;
@@ -60,7 +60,7 @@ final class WebFixture implements AutoCloseable {
     }
 
     /** A tiny model's checkpoint at {@code step}, with the r50k tokenizer, written as the trainer writes one. */
-    static Path writeCheckpoint(Path root, String model, long step) throws Exception {
+    public static Path writeCheckpoint(Path root, String model, long step) throws Exception {
         ByteLevelBpe tokenizer = Vocabularies.builtin("r50k");
         TrainSettings settings = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), 16);
         try (var manager = GptTrainer.newRootManager();
@@ -71,10 +71,16 @@ final class WebFixture implements AutoCloseable {
     }
 
     void announce(Path checkpoint, long step) throws Exception {
-        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.settings("announce").producer("test"))) {
-            Checkpoint c = new Checkpoint("millrace", step, 0, java.util.Map.of(), checkpoint.toAbsolutePath().toString(),
-                    10, null, Vocabularies.builtin("r50k").id(), System.currentTimeMillis());
-            p.send(new ProducerRecord<>(Topics.CHECKPOINTS, "millrace", JsonSerde.checkpoints().toBytes(c))).get();
+        announce(kafka.settings("announce"), "millrace", checkpoint);
+    }
+
+    /** Announces a checkpoint of {@code model} on {@code millrace.checkpoints}, as the trainer does. */
+    public static void announce(millrace.kafka.KafkaSettings kafka, String model, Path checkpoint) throws Exception {
+        CheckpointStore.Meta meta = CheckpointStore.readMeta(checkpoint);
+        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer("test"))) {
+            Checkpoint c = new Checkpoint(model, meta.step(), 0, java.util.Map.of(), checkpoint.toAbsolutePath().toString(),
+                    10, null, meta.tokenizerId(), System.currentTimeMillis());
+            p.send(new ProducerRecord<>(Topics.CHECKPOINTS, model, JsonSerde.checkpoints().toBytes(c))).get();
         }
     }
 
