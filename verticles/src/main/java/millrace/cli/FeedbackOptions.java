@@ -11,7 +11,7 @@ final class FeedbackOptions {
     @Option(names = "--base", description = "Base checkpoint of the policy (default: the model's newest checkpoint when the first rating arrives).")
     Path base;
 
-    @Option(names = "--beta", description = "DPO's and KTO's beta: how far a preference may move the policy from the reference (default: 0.1).")
+    @Option(names = "--beta", description = "DPO's and KTO's beta: how far a preference may move the policy from the reference (default: 0.3).")
     float beta = D.beta();
 
     @Option(names = "--label-smoothing", description = "Conservative DPO: the share of pairwise ratings assumed wrong (default: 0).")
@@ -26,16 +26,19 @@ final class FeedbackOptions {
     @Option(names = "--sft-weight", description = "Weight of an edited answer's SFT loss next to the preference losses (default: 1).")
     float sftWeight = D.sftWeight();
 
+    @Option(names = "--pretrain-mix", description = "Weight of the language-modelling loss on a few pretraining rows in every preference step: keeps perplexity near the base's (default: 1).")
+    float pretrainMix = D.pretrainMix();
+
     @Option(names = "--feedback-lr", description = "AdamW's constant learning rate for preference steps (default: 1e-4).")
     float learningRate = D.learningRate();
 
-    @Option(names = "--feedback-steps", description = "Optimizer steps per update (default: 4).")
+    @Option(names = "--feedback-steps", description = "Optimizer steps per update (default: 1).")
     int steps = D.stepsPerUpdate();
 
-    @Option(names = "--max-update-ratings", description = "Ratings in one update at most; more wait for the next (default: 32).")
+    @Option(names = "--max-update-ratings", description = "Ratings in one update at most; more wait for the next (default: 16).")
     int maxUpdateRatings = D.maxUpdateRatings();
 
-    @Option(names = "--replay", description = "Earlier examples replayed in every step, so the policy does not forget (default: 16).")
+    @Option(names = "--replay", description = "Earlier examples replayed in every step, so the policy does not forget (default: 8).")
     int replay = D.replay();
 
     @Option(names = "--max-wait-ms", description = "After a rating arrives, how long to wait for more before updating (default: 200).")
@@ -64,7 +67,7 @@ final class FeedbackOptions {
 
     FeedbackSettings settings(String model) {
         return new FeedbackSettings(model, base, beta, labelSmoothing, ktoDesirable, ktoUndesirable, sftWeight,
-                learningRate, steps, maxUpdateRatings, replay, maxWaitMillis, maxRaterShare, heldoutShare, maxKl,
+                pretrainMix, learningRate, steps, maxUpdateRatings, replay, maxWaitMillis, maxRaterShare, heldoutShare, maxKl,
                 maxPerplexityRise, rebaseEvery, seed, keepVersions);
     }
 }

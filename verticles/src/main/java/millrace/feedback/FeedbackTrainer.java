@@ -23,22 +23,33 @@ final class FeedbackTrainer implements AutoCloseable {
     record StepStats(float loss, float gradNorm, int pairs, int judged, int demonstrations, double rewardMargin,
             double rewardAccuracy, boolean skipped) {}
 
-    private static final long LOGITS_BUDGET_BYTES = 128L << 20;
+    private static final long LOGITS_BUDGET_BYTES = 256L << 20;
+    private static final int MAX_SEQUENCES = 32;
 
     private final FeedbackSettings settings;
     private final TextTokenizer tokenizer;
     private final GptTrainer policy;
     private final Gpt reference;
-    private final int micro;
+    /** Scored positions per forward pass: their logits, log-softmax and its gradient within a fixed budget. */
+    private final int positionsPerPass;
+    /**
+     * The frozen reference's log-probability of each sequence, computed once, alone (no padding: the same value
+     * whatever batch the sequence is in, so replays of a lineage see the same numbers).
+     */
+    private final java.util.Map<String, Float> referenceCache = new java.util.LinkedHashMap<>(1024, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(java.util.Map.Entry<String, Float> eldest) {
+            return size() > 100_000;
+        }
+    };
 
     FeedbackTrainer(FeedbackSettings settings, TextTokenizer tokenizer, GptTrainer policy, Gpt reference) {
         this.settings = settings;
         this.tokenizer = tokenizer;
         this.policy = policy;
         this.reference = reference;
-        int block = policy.model().config().blockSize();
-        // sequences per forward pass: their logits (and log-softmax, and its gradient) within a fixed budget
-        this.micro = (int) Math.max(2, LOGITS_BUDGET_BYTES / ((long) block * policy.model().config().vocabSize() * 4 * 3));
+        this.positionsPerPass = (int) Math.max(policy.model().config().blockSize() + 1,
+                LOGITS_BUDGET_BYTES / ((long) policy.model().config().vocabSize() * 4 * 3));
     }
 
     GptTrainer policy() {
@@ -57,7 +68,7 @@ final class FeedbackTrainer implements AutoCloseable {
      * One optimizer step on {@code batch}: every example's loss times its weight, summed, over the number of examples
      * (not over the weights: an example whose weight was shrunk moves the policy less).
      */
-    StepStats step(List<Weighted> batch) {
+    StepStats step(List<Weighted> batch, List<int[]> pretrainingRows) {
         double totalWeight = batch.size();
         float z0 = ktoReferencePoint(batch);
         List<List<Weighted>> chunks = chunks(batch);
@@ -75,7 +86,7 @@ final class FeedbackTrainer implements AutoCloseable {
                     reference.attachTo(scope);
                     Chunk c = new Chunk(chunk);
                     NDArray logProbs = Sequence.logProbSums(policy.model(), c.sequences, scope);
-                    NDArray refLogProbs = Sequence.logProbSums(reference, c.sequences, scope).stopGradient();
+                    NDArray refLogProbs = scope.create(referenceLogProbs(c.sequences));
                     NDArray weighted = c.losses(logProbs, refLogProbs, z0, scope);
                     NDArray chunkLoss = weighted.sum().div(scope.create((float) totalWeight));
                     lane.backward(chunkLoss);
@@ -91,6 +102,20 @@ final class FeedbackTrainer implements AutoCloseable {
                     judged += c.judged;
                     demos += c.demos;
                     tokens += c.sequences.stream().mapToLong(s -> s.ids().length - 1).sum();
+                }
+            }
+            if (!pretrainingRows.isEmpty()) {
+                // the pretraining mix: the language-modelling loss on a few rows of the pretraining stream
+                try (NDManager scope = policy.root().newSubManager()) {
+                    policy.model().attachTo(scope);
+                    int t = pretrainingRows.get(0).length - 1;
+                    long[] flat = pretrainingRows.stream().flatMapToInt(java.util.Arrays::stream).asLongStream().toArray();
+                    NDArray rows = scope.create(flat, new ai.djl.ndarray.types.Shape(pretrainingRows.size(), t + 1));
+                    NDArray lm = Gpt.loss(policy.model().forward(rows.get(":, 0:" + t), false), rows.get(":, 1:"));
+                    NDArray mixed = millrace.model.Scalars.times(lm, settings.pretrainMix());
+                    lane.backward(mixed);
+                    loss += mixed.getFloat();
+                    tokens += (long) pretrainingRows.size() * t;
                 }
             }
         }
@@ -112,40 +137,75 @@ final class FeedbackTrainer implements AutoCloseable {
         for (int i = 0; i < judged.size(); i++) {
             mismatched.add(sequence(judged.get(i).prompt(), judged.get((i + 1) % judged.size()).answer()));
         }
-        return PreferenceLosses.ktoReferencePoint(logProbs(policy.model(), mismatched), logProbs(reference, mismatched));
+        return PreferenceLosses.ktoReferencePoint(logProbs(policy.model(), mismatched), referenceLogProbs(mismatched));
     }
 
-    /** Summed answer log-probabilities without gradients, a few sequences at a time. */
-    float[] logProbs(Gpt gpt, List<Sequence> sequences) {
+    /** The reference's summed answer log-probabilities, each computed alone once and remembered. */
+    float[] referenceLogProbs(List<Sequence> sequences) {
         float[] out = new float[sequences.size()];
-        for (int from = 0; from < sequences.size(); from += micro) {
-            List<Sequence> part = sequences.subList(from, Math.min(sequences.size(), from + micro));
-            try (NDManager scope = policy.root().newSubManager()) {
-                gpt.attachTo(scope);
-                float[] sums = Sequence.logProbSums(gpt, part, scope).stopGradient().toFloatArray();
-                System.arraycopy(sums, 0, out, from, sums.length);
+        for (int i = 0; i < out.length; i++) {
+            Sequence s = sequences.get(i);
+            String key = s.answerFrom() + ":" + java.util.Arrays.toString(s.ids());
+            Float known = referenceCache.get(key);
+            if (known == null) {
+                known = logProbs(reference, List.of(s))[0];
+                referenceCache.put(key, known);
             }
+            out[i] = known;
         }
         return out;
     }
 
-    /** Consecutive examples, as many as fit one forward pass ({@link #micro} sequences; a pair is two). */
+    /** Summed answer log-probabilities without gradients, as many sequences at a time as a pass holds. */
+    float[] logProbs(Gpt gpt, List<Sequence> sequences) {
+        float[] out = new float[sequences.size()];
+        int from = 0;
+        while (from < sequences.size()) {
+            int to = from;
+            int positions = 0;
+            while (to < sequences.size() && to - from < MAX_SEQUENCES
+                    && (to == from || positions + sequences.get(to).scored() <= positionsPerPass)) {
+                positions += sequences.get(to++).scored();
+            }
+            try (NDManager scope = policy.root().newSubManager()) {
+                gpt.attachTo(scope);
+                float[] sums = Sequence.logProbSums(gpt, sequences.subList(from, to), scope).stopGradient().toFloatArray();
+                System.arraycopy(sums, 0, out, from, sums.length);
+            }
+            from = to;
+        }
+        return out;
+    }
+
+    /** Consecutive examples, as many as fit one forward pass (a pair is two sequences). */
     private List<List<Weighted>> chunks(List<Weighted> batch) {
         List<List<Weighted>> out = new ArrayList<>();
         List<Weighted> current = new ArrayList<>();
         int seqs = 0;
+        int positions = 0;
         for (Weighted w : batch) {
-            int n = w.example() instanceof Example.Pair ? 2 : 1;
-            if (seqs + n > micro && !current.isEmpty()) {
+            List<Sequence> own = sequences(w.example());
+            int n = own.size();
+            int p = own.stream().mapToInt(Sequence::scored).sum();
+            if (!current.isEmpty() && (seqs + n > MAX_SEQUENCES || positions + p > positionsPerPass)) {
                 out.add(current);
                 current = new ArrayList<>();
                 seqs = 0;
+                positions = 0;
             }
             current.add(w);
             seqs += n;
+            positions += p;
         }
         if (!current.isEmpty()) out.add(current);
         return out;
+    }
+
+    private List<Sequence> sequences(Example e) {
+        if (e instanceof Example.Pair p) return List.of(sequence(p.prompt(), p.chosen()), sequence(p.prompt(), p.rejected()));
+        if (e instanceof Example.Judged j) return List.of(sequence(j.prompt(), j.answer()));
+        Example.Demonstration d = (Example.Demonstration) e;
+        return List.of(sequence(d.prompt(), d.answer()));
     }
 
     /**

@@ -37,7 +37,6 @@ import org.slf4j.LoggerFactory;
  */
 final class FeedbackWorker implements StageVerticle.Worker {
     private static final Logger LOG = LoggerFactory.getLogger(FeedbackWorker.class);
-    private static final int VALIDATION_ROWS = 16;
 
     private final KafkaSettings kafka;
     private final FeedbackSettings settings;
@@ -96,7 +95,7 @@ final class FeedbackWorker implements StageVerticle.Worker {
         if (latest.isPresent()) {
             meta = PolicyStore.readMeta(latest.get());
             new FeedbackAudit(store.auditDir()).truncateAfter(meta.version());
-            policy = Policy.fromVersion(settings, latest.get(), Path.of(meta.base()), prompts(), validation(Path.of(meta.base())));
+            policy = Policy.fromVersion(settings, latest.get(), Path.of(meta.base()), ShardRows.text(kafka, Path.of(meta.base())));
             for (PolicyStore.Update u : meta.updates()) {
                 policy.remember(RatingsLog.read(kafka, u.from(), u.to()), u, meta.excludedRaters());
             }
@@ -170,7 +169,7 @@ final class FeedbackWorker implements StageVerticle.Worker {
             return false;
         }
         Path base = store.copyBase(baseCheckpoint);
-        policy = Policy.fromBase(settings, base, prompts(), validation(base));
+        policy = Policy.fromBase(settings, base, ShardRows.text(kafka, base));
         policy.evaluate();
         Map<String, Long> start = new HashMap<>();
         for (TopicPartition tp : partitions) start.put(RatingsLog.key(tp), 0L);
@@ -216,7 +215,7 @@ final class FeedbackWorker implements StageVerticle.Worker {
         baseStep = newest.step();
         long started = System.nanoTime();
         Path base = store.copyBase(newBase);
-        Policy rebased = Policy.fromBase(settings, base, prompts(), validation(base));
+        Policy rebased = Policy.fromBase(settings, base, ShardRows.text(kafka, base));
         List<FeedbackAudit.Entry> entries;
         try {
             entries = Rebuild.replay(kafka, rebased, meta.updates(), meta.excludedRaters());
@@ -252,15 +251,6 @@ final class FeedbackWorker implements StageVerticle.Worker {
 
     private static String fmt(Double d) {
         return d == null ? "-" : String.format("%.3f", d);
-    }
-
-    private List<String> prompts() {
-        return PolicyEvaluator.DEFAULT_PROMPTS;
-    }
-
-    private List<int[]> validation(Path checkpoint) throws IOException {
-        CheckpointStore.Meta m = CheckpointStore.readMeta(checkpoint);
-        return ValidationRows.read(kafka, m.tokenizerId(), m.config().blockSize(), VALIDATION_ROWS);
     }
 
     @Override

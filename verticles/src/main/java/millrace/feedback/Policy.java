@@ -28,7 +28,16 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  */
 final class Policy implements AutoCloseable {
     private static final int REPLAY_BUFFER = 10_000;
-    private static final int HELDOUT_PAIRS = 256;
+    private static final int HELDOUT_PAIRS = 32;
+
+    /**
+     * The text a policy is measured and steadied on: prompts for its KL, held-out rows for its perplexity, pretraining
+     * rows for the language-modelling loss mixed into its steps (each possibly empty).
+     */
+    record Text(List<String> klPrompts, List<int[]> validation, List<int[]> pretraining) {}
+
+    /** Pretraining rows in each step's language-modelling loss. */
+    private static final int MIX_ROWS = 4;
 
     /** What one update did, before anything is written; {@code trained}: the ratings now in the weights. */
     record Result(boolean applied, List<Rating> trained, List<FeedbackAudit.Entry> entries, Map<String, Double> metrics,
@@ -58,30 +67,29 @@ final class Policy implements AutoCloseable {
     private long ratingsApplied;
     private Map<String, Double> metrics = Map.of();
 
-    private Policy(FeedbackSettings settings, ByteLevelBpe tokenizer, FeedbackTrainer trainer, Path base,
-            List<String> prompts, List<int[]> validation) {
+    private final List<int[]> pretraining;
+
+    private Policy(FeedbackSettings settings, ByteLevelBpe tokenizer, FeedbackTrainer trainer, Path base, Text text) {
         this.settings = settings;
         this.tokenizer = tokenizer;
         this.trainer = trainer;
         this.base = base;
-        this.evaluator = new PolicyEvaluator(trainer, tokenizer, prompts, validation, settings.seed());
+        this.pretraining = text.pretraining();
+        this.evaluator = new PolicyEvaluator(trainer, tokenizer, text.klPrompts(), text.validation(), settings.seed());
         this.baseMetrics = evaluator.reference();
     }
 
     /** A policy that is its base: the base's weights, a fresh optimizer, nothing learned yet. */
-    static Policy fromBase(FeedbackSettings settings, Path base, List<String> prompts, List<int[]> validation)
-            throws IOException {
-        return open(settings, base, base, prompts, validation);
+    static Policy fromBase(FeedbackSettings settings, Path base, Text text) throws IOException {
+        return open(settings, base, base, text);
     }
 
     /** The policy of a version directory: its weights and optimizer state, its base as the reference. */
-    static Policy fromVersion(FeedbackSettings settings, Path version, Path base, List<String> prompts,
-            List<int[]> validation) throws IOException {
-        return open(settings, version, base, prompts, validation);
+    static Policy fromVersion(FeedbackSettings settings, Path version, Path base, Text text) throws IOException {
+        return open(settings, version, base, text);
     }
 
-    private static Policy open(FeedbackSettings settings, Path weights, Path base, List<String> prompts,
-            List<int[]> validation) throws IOException {
+    private static Policy open(FeedbackSettings settings, Path weights, Path base, Text text) throws IOException {
         CheckpointStore.Meta meta = CheckpointStore.readMeta(weights);
         var root = GptTrainer.newRootManager();
         GptTrainer policy = null;
@@ -92,7 +100,7 @@ final class Policy implements AutoCloseable {
                     : CheckpointStore.resume(weights, trainSettings, root);
             Gpt reference = CheckpointStore.loadModel(base, root);
             FeedbackTrainer trainer = new FeedbackTrainer(settings, CheckpointStore.loadTokenizer(weights), policy, reference);
-            return new Policy(settings, CheckpointStore.loadTokenizer(weights), trainer, base, prompts, validation);
+            return new Policy(settings, CheckpointStore.loadTokenizer(weights), trainer, base, text);
         } catch (IOException | RuntimeException e) {
             if (policy != null) policy.close();
             root.close();
@@ -233,7 +241,8 @@ final class Policy implements AutoCloseable {
         GptTrainer.Snapshot before = trainer.policy().snapshot();
         FeedbackTrainer.StepStats last = null;
         for (int step = 0; step < settings.stepsPerUpdate(); step++) {
-            last = trainer.step(batch(sorted.fresh(), new Random(settings.seed() * 1_000_003L + index * 1_009L + step)));
+            Random random = new Random(settings.seed() * 1_000_003L + index * 1_009L + step);
+            last = trainer.step(batch(sorted.fresh(), random), mixRows(random));
         }
         Map<String, Double> figures = new LinkedHashMap<>(evaluator.evaluate(heldout, settings.beta()));
         figures.put("loss", (double) last.loss());
@@ -305,6 +314,14 @@ final class Policy implements AutoCloseable {
         }
         for (Example e : sample) out.add(new FeedbackTrainer.Weighted(e, 1f));
         return out;
+    }
+
+    /** A few pretraining rows for the step's language-modelling loss (none when the mix is off or there are none). */
+    private List<int[]> mixRows(Random random) {
+        if (settings.pretrainMix() == 0 || pretraining.isEmpty()) return List.of();
+        List<int[]> rows = new ArrayList<>();
+        for (int i = 0; i < MIX_ROWS; i++) rows.add(pretraining.get(random.nextInt(pretraining.size())));
+        return rows;
     }
 
     /** The bound a version's figures cross, described, or null. */

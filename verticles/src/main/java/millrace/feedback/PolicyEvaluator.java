@@ -25,9 +25,8 @@ import millrace.tokenizer.TextTokenizer;
  */
 final class PolicyEvaluator {
     /** Prompts for the KL when none are given: short openings, some in the sample corpus's style. */
-    static final List<String> DEFAULT_PROMPTS = List.of("In the beginning", "And he said unto them", "The", "I am",
-            "And it came to pass", "What is", "Blessed are", "Tell me");
-    static final int KL_TOKENS = 24;
+    static final List<String> DEFAULT_PROMPTS = List.of("In the beginning", "And he said unto them", "What is", "Tell me");
+    static final int KL_TOKENS = 16;
 
     private final FeedbackTrainer trainer;
     private final TextTokenizer tokenizer;
@@ -131,7 +130,7 @@ final class PolicyEvaluator {
         for (Example.Pair p : pairs) sequences.add(trainer.sequence(p.prompt(), p.chosen()));
         for (Example.Pair p : pairs) sequences.add(trainer.sequence(p.prompt(), p.rejected()));
         float[] policy = trainer.logProbs(trainer.policy().model(), sequences);
-        float[] reference = trainer.logProbs(trainer.reference(), sequences);
+        float[] reference = trainer.referenceLogProbs(sequences);
         int n = pairs.size();
         double margins = 0;
         int correct = 0;

@@ -49,7 +49,7 @@ final class PolicyPublisher implements AutoCloseable {
                 policy.updates(), policy.ratingsApplied(), policy.metrics(), policy.baseMetrics(), excludedRaters,
                 policy.settings(), note, System.currentTimeMillis());
         audit.write(version, entries, lineage);
-        Path dir = store.write(policy.trainer(), policy.checkpointMeta(version), policy.tokenizer(), meta);
+        Path dir = store.write(policy.trainer(), policy.checkpointMeta(version), meta);
         announce(dir, meta);
         return meta;
     }

@@ -36,9 +36,7 @@ public final class PolicyRebuilder {
             Path newBase = base != null ? store.copyBase(base) : Path.of(meta.base());
             Set<String> excluded = new HashSet<>(meta.excludedRaters());
             excluded.addAll(exclude);
-            CheckpointStore.Meta baseMeta = CheckpointStore.readMeta(newBase);
-            List<int[]> validation = ValidationRows.read(kafka, baseMeta.tokenizerId(), baseMeta.config().blockSize(), 16);
-            try (Policy policy = Policy.fromBase(settings, newBase, PolicyEvaluator.DEFAULT_PROMPTS, validation)) {
+            try (Policy policy = Policy.fromBase(settings, newBase, ShardRows.text(kafka, newBase))) {
                 List<FeedbackAudit.Entry> entries = Rebuild.replay(kafka, policy, meta.updates(), excluded);
                 String note = "rebuild of version " + meta.version() + (base != null ? " onto " + base.getFileName() : "")
                         + (exclude.isEmpty() ? "" : " without " + String.join(", ", exclude.stream().sorted().toList()));

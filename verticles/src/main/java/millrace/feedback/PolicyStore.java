@@ -17,7 +17,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
 import millrace.protocol.JsonSerde;
-import millrace.tokenizer.ByteLevelBpe;
 import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
 
@@ -128,10 +127,13 @@ final class PolicyStore {
         return JSON.readValue(version.resolve(POLICY).toFile(), Meta.class);
     }
 
-    /** Writes a version: its weights and optimizer state (the trainer's), its tokenizer, its meta; then prunes. */
-    Path write(GptTrainer policy, CheckpointStore.Meta checkpoint, ByteLevelBpe tokenizer, Meta meta) throws IOException {
+    /**
+     * Writes a version: its weights and optimizer state (the trainer's), its tokenizer (its base's), its meta; then
+     * prunes.
+     */
+    Path write(GptTrainer policy, CheckpointStore.Meta checkpoint, Meta meta) throws IOException {
         Path written = CheckpointStore.writeAtomically(dir, version(meta.version()).getFileName().toString(), tmp -> {
-            CheckpointStore.writeFiles(tmp, policy, checkpoint, tokenizer);
+            CheckpointStore.writeFiles(tmp, policy, checkpoint, Path.of(meta.base()));
             JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(POLICY).toFile(), meta);
         });
         prune();

@@ -2,7 +2,6 @@ package millrace.feedback;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.Arrays;
 import java.util.List;
@@ -44,26 +43,41 @@ record Sequence(int[] ids, int answerFrom) {
         return ids.length - answerFrom;
     }
 
+    /** Next-token targets scored: the answer's tokens and its end. */
+    int scored() {
+        return ids.length - answerFrom;
+    }
+
     /**
      * For each sequence, the sum over its answer tokens of log p(token | everything before it) under {@code gpt}:
      * {@code [B]}. Recorded for gradients when called inside a gradient lane with parameters that require them. The
-     * rows are padded to the longest; padding is never scored (and, being after every scored token, never attended
-     * to by one).
+     * rows are padded to the longest (padding comes after every scored token, so none attends to it), and only the
+     * answer's positions are projected onto the vocabulary — the projection is most of a small model's work, and the
+     * prompt's positions would be thrown away.
      */
     static NDArray logProbSums(Gpt gpt, List<Sequence> batch, NDManager scope) {
         int b = batch.size();
         int length = batch.stream().mapToInt(s -> s.ids().length).max().orElseThrow();
+        int positions = batch.stream().mapToInt(Sequence::scored).sum();
         long[] ids = new long[b * length];
-        float[] mask = new float[b * (length - 1)];
+        long[] picked = new long[positions]; // flat index (row * (length - 1) + position) of each scored target
+        long[] targets = new long[positions];
+        float[] owner = new float[b * positions]; // owner[row][k] = 1 when scored target k belongs to row
+        int k = 0;
         for (int r = 0; r < b; r++) {
             Sequence s = batch.get(r);
             for (int j = 0; j < s.ids().length; j++) ids[r * length + j] = s.ids()[j];
             // target j is token j+1: scored when it belongs to the answer
-            for (int j = s.answerFrom() - 1; j < s.ids().length - 1; j++) mask[r * (length - 1) + j] = 1f;
+            for (int j = s.answerFrom() - 1; j < s.ids().length - 1; j++, k++) {
+                picked[k] = (long) r * (length - 1) + j;
+                targets[k] = s.ids()[j + 1];
+                owner[r * positions + k] = 1f;
+            }
         }
         NDArray all = scope.create(ids, new Shape(b, length));
-        NDArray logits = gpt.forward(all.get(":, 0:" + (length - 1)), false);
-        NDArray logProbs = logits.logSoftmax(-1).gather(all.get(":, 1:").expandDims(-1), -1).squeeze(-1);
-        return logProbs.mul(scope.create(mask, new Shape(b, length - 1)).toType(DataType.FLOAT32, false)).sum(new int[] {1});
+        NDArray hidden = gpt.hidden(all.get(":, 0:" + (length - 1)), false);
+        NDArray states = hidden.reshape(b * (length - 1), hidden.getShape().get(2)).get(scope.create(picked));
+        NDArray logProbs = gpt.logits(states).logSoftmax(-1).gather(scope.create(targets, new Shape(positions, 1)), -1);
+        return scope.create(owner, new Shape(b, positions)).matMul(logProbs).reshape(b);
     }
 }

@@ -186,6 +186,24 @@ public final class Gpt implements AutoCloseable {
     }
 
     private NDArray forward(NDArray idx, boolean training, KvCache cache) {
+        return logits(hidden(idx, training, cache));
+    }
+
+    /**
+     * The final layer's normalised states {@code [B, T, C]}, before the output projection: a caller that scores only
+     * some positions projects just those ({@link #logits}) — the projection onto the vocabulary is most of a small
+     * model's work.
+     */
+    public NDArray hidden(NDArray idx, boolean training) {
+        return hidden(idx, training, null);
+    }
+
+    /** Logits for final-layer states {@code [..., C]}: the projection tied to the token embedding. */
+    public NDArray logits(NDArray hidden) {
+        return hidden.matMul(p("wte.weight").transpose());
+    }
+
+    private NDArray hidden(NDArray idx, boolean training, KvCache cache) {
         long b = idx.getShape().get(0);
         long t = idx.getShape().get(1);
         int past = cache == null ? 0 : cache.length;
@@ -201,8 +219,7 @@ public final class Gpt implements AutoCloseable {
             x = x.add(mlp(layerNorm(x, h + "ln_2"), h + "mlp.", training));
         }
         if (cache != null) cache.length += (int) t;
-        x = layerNorm(x, "ln_f");
-        return x.matMul(p("wte.weight").transpose());
+        return layerNorm(x, "ln_f");
     }
 
     /** Keys and values of every layer for the tokens seen so far, kept in its own manager between steps. */

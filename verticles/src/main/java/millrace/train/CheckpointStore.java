@@ -84,6 +84,17 @@ public final class CheckpointStore {
 
     /** A checkpoint's files: weights, optimizer state, the facts beside them, the tokenizer. */
     public static void writeFiles(Path dir, GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer) throws IOException {
+        writeState(dir, trainer, meta);
+        Vocabularies.writeHuggingFace(tokenizer, dir.resolve(TOKENIZER));
+    }
+
+    /** A checkpoint's files, its tokenizer copied from another checkpoint of the same (faster than writing it again). */
+    public static void writeFiles(Path dir, GptTrainer trainer, Meta meta, Path tokenizerOf) throws IOException {
+        writeState(dir, trainer, meta);
+        Files.copy(tokenizerOf.resolve(TOKENIZER), dir.resolve(TOKENIZER));
+    }
+
+    private static void writeState(Path dir, GptTrainer trainer, Meta meta) throws IOException {
         try (OutputStream out = Files.newOutputStream(dir.resolve(WEIGHTS))) {
             trainer.model().save(out);
         }
@@ -91,7 +102,6 @@ public final class CheckpointStore {
             trainer.saveOptimizer(out);
         }
         JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(META).toFile(), meta);
-        Vocabularies.writeHuggingFace(tokenizer, dir.resolve(TOKENIZER));
     }
 
     /** The newest complete checkpoint, if any. */

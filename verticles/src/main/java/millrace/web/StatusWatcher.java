@@ -41,6 +41,7 @@ final class StatusWatcher implements StageVerticle.Worker {
     private final Map<String, PolicyVersion> policies = new TreeMap<>();
     private final Map<String, List<double[]>> policyHistory = new TreeMap<>();
     private long lastPublish;
+    private boolean policyChanged;
 
     StatusWatcher(KafkaSettings kafka, RatingLedger ledger, Consumer<PipelineStatus> publish) {
         this.publish = publish;
@@ -59,7 +60,9 @@ final class StatusWatcher implements StageVerticle.Worker {
 
     private void publish() {
         long now = System.currentTimeMillis();
-        if (now - lastPublish < 1000) return;
+        // once a second, and at once when a new policy version arrives: the web role swaps it in without waiting
+        if (now - lastPublish < 1000 && !policyChanged) return;
+        policyChanged = false;
         long docsIn = follower.consumer().endOffsets(docsPartitions).values().stream().mapToLong(Long::longValue).sum();
         publish.accept(new PipelineStatus(docsIn, kept, Map.copyOf(rejected), Map.copyOf(shards), Map.copyOf(tokens),
                 Map.copyOf(checkpoints), copyOf(history), ledger.snapshot(now), Map.copyOf(policies),
@@ -98,6 +101,7 @@ final class StatusWatcher implements StageVerticle.Worker {
             case Topics.POLICY -> {
                 PolicyVersion p = JsonSerde.policies().fromBytes(r.value());
                 policies.merge(p.model(), p, (old, neu) -> neu.version() >= old.version() ? neu : old);
+                policyChanged = true;
                 remember(policyHistory, p.model(), new double[] {p.createdAtMillis(), p.version()});
             }
             default -> { }

@@ -60,7 +60,7 @@ class FeedbackIT {
 
     private static FeedbackSettings settings(String model, Path base, float maxKl) {
         FeedbackSettings d = FeedbackSettings.defaults(model);
-        return new FeedbackSettings(model, base, 0.5f, 0f, 1f, 1f, 1f, 1e-3f, 2, 8, 4, 100, 0.5f, 0f, maxKl,
+        return new FeedbackSettings(model, base, 0.5f, 0f, 1f, 1f, 1f, 0f, 1e-3f, 2, 8, 4, 100, 0.5f, 0f, maxKl,
                 1000f, 0, 11, d.keepVersions());
     }
 

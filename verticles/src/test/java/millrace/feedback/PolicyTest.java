@@ -30,6 +30,7 @@ class PolicyTest {
 
     static Path base;
     static ByteLevelBpe tokenizer;
+    static final Policy.Text TEXT = new Policy.Text(PolicyEvaluator.DEFAULT_PROMPTS, List.of(), List.of());
 
     @BeforeAll
     static void baseCheckpoint() throws Exception {
@@ -46,7 +47,7 @@ class PolicyTest {
 
     private static FeedbackSettings settings(float maxKl, float heldout) {
         FeedbackSettings d = FeedbackSettings.defaults("m");
-        return new FeedbackSettings("m", null, 0.5f, 0f, 1f, 1f, 1f, 3e-3f, 4, 32, 4, 0, 0.5f, heldout, maxKl,
+        return new FeedbackSettings("m", null, 0.5f, 0f, 1f, 1f, 1f, 0f, 3e-3f, 4, 32, 4, 0, 0.5f, heldout, maxKl,
                 d.maxPerplexityRise(), 0, 7, 5);
     }
 
@@ -86,13 +87,35 @@ class PolicyTest {
     }
 
     @Test
+    void theAnswersLogProbabilityIsTheSameInABatchAsAloneAndAsTheWholeSoftmaxSays() throws Exception {
+        try (var root = GptTrainer.newRootManager(); var scope = root.newSubManager()) {
+            Gpt gpt = CheckpointStore.loadModel(base, root);
+            gpt.attachTo(scope);
+            List<Sequence> both = List.of(Sequence.of(tokenizer, "Is the sky blue?", " yes it is.", 16),
+                    Sequence.of(tokenizer, "Is grass green?", " no", 16));
+            float[] batch = Sequence.logProbSums(gpt, both, scope).toFloatArray();
+            for (int r = 0; r < 2; r++) {
+                Sequence s = both.get(r);
+                float alone = Sequence.logProbSums(gpt, List.of(s), scope).toFloatArray()[0];
+                long[] ids = java.util.Arrays.stream(s.ids()).asLongStream().toArray();
+                var logProbs = gpt.forward(scope.create(java.util.Arrays.copyOf(ids, ids.length - 1),
+                        new ai.djl.ndarray.types.Shape(1, ids.length - 1)), false).logSoftmax(-1);
+                double written = 0;
+                for (int j = s.answerFrom() - 1; j < ids.length - 1; j++) written += logProbs.getFloat(0, j, ids[j + 1]);
+                assertEquals(written, alone, 1e-4, "row " + r);
+                assertEquals(alone, batch[r], 1e-4, "padding changes nothing");
+            }
+        }
+    }
+
+    @Test
     void stepsOnPairsRaiseTheMarginAndReplayingTheLineageGivesTheSameWeightsBitForBit() throws Exception {
         offset = 0;
         List<ConsumerRecord<String, byte[]>> first = ratings("ann", 6, 0);
         List<ConsumerRecord<String, byte[]>> second = ratings("bob", 6, 6);
         byte[] online;
         List<Double> margins = new ArrayList<>();
-        try (Policy p = Policy.fromBase(settings(100f, 0f), base, PolicyEvaluator.DEFAULT_PROMPTS, List.of())) {
+        try (Policy p = Policy.fromBase(settings(100f, 0f), base, TEXT)) {
             Policy.Result r1 = p.update(first, range(0), range(6), Set.of());
             Policy.Result r2 = p.update(second, range(6), range(12), Set.of());
             assertTrue(r1.applied() && r2.applied());
@@ -104,12 +127,12 @@ class PolicyTest {
             assertTrue(r2.metrics().get("kl") > 0, "the policy moved away from the reference");
         }
         assertTrue(margins.get(1) > margins.get(0) && margins.get(1) > 0, "the chosen answer gained on the rejected: " + margins);
-        try (Policy replayed = Policy.fromBase(settings(100f, 0f), base, PolicyEvaluator.DEFAULT_PROMPTS, List.of())) {
+        try (Policy replayed = Policy.fromBase(settings(100f, 0f), base, TEXT)) {
             replayed.update(first, range(0), range(6), Set.of());
             replayed.update(second, range(6), range(12), Set.of());
             assertArrayEquals(online, weights(replayed), "the same lineage, the same weights");
         }
-        try (Policy without = Policy.fromBase(settings(100f, 0f), base, PolicyEvaluator.DEFAULT_PROMPTS, List.of())) {
+        try (Policy without = Policy.fromBase(settings(100f, 0f), base, TEXT)) {
             List<FeedbackAudit.Entry> entries = new ArrayList<>(without.update(first, range(0), range(6), Set.of("bob")).entries());
             entries.addAll(without.update(second, range(6), range(12), Set.of("bob")).entries());
             assertEquals(6, entries.stream().filter(e -> e.outcome() == FeedbackAudit.Outcome.EXCLUDED).count());
@@ -125,7 +148,7 @@ class PolicyTest {
         records.add(records.get(0)); // a second copy of one rating
         records.add(record("tie", "ann", Rating.Choice.TIE, " yes", " no"));
         records.add(new ConsumerRecord<>(Topics.RATINGS, 0, offset++, "bad", "{not json".getBytes()));
-        try (Policy p = Policy.fromBase(settings(1e-9f, 0f), base, PolicyEvaluator.DEFAULT_PROMPTS, List.of())) {
+        try (Policy p = Policy.fromBase(settings(1e-9f, 0f), base, TEXT)) {
             byte[] before = weights(p);
             Policy.Result r = p.update(records, range(100), range(offset), Set.of());
             assertFalse(r.applied(), "any movement crosses a KL bound of 1e-9");
@@ -143,7 +166,7 @@ class PolicyTest {
     void aShareOfRatingsIsHeldOutByIdAndMeasuredOn() throws Exception {
         offset = 200;
         List<ConsumerRecord<String, byte[]>> records = ratings("ann", 40, 200);
-        try (Policy p = Policy.fromBase(settings(100f, 0.25f), base, PolicyEvaluator.DEFAULT_PROMPTS, List.of())) {
+        try (Policy p = Policy.fromBase(settings(100f, 0.25f), base, TEXT)) {
             Policy.Result r = p.update(records, range(200), range(240), Set.of());
             long held = r.entries().stream().filter(e -> e.outcome() == FeedbackAudit.Outcome.HELDOUT).count();
             assertTrue(held > 0 && held < 40, held + " of 40 held out at 25%");

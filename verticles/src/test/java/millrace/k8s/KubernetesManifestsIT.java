@@ -124,7 +124,8 @@ class KubernetesManifestsIT {
             assertEquals("run", args.get(0));
             String role = args.get(args.indexOf("--roles") + 1);
             roles.add(role);
-            assertEquals(kind.equals("StatefulSet"), role.equals("train"), "the trainer, and only it, is a StatefulSet");
+            assertEquals(kind.equals("StatefulSet"), role.equals("train") || role.equals("feedback"),
+                    "the trainer and the feedback role (one writer each, state on a volume), and only they, are StatefulSets");
             // $(VAR) comes from the pod's env: every such variable is defined
             Set<String> env = c.getEnv().stream().map(e -> e.getName()).collect(Collectors.toSet());
             for (String a : args) {
@@ -148,7 +149,7 @@ class KubernetesManifestsIT {
             Quantity gpu = c.getResources().getLimits().get("nvidia.com/gpu");
             assertEquals(overlay.equals("gpu") && role.equals("train"), gpu != null, role + " GPU limit");
         }
-        assertEquals(Set.of("ingest", "dedup", "tokenize", "train", "web"), roles);
+        assertEquals(Set.of("ingest", "dedup", "tokenize", "train", "feedback", "web"), roles);
 
         // KEDA scales dedup and tokenize on the consumer groups and topics the stages really use
         Map<String, JsonNode> scaled = docs.stream().filter(d -> d.get("kind").asText().equals("ScaledObject"))

@@ -124,7 +124,7 @@ class MonitoringIT {
                         loaded++;
                     }
                 }
-                assertEquals(6, loaded);
+                assertEquals(8, loaded);
             } finally {
                 if (prometheus != null) {
                     prometheus.destroy();

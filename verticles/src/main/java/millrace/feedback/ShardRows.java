@@ -16,14 +16,27 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * Held-out text for a policy's perplexity: the first validation rows of {@code millrace.shards} (the same rows every
- * time, so the figure is comparable across versions and rebuilds), of the policy's tokenizer and a length its context
- * holds.
+ * Rows of the pretraining stream for the feedback role: validation rows, the held-out text of a policy's perplexity;
+ * training rows, the text its steps keep modelling so that it does not drift from the language (the pretraining mix).
+ * Always the first rows of {@code millrace.shards}, partition by partition — the same rows every time, so the figures
+ * are comparable across versions and every replay of a lineage trains on the same — of the policy's tokenizer and a
+ * length its context holds.
  */
-final class ValidationRows {
-    private ValidationRows() {}
+final class ShardRows {
+    private static final int VALIDATION = 16;
+    private static final int PRETRAINING = 256;
 
-    static List<int[]> read(KafkaSettings kafka, String tokenizerId, int blockSize, int max) {
+    private ShardRows() {}
+
+    /** What a policy on {@code base} is measured and steadied on, read from the shards topic. */
+    static Policy.Text text(KafkaSettings kafka, java.nio.file.Path base) throws java.io.IOException {
+        millrace.train.CheckpointStore.Meta m = millrace.train.CheckpointStore.readMeta(base);
+        int block = m.config().blockSize();
+        return new Policy.Text(PolicyEvaluator.DEFAULT_PROMPTS, read(kafka, Split.VAL, m.tokenizerId(), block, VALIDATION),
+                read(kafka, Split.TRAIN, m.tokenizerId(), block, PRETRAINING));
+    }
+
+    static List<int[]> read(KafkaSettings kafka, Split split, String tokenizerId, int blockSize, int max) {
         List<int[]> rows = new ArrayList<>();
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null, 200))) {
             List<TopicPartition> partitions = TopicReader.partitions(consumer, Topics.SHARDS);
@@ -41,7 +54,7 @@ final class ValidationRows {
                         } catch (InvalidPayloadException e) {
                             continue;
                         }
-                        if (shard.split() != Split.VAL || !shard.tokenizerId().equals(tokenizerId) || shard.seqLen() > blockSize) {
+                        if (shard.split() != split || !shard.tokenizerId().equals(tokenizerId) || shard.seqLen() > blockSize) {
                             continue;
                         }
                         int width = shard.seqLen() + 1;
