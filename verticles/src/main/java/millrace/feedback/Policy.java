@@ -303,16 +303,24 @@ final class Policy implements AutoCloseable {
             java.util.Collections.shuffle(picks, random);
             for (int i = 0; i < Math.min(settings.replay(), picks.size()); i++) sample.add(replay.get(picks.get(i)));
         }
-        int total = fresh.size() + sample.size();
+        List<FeedbackTrainer.Weighted> out = new ArrayList<>(weighted(fresh, fresh.size() + sample.size(), settings.maxRaterShare()));
+        for (Example e : sample) out.add(new FeedbackTrainer.Weighted(e, 1f));
+        return out;
+    }
+
+    /**
+     * The new examples' weights in a step of {@code total} examples: 1, unless a rater's new examples would carry more
+     * than {@code maxShare} of the step — then each of theirs weighs {@code maxShare · total / n}, so that together
+     * they carry exactly that share.
+     */
+    static List<FeedbackTrainer.Weighted> weighted(List<Example> fresh, int total, float maxShare) {
         Map<String, Integer> perRater = new HashMap<>();
         for (Example e : fresh) perRater.merge(e.rater(), 1, Integer::sum);
         List<FeedbackTrainer.Weighted> out = new ArrayList<>();
         for (Example e : fresh) {
             int n = perRater.get(e.rater());
-            float share = (float) n / total;
-            out.add(new FeedbackTrainer.Weighted(e, share > settings.maxRaterShare() ? settings.maxRaterShare() * total / n : 1f));
+            out.add(new FeedbackTrainer.Weighted(e, (float) n / total > maxShare ? maxShare * total / n : 1f));
         }
-        for (Example e : sample) out.add(new FeedbackTrainer.Weighted(e, 1f));
         return out;
     }
 

@@ -186,6 +186,31 @@ class FeedbackIT {
     }
 
     @Test
+    void everyFewPretrainingCheckpointsTheLineageIsReplayedOntoTheNewest() throws Exception {
+        Path first = millrace.web.WebFixture.writeCheckpoint(dir.resolve("checkpoints"), "rebase", 10);
+        millrace.web.WebFixture.announce(kafka.settings("announce"), "rebase", first);
+        FeedbackSettings d = settings("rebase", null, 1000f);
+        FeedbackSettings rebaseEveryOne = new FeedbackSettings("rebase", null, d.beta(), 0f, 1f, 1f, 1f, 0f,
+                d.learningRate(), d.stepsPerUpdate(), d.maxUpdateRatings(), d.replay(), d.maxWaitMillis(), 0.5f, 0f,
+                1000f, 1000f, 1, d.seed(), 5);
+        Platform platform = Platform.start(EnumSet.of(Role.FEEDBACK), config(EnumSet.of(Role.FEEDBACK), rebaseEveryOne));
+        try {
+            produceRatings("rebase", "di", 0, 4);
+            PolicyVersion learned = awaitPolicy("rebase", p -> p.ratingsApplied() == 4);
+            assertTrue(learned.base().endsWith("base-rebase-000000010"), learned.base());
+            Path newer = millrace.web.WebFixture.writeCheckpoint(dir.resolve("checkpoints"), "rebase", 20);
+            millrace.web.WebFixture.announce(kafka.settings("announce"), "rebase", newer);
+            PolicyVersion rebased = awaitPolicy("rebase", p -> p.note().startsWith("rebase onto"));
+            assertTrue(rebased.base().endsWith("base-rebase-000000020"), rebased.base());
+            assertEquals(4, rebased.ratingsApplied(), "the same ratings, replayed onto the newer base");
+            assertEquals(learned.ratingsOffsets(), rebased.ratingsOffsets());
+            assertTrue(rebased.version() > learned.version());
+        } finally {
+            platform.close();
+        }
+    }
+
+    @Test
     void aFeedbackProcessKilledMidUpdateAppliesEveryRatingOnce() throws Exception {
         Path base = baseCheckpoint(dir, "kill");
         List<String> produced = new ArrayList<>();

@@ -163,6 +163,21 @@ class PolicyTest {
     }
 
     @Test
+    void noRaterCarriesMoreThanTheirShareOfAStep() {
+        List<Example> fresh = new ArrayList<>();
+        for (int i = 0; i < 6; i++) fresh.add(new Example.Pair("m" + i, "mallory", "p", "a", "b"));
+        fresh.add(new Example.Pair("a", "ann", "p", "a", "b"));
+        // 6 of mallory's and 1 of ann's in a step of 10 (3 replayed): mallory's 6/10 > 0.5 shrinks to 0.5
+        List<FeedbackTrainer.Weighted> w = Policy.weighted(fresh, 10, 0.5f);
+        double mallory = w.stream().filter(x -> x.example().rater().equals("mallory")).mapToDouble(FeedbackTrainer.Weighted::weight).sum();
+        assertEquals(5.0, mallory, 1e-6, "half of a step of 10");
+        assertEquals(1f, w.get(6).weight(), "ann's one example keeps its weight");
+        // alone in a step, a rater moves the policy with at most the share's weight
+        assertEquals(0.5, Policy.weighted(List.of(fresh.get(0)), 1, 0.5f).get(0).weight(), 1e-6);
+        assertEquals(1f, Policy.weighted(List.of(fresh.get(0)), 4, 0.5f).get(0).weight());
+    }
+
+    @Test
     void aShareOfRatingsIsHeldOutByIdAndMeasuredOn() throws Exception {
         offset = 200;
         List<ConsumerRecord<String, byte[]>> records = ratings("ann", 40, 200);
