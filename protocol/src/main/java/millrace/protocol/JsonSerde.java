@@ -46,6 +46,10 @@ public final class JsonSerde<T> implements Serializer<T>, Deserializer<T> {
         return new JsonSerde<>(Rating.class);
     }
 
+    public static JsonSerde<SftExample> sftExamples() {
+        return new JsonSerde<>(SftExample.class);
+    }
+
     public static JsonSerde<Rater> raters() {
         return new JsonSerde<>(Rater.class);
     }

@@ -13,12 +13,14 @@ public final class Topics {
     public static final String RATINGS = "millrace.ratings";
     public static final String POLICY = "millrace.policy";
     public static final String CHECKPOINTS = "millrace.checkpoints";
+    /** A streaming instruction set: supervised fine-tuning examples ({@code ./millrace sft --from-topic}). */
+    public static final String SFT = "millrace.sft";
     /** Who may rate: name → token hash, created, revoked. Every web replica reads all of it. */
     public static final String RATERS = "millrace.raters";
 
     /** Every topic, in data-flow order. */
     public static final List<String> ALL =
-            List.of(DOCS, DEDUP_CLAIMS, DOCS_CLEAN, DOCS_REJECTED, SHARDS, RATERS, RATINGS, POLICY, CHECKPOINTS);
+            List.of(DOCS, DEDUP_CLAIMS, DOCS_CLEAN, DOCS_REJECTED, SHARDS, SFT, RATERS, RATINGS, POLICY, CHECKPOINTS);
 
     /** Topics that keep only the latest record per key (one entry per model or rater name). */
     public static final List<String> COMPACTED = List.of(RATERS, POLICY, CHECKPOINTS);

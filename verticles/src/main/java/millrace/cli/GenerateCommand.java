@@ -31,14 +31,17 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--chat", description = "Ask a chat model (one fine-tuned with ./millrace sft): the prompt is a user's turn, the answer the assistant's, ending at the end of its turn.")
+    boolean chat;
+
     @Override
     public Integer call() throws Exception {
         if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be >= 1");
         try (Generator generator = Generator.load(checkpoint)) {
             // the text appears as it is generated: each token's new characters, once they are whole
-            System.out.print(prompt);
+            if (!chat) System.out.print(prompt); // a chat answer is not a continuation of the prompt
             System.out.flush();
-            Generator.Answer a = generator.generate(prompt, new Sampler.Settings(maxTokens, temperature, topK, topP, seed),
+            Generator.Answer a = generator.generate(prompt, new Sampler.Settings(maxTokens, temperature, topK, topP, seed), chat,
                     delta -> {
                         System.out.print(delta);
                         System.out.flush();

@@ -13,7 +13,7 @@ import millrace.train.AuditSegments;
  * partition offset outcome}), written before the version's checkpoint; a role resuming from version N deletes later
  * segments. A rebuild's segment starts with {@code # lineage <base>} and lists the whole new lineage: reading stops
  * counting what came before it. So {@link #read} gives, for the newest version, exactly the ratings it consumed and
- * what became of each — what {@code FeedbackKillIT} audits against the ratings produced.
+ * what became of each — what {@code FeedbackIT} audits, after a SIGKILL, against the ratings produced.
  */
 final class FeedbackAudit {
     /** What became of a rating. */

@@ -52,6 +52,27 @@ public record FeedbackSettings(String model, Path base, float beta, float labelS
     }
 
     /**
+     * What the lineage of {@code stored} was learned with, and how this process runs it (its base for a new policy,
+     * how many ratings an update takes and how long it waits, when it rebases, the versions it keeps): a restart
+     * continues a lineage as it began, whatever the command line says about learning.
+     */
+    public FeedbackSettings continuing(FeedbackSettings stored) {
+        return new FeedbackSettings(model, base, stored.beta, stored.labelSmoothing, stored.ktoDesirableWeight,
+                stored.ktoUndesirableWeight, stored.sftWeight, stored.pretrainMix, stored.learningRate, stored.stepsPerUpdate,
+                maxUpdateRatings, stored.replay, maxWaitMillis, stored.maxRaterShare, stored.heldoutShare, stored.maxKl,
+                stored.maxPerplexityRise, rebaseEvery, stored.seed, keepVersions);
+    }
+
+    /** The fields that decide what a lineage learns (equal between two settings: the same lineage, the same weights). */
+    boolean learnsLike(FeedbackSettings o) {
+        return beta == o.beta && labelSmoothing == o.labelSmoothing && ktoDesirableWeight == o.ktoDesirableWeight
+                && ktoUndesirableWeight == o.ktoUndesirableWeight && sftWeight == o.sftWeight && pretrainMix == o.pretrainMix
+                && learningRate == o.learningRate && stepsPerUpdate == o.stepsPerUpdate && replay == o.replay
+                && maxRaterShare == o.maxRaterShare && heldoutShare == o.heldoutShare && maxKl == o.maxKl
+                && maxPerplexityRise == o.maxPerplexityRise && seed == o.seed;
+    }
+
+    /**
      * The defaults: β 0.3 (TRL's default is 0.1; on {@code bench feedback} 0.3 separated held-out pairs better for the
      * same drift), TRL's KTO weights, one small step per update, a rollback past 10% perplexity.
      */

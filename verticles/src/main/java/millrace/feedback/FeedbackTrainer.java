@@ -6,7 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 import millrace.model.Gpt;
 import millrace.model.GradientLane;
-import millrace.tokenizer.TextTokenizer;
+import millrace.model.Scalars;
+import millrace.sft.PromptFormat;
+import millrace.sft.ScoredSequence;
 import millrace.train.GptTrainer;
 
 /**
@@ -27,7 +29,7 @@ final class FeedbackTrainer implements AutoCloseable {
     private static final int MAX_SEQUENCES = 32;
 
     private final FeedbackSettings settings;
-    private final TextTokenizer tokenizer;
+    private final PromptFormat format;
     private final GptTrainer policy;
     private final Gpt reference;
     /** Scored positions per forward pass: their logits, log-softmax and its gradient within a fixed budget. */
@@ -43,9 +45,9 @@ final class FeedbackTrainer implements AutoCloseable {
         }
     };
 
-    FeedbackTrainer(FeedbackSettings settings, TextTokenizer tokenizer, GptTrainer policy, Gpt reference) {
+    FeedbackTrainer(FeedbackSettings settings, PromptFormat format, GptTrainer policy, Gpt reference) {
         this.settings = settings;
-        this.tokenizer = tokenizer;
+        this.format = format;
         this.policy = policy;
         this.reference = reference;
         this.positionsPerPass = (int) Math.max(policy.model().config().blockSize() + 1,
@@ -60,8 +62,9 @@ final class FeedbackTrainer implements AutoCloseable {
         return reference;
     }
 
-    Sequence sequence(String prompt, String answer) {
-        return Sequence.of(tokenizer, prompt, answer, policy.model().config().blockSize());
+    /** An answer to a prompt, in the model's format (a chat model's turns, or plain continuation). */
+    ScoredSequence sequence(String prompt, String answer) {
+        return format.answer(prompt, answer, policy.model().config().blockSize());
     }
 
     /**
@@ -71,7 +74,9 @@ final class FeedbackTrainer implements AutoCloseable {
     StepStats step(List<Weighted> batch, List<int[]> pretrainingRows) {
         double totalWeight = batch.size();
         float z0 = ktoReferencePoint(batch);
-        List<List<Weighted>> chunks = chunks(batch);
+        List<Chunk> chunks = chunks(batch);
+        // the frozen reference's side first, outside the gradient lane: the train role may be waiting for the lane
+        for (Chunk c : chunks) c.reference = referenceLogProbs(c.sequences);
         double loss = 0;
         double margins = 0;
         int correct = 0;
@@ -80,20 +85,16 @@ final class FeedbackTrainer implements AutoCloseable {
         int demos = 0;
         long tokens = 0;
         try (GradientLane.Pass lane = GradientLane.open()) {
-            for (List<Weighted> chunk : chunks) {
+            for (Chunk c : chunks) {
                 try (NDManager scope = policy.root().newSubManager()) {
                     policy.model().attachTo(scope);
-                    reference.attachTo(scope);
-                    Chunk c = new Chunk(chunk);
-                    NDArray logProbs = Sequence.logProbSums(policy.model(), c.sequences, scope);
-                    NDArray refLogProbs = scope.create(referenceLogProbs(c.sequences));
-                    NDArray weighted = c.losses(logProbs, refLogProbs, z0, scope);
-                    NDArray chunkLoss = weighted.sum().div(scope.create((float) totalWeight));
+                    NDArray logProbs = ScoredSequence.logProbSums(policy.model(), c.sequences, scope);
+                    NDArray refLogProbs = scope.create(c.reference);
+                    NDArray chunkLoss = Scalars.over(c.losses(logProbs, refLogProbs, z0, scope).sum(), (float) totalWeight);
                     lane.backward(chunkLoss);
                     loss += chunkLoss.getFloat();
                     if (c.pairs > 0) {
-                        float[] m = c.margins(logProbs.stopGradient(), refLogProbs);
-                        for (float x : m) {
+                        for (float x : c.margins(logProbs.stopGradient(), refLogProbs)) {
                             margins += x;
                             if (x > 0) correct++;
                         }
@@ -112,7 +113,7 @@ final class FeedbackTrainer implements AutoCloseable {
                     long[] flat = pretrainingRows.stream().flatMapToInt(java.util.Arrays::stream).asLongStream().toArray();
                     NDArray rows = scope.create(flat, new ai.djl.ndarray.types.Shape(pretrainingRows.size(), t + 1));
                     NDArray lm = Gpt.loss(policy.model().forward(rows.get(":, 0:" + t), false), rows.get(":, 1:"));
-                    NDArray mixed = millrace.model.Scalars.times(lm, settings.pretrainMix());
+                    NDArray mixed = Scalars.times(lm, settings.pretrainMix());
                     lane.backward(mixed);
                     loss += mixed.getFloat();
                     tokens += (long) pretrainingRows.size() * t;
@@ -126,26 +127,33 @@ final class FeedbackTrainer implements AutoCloseable {
     }
 
     /**
-     * KTO's reference point for this batch: each judged answer scored after the next judged example's prompt (the
-     * last after the first's), under the policy and the reference, without gradients.
+     * KTO's reference point for this batch: each judged answer scored after the prompt of the next judged example of
+     * another rating (the two answers of one "both bad" share a prompt: a pair of them would be matched, not
+     * mismatched), under the policy and the reference, without gradients.
      */
     private float ktoReferencePoint(List<Weighted> batch) {
         List<Example.Judged> judged = new ArrayList<>();
         for (Weighted w : batch) if (w.example() instanceof Example.Judged j) judged.add(j);
-        if (judged.size() < 2) return 0f;
-        List<Sequence> mismatched = new ArrayList<>();
+        List<ScoredSequence> mismatched = new ArrayList<>();
         for (int i = 0; i < judged.size(); i++) {
-            mismatched.add(sequence(judged.get(i).prompt(), judged.get((i + 1) % judged.size()).answer()));
+            for (int k = 1; k < judged.size(); k++) {
+                Example.Judged other = judged.get((i + k) % judged.size());
+                if (!other.ratingId().equals(judged.get(i).ratingId())) {
+                    mismatched.add(sequence(other.prompt(), judged.get(i).answer()));
+                    break;
+                }
+            }
         }
+        if (mismatched.isEmpty()) return 0f;
         return PreferenceLosses.ktoReferencePoint(logProbs(policy.model(), mismatched), referenceLogProbs(mismatched));
     }
 
     /** The reference's summed answer log-probabilities, each computed alone once and remembered. */
-    float[] referenceLogProbs(List<Sequence> sequences) {
+    float[] referenceLogProbs(List<ScoredSequence> sequences) {
         float[] out = new float[sequences.size()];
         for (int i = 0; i < out.length; i++) {
-            Sequence s = sequences.get(i);
-            String key = s.answerFrom() + ":" + java.util.Arrays.toString(s.ids());
+            ScoredSequence s = sequences.get(i);
+            String key = java.util.Arrays.toString(s.scored()) + java.util.Arrays.toString(s.ids());
             Float known = referenceCache.get(key);
             if (known == null) {
                 known = logProbs(reference, List.of(s))[0];
@@ -157,19 +165,19 @@ final class FeedbackTrainer implements AutoCloseable {
     }
 
     /** Summed answer log-probabilities without gradients, as many sequences at a time as a pass holds. */
-    float[] logProbs(Gpt gpt, List<Sequence> sequences) {
+    float[] logProbs(Gpt gpt, List<ScoredSequence> sequences) {
         float[] out = new float[sequences.size()];
         int from = 0;
         while (from < sequences.size()) {
             int to = from;
             int positions = 0;
             while (to < sequences.size() && to - from < MAX_SEQUENCES
-                    && (to == from || positions + sequences.get(to).scored() <= positionsPerPass)) {
-                positions += sequences.get(to++).scored();
+                    && (to == from || positions + sequences.get(to).scoredCount() <= positionsPerPass)) {
+                positions += sequences.get(to++).scoredCount();
             }
             try (NDManager scope = policy.root().newSubManager()) {
                 gpt.attachTo(scope);
-                float[] sums = Sequence.logProbSums(gpt, sequences.subList(from, to), scope).stopGradient().toFloatArray();
+                float[] sums = ScoredSequence.logProbSums(gpt, sequences.subList(from, to), scope).stopGradient().toFloatArray();
                 System.arraycopy(sums, 0, out, from, sums.length);
             }
             from = to;
@@ -177,31 +185,35 @@ final class FeedbackTrainer implements AutoCloseable {
         return out;
     }
 
-    /** Consecutive examples, as many as fit one forward pass (a pair is two sequences). */
-    private List<List<Weighted>> chunks(List<Weighted> batch) {
-        List<List<Weighted>> out = new ArrayList<>();
+    /** Consecutive examples, as many as fit one forward pass (a pair is two sequences), each tokenised once. */
+    private List<Chunk> chunks(List<Weighted> batch) {
+        List<Chunk> out = new ArrayList<>();
         List<Weighted> current = new ArrayList<>();
+        List<List<ScoredSequence>> currentSequences = new ArrayList<>();
         int seqs = 0;
         int positions = 0;
         for (Weighted w : batch) {
-            List<Sequence> own = sequences(w.example());
+            List<ScoredSequence> own = sequences(w.example());
             int n = own.size();
-            int p = own.stream().mapToInt(Sequence::scored).sum();
+            int p = own.stream().mapToInt(ScoredSequence::scoredCount).sum();
             if (!current.isEmpty() && (seqs + n > MAX_SEQUENCES || positions + p > positionsPerPass)) {
-                out.add(current);
+                out.add(new Chunk(current, currentSequences));
                 current = new ArrayList<>();
+                currentSequences = new ArrayList<>();
                 seqs = 0;
                 positions = 0;
             }
             current.add(w);
+            currentSequences.add(own);
             seqs += n;
             positions += p;
         }
-        if (!current.isEmpty()) out.add(current);
+        if (!current.isEmpty()) out.add(new Chunk(current, currentSequences));
         return out;
     }
 
-    private List<Sequence> sequences(Example e) {
+    /** An example's sequences: a pair's chosen then rejected answer; a judged or demonstrated answer. */
+    private List<ScoredSequence> sequences(Example e) {
         if (e instanceof Example.Pair p) return List.of(sequence(p.prompt(), p.chosen()), sequence(p.prompt(), p.rejected()));
         if (e instanceof Example.Judged j) return List.of(sequence(j.prompt(), j.answer()));
         Example.Demonstration d = (Example.Demonstration) e;
@@ -213,7 +225,7 @@ final class FeedbackTrainer implements AutoCloseable {
      * then demonstrations — and their weighted losses.
      */
     private final class Chunk {
-        final List<Sequence> sequences = new ArrayList<>();
+        final List<ScoredSequence> sequences = new ArrayList<>();
         final int pairs;
         final int judged;
         final int demos;
@@ -223,22 +235,40 @@ final class FeedbackTrainer implements AutoCloseable {
         private final float[] demoWeights;
         private final float[] demoTokens;
 
-        Chunk(List<Weighted> chunk) {
-            List<Weighted> p = chunk.stream().filter(w -> w.example() instanceof Example.Pair).toList();
-            List<Weighted> j = chunk.stream().filter(w -> w.example() instanceof Example.Judged).toList();
-            List<Weighted> d = chunk.stream().filter(w -> w.example() instanceof Example.Demonstration).toList();
+        /** The reference's log-probabilities of {@link #sequences}, once computed. */
+        float[] reference;
+
+        Chunk(List<Weighted> chunk, List<List<ScoredSequence>> own) {
+            List<Weighted> p = new ArrayList<>();
+            List<Weighted> j = new ArrayList<>();
+            List<Weighted> d = new ArrayList<>();
+            List<ScoredSequence> chosen = new ArrayList<>();
+            List<ScoredSequence> rejected = new ArrayList<>();
+            List<ScoredSequence> judgedSeqs = new ArrayList<>();
+            List<ScoredSequence> demoSeqs = new ArrayList<>();
+            for (int i = 0; i < chunk.size(); i++) {
+                Weighted w = chunk.get(i);
+                if (w.example() instanceof Example.Pair) {
+                    p.add(w);
+                    chosen.add(own.get(i).get(0));
+                    rejected.add(own.get(i).get(1));
+                } else if (w.example() instanceof Example.Judged) {
+                    j.add(w);
+                    judgedSeqs.add(own.get(i).get(0));
+                } else {
+                    d.add(w);
+                    demoSeqs.add(own.get(i).get(0));
+                }
+            }
             pairs = p.size();
             judged = j.size();
             demos = d.size();
-            for (Weighted w : p) sequences.add(sequence(w.example().prompt(), ((Example.Pair) w.example()).chosen()));
-            for (Weighted w : p) sequences.add(sequence(w.example().prompt(), ((Example.Pair) w.example()).rejected()));
-            for (Weighted w : j) sequences.add(sequence(w.example().prompt(), ((Example.Judged) w.example()).answer()));
+            sequences.addAll(chosen);
+            sequences.addAll(rejected);
+            sequences.addAll(judgedSeqs);
+            sequences.addAll(demoSeqs);
             demoTokens = new float[demos];
-            for (int i = 0; i < demos; i++) {
-                Sequence s = sequence(d.get(i).example().prompt(), ((Example.Demonstration) d.get(i).example()).answer());
-                sequences.add(s);
-                demoTokens[i] = s.answerTokens();
-            }
+            for (int i = 0; i < demos; i++) demoTokens[i] = demoSeqs.get(i).scoredCount();
             pairWeights = weights(p, 1f);
             judgedWeights = weights(j, 1f);
             demoWeights = weights(d, settings.sftWeight());
@@ -271,10 +301,11 @@ final class FeedbackTrainer implements AutoCloseable {
                 at += judged;
             }
             if (demos > 0) {
-                NDArray sft = PreferenceLosses.sft(logProbs.get(at + ":" + (at + demos)), scope.create(demoTokens));
+                // the SFT loss, the same as ./millrace sft trains with
+                NDArray sft = ScoredSequence.sftLoss(logProbs.get(at + ":" + (at + demos)), scope.create(demoTokens));
                 parts.add(sft.mul(scope.create(demoWeights)));
             }
-            return parts.size() == 1 ? parts.get(0) : NDArrays.concat(new ai.djl.ndarray.NDList(parts));
+            return parts.size() == 1 ? parts.get(0) : ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(parts));
         }
 
         /** DPO's implicit reward margin of each pair. */
@@ -283,12 +314,6 @@ final class FeedbackTrainer implements AutoCloseable {
             NDArray rejected = PreferenceLosses.reward(logProbs.get(pairs + ":" + 2 * pairs),
                     refLogProbs.get(pairs + ":" + 2 * pairs), settings.beta());
             return chosen.sub(rejected).toFloatArray();
-        }
-    }
-
-    private static final class NDArrays {
-        static NDArray concat(ai.djl.ndarray.NDList parts) {
-            return ai.djl.ndarray.NDArrays.concat(parts);
         }
     }
 

@@ -39,7 +39,8 @@ final class FeedbackWorker implements StageVerticle.Worker {
     private static final Logger LOG = LoggerFactory.getLogger(FeedbackWorker.class);
 
     private final KafkaSettings kafka;
-    private final FeedbackSettings settings;
+    /** The command line's, until a policy's own replace them (see {@link FeedbackSettings#continuing}). */
+    private FeedbackSettings settings;
     private final PolicyStore store;
     private final PolicyPublisher publisher;
     private final KafkaConsumer<String, byte[]> ratings;
@@ -95,7 +96,13 @@ final class FeedbackWorker implements StageVerticle.Worker {
         if (latest.isPresent()) {
             meta = PolicyStore.readMeta(latest.get());
             new FeedbackAudit(store.auditDir()).truncateAfter(meta.version());
-            policy = Policy.fromVersion(settings, latest.get(), Path.of(meta.base()), ShardRows.text(kafka, Path.of(meta.base())));
+            if (!settings.learnsLike(meta.settings())) {
+                LOG.warn("feedback: {} continues with the settings its lineage was learned with ({}); the command line's "
+                        + "differ — to learn otherwise, rebuild or start another policy", settings.model(), meta.settings());
+            }
+            settings = settings.continuing(meta.settings());
+            policy = Policy.fromVersion(settings, latest.get(), Path.of(meta.base()),
+                    ShardRows.read(kafka, meta.validationRows(), meta.pretrainingRows()));
             for (PolicyStore.Update u : meta.updates()) {
                 policy.remember(RatingsLog.read(kafka, u.from(), u.to()), u, meta.excludedRaters());
             }
@@ -153,7 +160,7 @@ final class FeedbackWorker implements StageVerticle.Worker {
         try {
             Rating rating = JsonSerde.ratings().fromBytes(r.value());
             return policy == null ? rating.model().equals(settings.model()) && !Example.of(rating).isEmpty()
-                    : policy.teaches(List.of(r));
+                    : policy.teaches(List.of(r), meta.excludedRaters());
         } catch (InvalidPayloadException e) {
             return false;
         }
@@ -169,7 +176,7 @@ final class FeedbackWorker implements StageVerticle.Worker {
             return false;
         }
         Path base = store.copyBase(baseCheckpoint);
-        policy = Policy.fromBase(settings, base, ShardRows.text(kafka, base));
+        policy = Policy.fromBase(settings, base, ShardRows.first(kafka, base));
         policy.evaluate();
         Map<String, Long> start = new HashMap<>();
         for (TopicPartition tp : partitions) start.put(RatingsLog.key(tp), 0L);
@@ -215,7 +222,7 @@ final class FeedbackWorker implements StageVerticle.Worker {
         baseStep = newest.step();
         long started = System.nanoTime();
         Path base = store.copyBase(newBase);
-        Policy rebased = Policy.fromBase(settings, base, ShardRows.text(kafka, base));
+        Policy rebased = Policy.fromBase(settings, base, ShardRows.first(kafka, base));
         List<FeedbackAudit.Entry> entries;
         try {
             entries = Rebuild.replay(kafka, rebased, meta.updates(), meta.excludedRaters());
@@ -255,14 +262,12 @@ final class FeedbackWorker implements StageVerticle.Worker {
 
     @Override
     public void close() {
-        try {
-            ratings.close(Duration.ofSeconds(5));
-            checkpoints.close();
-            publisher.close();
+        try (AutoCloseable unlock = store::unlock; PolicyPublisher p = publisher; TopicFollower c = checkpoints;
+                AutoCloseable r = () -> ratings.close(Duration.ofSeconds(5))) {
             if (policy != null) policy.close();
             policy = null;
-        } finally {
-            store.unlock();
+        } catch (Exception e) {
+            LOG.debug("feedback: closing", e);
         }
     }
 }

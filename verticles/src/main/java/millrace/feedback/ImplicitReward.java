@@ -6,7 +6,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import millrace.model.Gpt;
-import millrace.tokenizer.TextTokenizer;
+import millrace.sft.PromptFormat;
+import millrace.sft.ScoredSequence;
 import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
 
@@ -28,10 +29,10 @@ public final class ImplicitReward {
         try (NDManager root = GptTrainer.newRootManager()) {
             Gpt p = CheckpointStore.loadModel(policy, root);
             Gpt r = CheckpointStore.loadModel(reference, root);
-            TextTokenizer tokenizer = CheckpointStore.loadTokenizer(policy);
-            List<Sequence> sequences = new ArrayList<>();
-            for (Pair pair : pairs) sequences.add(Sequence.of(tokenizer, pair.prompt(), pair.chosen(), p.config().blockSize()));
-            for (Pair pair : pairs) sequences.add(Sequence.of(tokenizer, pair.prompt(), pair.rejected(), p.config().blockSize()));
+            PromptFormat format = PromptFormat.of(CheckpointStore.loadTokenizer(policy));
+            List<ScoredSequence> sequences = new ArrayList<>();
+            for (Pair pair : pairs) sequences.add(format.answer(pair.prompt(), pair.chosen(), p.config().blockSize()));
+            for (Pair pair : pairs) sequences.add(format.answer(pair.prompt(), pair.rejected(), p.config().blockSize()));
             float[] lp = sums(p, sequences, root);
             float[] lr = sums(r, sequences, root);
             int n = pairs.size();
@@ -47,13 +48,13 @@ public final class ImplicitReward {
         }
     }
 
-    private static float[] sums(Gpt gpt, List<Sequence> sequences, NDManager root) {
+    private static float[] sums(Gpt gpt, List<ScoredSequence> sequences, NDManager root) {
         float[] out = new float[sequences.size()];
         for (int from = 0; from < sequences.size(); from += 8) {
-            List<Sequence> part = sequences.subList(from, Math.min(sequences.size(), from + 8));
+            List<ScoredSequence> part = sequences.subList(from, Math.min(sequences.size(), from + 8));
             try (NDManager scope = root.newSubManager()) {
                 gpt.attachTo(scope);
-                float[] s = Sequence.logProbSums(gpt, part, scope).stopGradient().toFloatArray();
+                float[] s = ScoredSequence.logProbSums(gpt, part, scope).stopGradient().toFloatArray();
                 System.arraycopy(s, 0, out, from, s.length);
             }
         }

@@ -32,9 +32,15 @@ final class Policy implements AutoCloseable {
 
     /**
      * The text a policy is measured and steadied on: prompts for its KL, held-out rows for its perplexity, pretraining
-     * rows for the language-modelling loss mixed into its steps (each possibly empty).
+     * rows for the language-modelling loss mixed into its steps (each possibly empty), and where each row is in the
+     * shards stream ({@code partition:offset:row}), so a lineage can read back the same.
      */
-    record Text(List<String> klPrompts, List<int[]> validation, List<int[]> pretraining) {}
+    record Text(List<String> klPrompts, List<int[]> validation, List<int[]> pretraining, List<String> validationRefs,
+            List<String> pretrainingRefs) {
+        static Text none() {
+            return new Text(PolicyEvaluator.DEFAULT_PROMPTS, List.of(), List.of(), List.of(), List.of());
+        }
+    }
 
     /** Pretraining rows in each step's language-modelling loss. */
     private static final int MIX_ROWS = 4;
@@ -67,6 +73,7 @@ final class Policy implements AutoCloseable {
     private long ratingsApplied;
     private Map<String, Double> metrics = Map.of();
 
+    private final Text text;
     private final List<int[]> pretraining;
 
     private Policy(FeedbackSettings settings, ByteLevelBpe tokenizer, FeedbackTrainer trainer, Path base, Text text) {
@@ -74,6 +81,7 @@ final class Policy implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.trainer = trainer;
         this.base = base;
+        this.text = text;
         this.pretraining = text.pretraining();
         this.evaluator = new PolicyEvaluator(trainer, tokenizer, text.klPrompts(), text.validation(), settings.seed());
         this.baseMetrics = evaluator.reference();
@@ -99,8 +107,9 @@ final class Policy implements AutoCloseable {
             policy = weights.equals(base) ? new GptTrainer(trainSettings, root, CheckpointStore.loadModel(base, root), 0, 0)
                     : CheckpointStore.resume(weights, trainSettings, root);
             Gpt reference = CheckpointStore.loadModel(base, root);
-            FeedbackTrainer trainer = new FeedbackTrainer(settings, CheckpointStore.loadTokenizer(weights), policy, reference);
-            return new Policy(settings, CheckpointStore.loadTokenizer(weights), trainer, base, text);
+            ByteLevelBpe tokenizer = CheckpointStore.loadTokenizer(weights);
+            FeedbackTrainer trainer = new FeedbackTrainer(settings, millrace.sft.PromptFormat.of(tokenizer), policy, reference);
+            return new Policy(settings, tokenizer, trainer, base, text);
         } catch (IOException | RuntimeException e) {
             if (policy != null) policy.close();
             root.close();
@@ -113,8 +122,10 @@ final class Policy implements AutoCloseable {
         var c = meta.config();
         var config = new millrace.model.GptConfig(c.nLayer(), c.nHead(), c.nEmbd(), c.blockSize(), c.vocabSize(), 0f);
         var schedule = new millrace.model.LearningRateSchedule(s.learningRate(), s.learningRate(), 0, 1);
+        // no weight decay: it would pull the policy towards zero, not towards the reference (TRL's DPO default too)
+        var d = millrace.model.AdamW.Settings.defaults();
         return new TrainSettings(s.model(), config, meta.tokenizerId(), 1, schedule, 1.0f,
-                millrace.model.AdamW.Settings.defaults(), s.seed(), 60, 2, 0);
+                new millrace.model.AdamW.Settings(d.beta1(), d.beta2(), d.epsilon(), 0f), s.seed(), 60, 2, 0);
     }
 
     Path base() {
@@ -123,6 +134,10 @@ final class Policy implements AutoCloseable {
 
     FeedbackSettings settings() {
         return settings;
+    }
+
+    Text text() {
+        return text;
     }
 
     Map<String, Double> baseMetrics() {
@@ -206,12 +221,12 @@ final class Policy implements AutoCloseable {
     }
 
     /** Whether any of {@code records} gives a step something to learn from (not a tie, a held-out or a duplicate). */
-    boolean teaches(List<ConsumerRecord<String, byte[]>> records) {
+    boolean teaches(List<ConsumerRecord<String, byte[]>> records, Set<String> excludedRaters) {
         for (ConsumerRecord<String, byte[]> r : records) {
             try {
                 Rating rating = JsonSerde.ratings().fromBytes(r.value());
                 if (rating.model().equals(settings.model()) && !seen.contains(rating.id()) && !heldOut(rating.id())
-                        && !Example.of(rating).isEmpty()) {
+                        && !excludedRaters.contains(rating.rater()) && !Example.of(rating).isEmpty()) {
                     return true;
                 }
             } catch (InvalidPayloadException e) {
@@ -238,29 +253,27 @@ final class Policy implements AutoCloseable {
             metrics = evaluator.evaluate(heldout, settings.beta());
             return new Result(true, List.of(), sorted.entries(), metrics, "no rating to learn from");
         }
-        GptTrainer.Snapshot before = trainer.policy().snapshot();
-        FeedbackTrainer.StepStats last = null;
-        for (int step = 0; step < settings.stepsPerUpdate(); step++) {
-            Random random = new Random(settings.seed() * 1_000_003L + index * 1_009L + step);
-            last = trainer.step(batch(sorted.fresh(), random), mixRows(random));
-        }
-        Map<String, Double> figures = new LinkedHashMap<>(evaluator.evaluate(heldout, settings.beta()));
-        figures.put("loss", (double) last.loss());
-        if (!Double.isNaN(last.rewardMargin())) {
-            figures.put("train_reward_margin", last.rewardMargin());
-            figures.put("train_reward_accuracy", last.rewardAccuracy());
-        }
-        String crossed = crossedBound(figures);
-        if (crossed != null) {
-            trainer.policy().restore(before);
-            List<FeedbackAudit.Entry> entries = sorted.entries().stream()
-                    .map(e -> e.outcome() == FeedbackAudit.Outcome.APPLIED ? e.as(FeedbackAudit.Outcome.ROLLED_BACK) : e)
-                    .toList();
-            Map<String, Double> kept = new LinkedHashMap<>(metrics);
-            figures.forEach((k, v) -> kept.put("rejected_" + k, v));
-            updates.add(new PolicyStore.Update(index, from, to, false, "rollback: " + crossed));
-            metrics = kept;
-            return new Result(false, List.of(), entries, kept, "rollback: " + crossed);
+        Map<String, Double> figures;
+        try (GptTrainer.Snapshot before = trainer.policy().snapshot()) {
+            FeedbackTrainer.StepStats last = null;
+            boolean skipped = false;
+            for (int step = 0; step < settings.stepsPerUpdate(); step++) {
+                Random random = new Random(settings.seed() * 1_000_003L + index * 1_009L + step);
+                last = trainer.step(batch(sorted.fresh(), random), mixRows(random));
+                skipped |= last.skipped();
+            }
+            if (skipped) {
+                // a step whose gradients were not finite made no update: the update is undone, its ratings not applied
+                return rolledBack(before, sorted, index, from, to, Map.of(), "non-finite gradients");
+            }
+            figures = new LinkedHashMap<>(evaluator.evaluate(heldout, settings.beta()));
+            figures.put("loss", (double) last.loss());
+            if (!Double.isNaN(last.rewardMargin())) {
+                figures.put("train_reward_margin", last.rewardMargin());
+                figures.put("train_reward_accuracy", last.rewardAccuracy());
+            }
+            String crossed = crossedBound(figures);
+            if (crossed != null) return rolledBack(before, sorted, index, from, to, figures, crossed);
         }
         replay.addAll(sorted.fresh());
         while (replay.size() > REPLAY_BUFFER) replay.remove(0);
@@ -268,6 +281,20 @@ final class Policy implements AutoCloseable {
         updates.add(new PolicyStore.Update(index, from, to, true, trained + " ratings"));
         metrics = figures;
         return new Result(true, sorted.applied(), sorted.entries(), figures, trained + " ratings");
+    }
+
+    /** Undoes an update: the weights before it, its ratings audited as rolled back, the last good figures kept. */
+    private Result rolledBack(GptTrainer.Snapshot before, Sorted sorted, int index, Map<String, Long> from,
+            Map<String, Long> to, Map<String, Double> rejected, String why) {
+        trainer.policy().restore(before);
+        List<FeedbackAudit.Entry> entries = sorted.entries().stream()
+                .map(e -> e.outcome() == FeedbackAudit.Outcome.APPLIED ? e.as(FeedbackAudit.Outcome.ROLLED_BACK) : e)
+                .toList();
+        Map<String, Double> kept = new LinkedHashMap<>(metrics);
+        rejected.forEach((k, v) -> kept.put("rejected_" + k, v));
+        updates.add(new PolicyStore.Update(index, from, to, false, "rollback: " + why));
+        metrics = kept;
+        return new Result(false, List.of(), entries, kept, "rollback: " + why);
     }
 
     /**
@@ -309,9 +336,12 @@ final class Policy implements AutoCloseable {
     }
 
     /**
-     * The new examples' weights in a step of {@code total} examples: 1, unless a rater's new examples would carry more
-     * than {@code maxShare} of the step — then each of theirs weighs {@code maxShare · total / n}, so that together
-     * they carry exactly that share.
+     * The new examples' weights in a step of {@code total} examples: 1, unless a rater's {@code n} new examples would
+     * carry more than {@code maxShare} of the step's weight — then each of theirs weighs {@code w} such that {@code n·w
+     * / (n·w + rest) = maxShare}, the rest being every other example of the step at its weight of 1. (AdamW normalises
+     * a step's size, so what a rater can dominate is the direction: the share of weight is what the cap bounds.) A step
+     * made only of one rater's examples — the very first update of a lone rater, with nothing to replay — has no one
+     * to be bounded against, and keeps their weight.
      */
     static List<FeedbackTrainer.Weighted> weighted(List<Example> fresh, int total, float maxShare) {
         Map<String, Integer> perRater = new HashMap<>();
@@ -319,7 +349,9 @@ final class Policy implements AutoCloseable {
         List<FeedbackTrainer.Weighted> out = new ArrayList<>();
         for (Example e : fresh) {
             int n = perRater.get(e.rater());
-            out.add(new FeedbackTrainer.Weighted(e, (float) n / total > maxShare ? maxShare * total / n : 1f));
+            int rest = total - n;
+            float w = rest == 0 || maxShare >= 1 ? 1f : Math.min(1f, maxShare * rest / ((1 - maxShare) * n));
+            out.add(new FeedbackTrainer.Weighted(e, w));
         }
         return out;
     }

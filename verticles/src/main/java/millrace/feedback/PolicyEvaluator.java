@@ -126,11 +126,12 @@ final class PolicyEvaluator {
 
     /** [mean implicit-reward margin, share of pairs with a positive margin]. */
     private double[] implicitReward(List<Example.Pair> pairs, float beta) {
-        List<Sequence> sequences = new ArrayList<>();
+        List<millrace.sft.ScoredSequence> sequences = new ArrayList<>();
         for (Example.Pair p : pairs) sequences.add(trainer.sequence(p.prompt(), p.chosen()));
         for (Example.Pair p : pairs) sequences.add(trainer.sequence(p.prompt(), p.rejected()));
+        // both scored the same way (batched), so that a policy equal to its reference has a margin of exactly 0
         float[] policy = trainer.logProbs(trainer.policy().model(), sequences);
-        float[] reference = trainer.referenceLogProbs(sequences);
+        float[] reference = trainer.logProbs(trainer.reference(), sequences);
         int n = pairs.size();
         double margins = 0;
         int correct = 0;

@@ -47,7 +47,8 @@ final class PolicyPublisher implements AutoCloseable {
         PolicyStore.Meta meta = new PolicyStore.Meta(store.dir().getFileName().toString(),
                 version, parent, policy.base().toAbsolutePath().toString(), policy.trainer().seed(), offsets,
                 policy.updates(), policy.ratingsApplied(), policy.metrics(), policy.baseMetrics(), excludedRaters,
-                policy.settings(), note, System.currentTimeMillis());
+                policy.settings(), policy.text().validationRefs(), policy.text().pretrainingRefs(), note,
+                System.currentTimeMillis());
         audit.write(version, entries, lineage);
         Path dir = store.write(policy.trainer(), policy.checkpointMeta(version), meta);
         announce(dir, meta);

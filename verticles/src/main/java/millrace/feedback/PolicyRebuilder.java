@@ -36,7 +36,10 @@ public final class PolicyRebuilder {
             Path newBase = base != null ? store.copyBase(base) : Path.of(meta.base());
             Set<String> excluded = new HashSet<>(meta.excludedRaters());
             excluded.addAll(exclude);
-            try (Policy policy = Policy.fromBase(settings, newBase, ShardRows.text(kafka, newBase))) {
+            // the lineage's own text on its own base; a new base starts a new lineage, with the stream's first rows
+            Policy.Text text = base == null ? ShardRows.read(kafka, meta.validationRows(), meta.pretrainingRows())
+                    : ShardRows.first(kafka, newBase);
+            try (Policy policy = Policy.fromBase(settings, newBase, text)) {
                 List<FeedbackAudit.Entry> entries = Rebuild.replay(kafka, policy, meta.updates(), excluded);
                 String note = "rebuild of version " + meta.version() + (base != null ? " onto " + base.getFileName() : "")
                         + (exclude.isEmpty() ? "" : " without " + String.join(", ", exclude.stream().sorted().toList()));

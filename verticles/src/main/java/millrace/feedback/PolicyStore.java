@@ -32,10 +32,10 @@ final class PolicyStore {
     private static final ObjectMapper JSON = JsonSerde.MAPPER;
 
     /**
-     * One update of a policy's lineage: the ratings log from {@code from} to {@code to} (per partition, offsets) was
-     * consumed by {@code version}; {@code applied} false when the update was rolled back.
+     * One update of a policy's lineage, the {@code index}th: the ratings log from {@code from} to {@code to} (per
+     * partition, offsets) was consumed; {@code applied} false when the update was rolled back.
      */
-    record Update(long version, Map<String, Long> from, Map<String, Long> to, boolean applied, String note) {
+    record Update(long index, Map<String, Long> from, Map<String, Long> to, boolean applied, String note) {
         Update {
             from = Map.copyOf(from);
             to = Map.copyOf(to);
@@ -50,12 +50,17 @@ final class PolicyStore {
      * @param updates the lineage since the base, in order
      * @param baseMetrics the reference's own figures (its held-out perplexity), for the bounds
      * @param excludedRaters raters whose ratings this lineage leaves out (a rebuild's {@code --exclude-rater})
-     * @param settings what the lineage was learned with: a rebuild replays it with the same
+     * @param settings what the lineage was learned with: a restart and a rebuild replay it with the same
+     * @param validationRows where the held-out rows of its perplexity are ({@code partition:offset:row} of the shards)
+     * @param pretrainingRows where the rows of its pretraining mix are
      */
     record Meta(String model, long version, long parent, String base, long seed, Map<String, Long> offsets,
             List<Update> updates, long ratingsApplied, Map<String, Double> metrics, Map<String, Double> baseMetrics,
-            java.util.Set<String> excludedRaters, FeedbackSettings settings, String note, long createdAtMillis) {
+            java.util.Set<String> excludedRaters, FeedbackSettings settings, List<String> validationRows,
+            List<String> pretrainingRows, String note, long createdAtMillis) {
         Meta {
+            validationRows = validationRows == null ? List.of() : List.copyOf(validationRows);
+            pretrainingRows = pretrainingRows == null ? List.of() : List.copyOf(pretrainingRows);
             offsets = Map.copyOf(offsets);
             updates = List.copyOf(updates);
             excludedRaters = excludedRaters == null ? java.util.Set.of() : java.util.Set.copyOf(excludedRaters);
@@ -93,6 +98,10 @@ final class PolicyStore {
             lock = lockChannel.tryLock();
         } catch (OverlappingFileLockException e) {
             lock = null;
+        } catch (IOException e) {
+            lockChannel.close();
+            lockChannel = null;
+            throw e;
         }
         if (lock == null) {
             lockChannel.close();
@@ -150,8 +159,9 @@ final class PolicyStore {
         Path target = dir.resolve(name);
         if (Files.isRegularFile(target.resolve(CheckpointStore.META))) return target;
         return CheckpointStore.writeAtomically(dir, name, tmp -> {
-            for (String file : List.of(CheckpointStore.WEIGHTS, CheckpointStore.META, CheckpointStore.TOKENIZER)) {
-                Files.copy(checkpoint.resolve(file), tmp.resolve(file));
+            for (String file : List.of(CheckpointStore.WEIGHTS, CheckpointStore.META, CheckpointStore.TOKENIZER,
+                    CheckpointStore.TOKENIZER_CONFIG)) {
+                if (Files.exists(checkpoint.resolve(file))) Files.copy(checkpoint.resolve(file), tmp.resolve(file));
             }
         });
     }

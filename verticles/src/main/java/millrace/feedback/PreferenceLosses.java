@@ -57,11 +57,6 @@ final class PreferenceLosses {
         return (float) Math.max(0, sum / mismatchedPolicy.length);
     }
 
-    /** The SFT loss of a demonstration: the mean negative log-likelihood of its answer tokens. */
-    static NDArray sft(NDArray policy, NDArray answerTokens) {
-        return policy.neg().div(answerTokens);
-    }
-
     private static NDArray softplus(NDArray x) {
         return x.getNDArrayInternal().softPlus();
     }

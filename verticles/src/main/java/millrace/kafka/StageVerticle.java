@@ -56,7 +56,8 @@ public abstract class StageVerticle extends VerticleBase {
         try {
             if (worker == null) worker = factory.apply(vertx);
             worker.step();
-        } catch (RuntimeException e) {
+        } catch (Exception | Error e) {
+            // an Error too (out of memory, a native library): the loop must not end while /health says up
             LOG.warn("{}: step failed, restarting from the last commit in 1 s: {}", stage, e.toString());
             LOG.debug("{} failure", stage, e);
             Metrics.STAGE_RESTARTS.labelValues(stage).inc();

@@ -151,6 +151,14 @@ public final class Metrics {
     public static final Counter FEEDBACK_ROLLBACKS = Counter.builder().name("millrace_feedback_rollbacks_total")
             .help("Updates rolled back because the version crossed a bound (KL, perplexity rise)").register();
 
+    // sft
+    public static final Counter SFT_EXAMPLES = Counter.builder().name("millrace_sft_examples_total")
+            .help("Fine-tuning examples, by outcome (trained, malformed, too_long)").labelNames("outcome").register();
+    public static final Counter SFT_STEPS = Counter.builder().name("millrace_sft_steps_total")
+            .help("Fine-tuning optimizer steps").register();
+    public static final Gauge SFT_LOSS = Gauge.builder().name("millrace_sft_loss")
+            .help("Answer-token loss of the last fine-tuning step (nats per token)").register();
+
     // every stage
     public static final Gauge KAFKA_CONSUMER_LAG = Gauge.builder().name("millrace_kafka_consumer_lag_records")
             .help("Records waiting in the input topic of a stage (sum over its assigned partitions)")
@@ -195,6 +203,7 @@ public final class Metrics {
         for (String reason : new String[] {"queue_full", "timeout", "cancelled"}) WEB_GENERATIONS_DROPPED.labelValues(reason);
         for (String route : new String[] {"generate", "compare"}) WEB_FIRST_TOKEN_SECONDS.labelValues(route);
         for (String kind : new String[] {"choice", "score", "edit"}) FEEDBACK_RATINGS_APPLIED.labelValues(kind);
+        for (String outcome : new String[] {"trained", "malformed", "too_long"}) SFT_EXAMPLES.labelValues(outcome);
         for (String outcome : new String[] {"applied", "heldout", "no_preference", "duplicate", "malformed", "rolled_back",
             "excluded", "other_model"}) {
             FEEDBACK_RATINGS.labelValues(outcome);

@@ -64,7 +64,10 @@ public final class AdamW implements AutoCloseable {
                 + "  def norm(" + self + ", tensors: List[Tensor]) -> Tensor:\n"
                 + "    return torch.stack(torch._foreach_norm(tensors, 2)).norm()\n"
                 + "  def zero(" + self + ", tensors: List[Tensor]) -> None:\n"
-                + "    torch._foreach_zero_(tensors)\n";
+                + "    torch._foreach_zero_(tensors)\n"
+                + "  def copy(" + self + ", dst: List[Tensor], src: List[Tensor]) -> None:\n"
+                + "    for i in range(len(dst)):\n"
+                + "      dst[i].copy_(src[i])\n";
     }
 
     /** Whether a parameter is in the weight-decay group: 2-D weights, except the embeddings. */
@@ -112,6 +115,19 @@ public final class AdamW implements AutoCloseable {
     public void zero(Collection<NDArray> tensors) {
         try (IValue list = IValue.listFrom(tensors.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new))) {
             kernels.call("zero", list).close();
+        }
+    }
+
+    /** Sets the count of updates taken (the bias corrections' t) back, with moments restored from a snapshot. */
+    public void restoreSteps(long steps) {
+        this.steps = steps;
+    }
+
+    /** Copies {@code from} into {@code to}, array by array, in place and in native memory (snapshots, restores). */
+    public void copy(List<NDArray> to, List<NDArray> from) {
+        try (IValue dst = IValue.listFrom(to.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+                IValue src = IValue.listFrom(from.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new))) {
+            kernels.call("copy", dst, src).close();
         }
     }
 

@@ -143,6 +143,33 @@ public final class Gpt implements AutoCloseable {
         }
     }
 
+    /**
+     * A copy of this model with a vocabulary of {@code vocabSize} (at least the current): the token embedding — and the
+     * output projection tied to it — gains rows for the new tokens (the chat markers, say), each the mean of the
+     * existing rows, so that a new token starts as an average token rather than a random one; every other weight is
+     * copied. The copy lives in {@code parent}.
+     */
+    public Gpt withVocabulary(int vocabSize, NDManager parent) {
+        int old = config.vocabSize();
+        if (vocabSize < old) throw new IllegalArgumentException("a vocabulary only grows: " + old + " -> " + vocabSize);
+        GptConfig grown = new GptConfig(config.nLayer(), config.nHead(), config.nEmbd(), config.blockSize(), vocabSize,
+                config.dropout());
+        Gpt out = initialize(grown, parent);
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            NDArray source = e.getValue();
+            if (e.getKey().equals("wte.weight") && vocabSize > old) {
+                try (NDManager scratch = manager.newSubManager()) {
+                    source.tempAttach(scratch); // what is computed from it goes with the scratch scope
+                    NDArray rows = source.mean(new int[] {0}, true).repeat(0, vocabSize - old);
+                    out.params.get(e.getKey()).set(source.concat(rows, 0).toFloatArray());
+                }
+            } else {
+                out.params.get(e.getKey()).set(source.toFloatArray());
+            }
+        }
+        return out;
+    }
+
     /** Writes every parameter, by name, as safetensors. */
     public void save(OutputStream out) throws IOException {
         NDList list = new NDList();

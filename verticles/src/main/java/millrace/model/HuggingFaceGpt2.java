@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import millrace.protocol.JsonSerde;
 import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.ChatTemplate;
 import millrace.tokenizer.Vocabularies;
 
 /**
@@ -34,14 +35,12 @@ public final class HuggingFaceGpt2 {
         config.put("activation_function", "gelu_new").put("resid_pdrop", c.dropout()).put("embd_pdrop", c.dropout())
                 .put("attn_pdrop", c.dropout()).put("layer_norm_epsilon", 1e-5).put("initializer_range", 0.02)
                 .put("scale_attn_weights", true).put("tie_word_embeddings", true).put("use_cache", true)
-                .put("bos_token_id", tokenizer.endOfText()).put("eos_token_id", tokenizer.endOfText())
+                .put("bos_token_id", tokenizer.endOfText())
+                // a chat model's answers end at <|im_end|>: transformers' generate stops there
+                .put("eos_token_id", ChatTemplate.supports(tokenizer) ? tokenizer.specials().get(ChatTemplate.END) : tokenizer.endOfText())
                 .put("torch_dtype", "float32");
         JsonSerde.MAPPER.writerWithDefaultPrettyPrinter().writeValue(out.resolve("config.json").toFile(), config);
-        ObjectNode tokConfig = JsonSerde.MAPPER.createObjectNode();
-        tokConfig.put("tokenizer_class", "GPT2TokenizerFast").put("model_max_length", c.blockSize())
-                .put("bos_token", "<|endoftext|>").put("eos_token", "<|endoftext|>").put("unk_token", "<|endoftext|>")
-                .put("add_prefix_space", false);
-        JsonSerde.MAPPER.writerWithDefaultPrettyPrinter().writeValue(out.resolve("tokenizer_config.json").toFile(), tokConfig);
+        Vocabularies.writeHuggingFaceConfig(tokenizer, c.blockSize(), out.resolve("tokenizer_config.json"));
         Vocabularies.writeHuggingFace(tokenizer, out.resolve("tokenizer.json"));
         NDList list = new NDList();
         gpt.parameters().forEach((name, p) -> {

@@ -292,6 +292,23 @@ public final class ByteLevelBpe implements TextTokenizer {
         return max + 1;
     }
 
+    /**
+     * This vocabulary with {@code added} special tokens (those it lacks) at the next ids: the same merges, the same ids
+     * for everything it had. A new vocabulary, so a new id.
+     */
+    public ByteLevelBpe withSpecials(java.util.List<String> added) {
+        Map<String, Integer> all = new LinkedHashMap<>(specials);
+        int next = vocabSize();
+        for (String s : added) if (!all.containsKey(s)) all.put(s, next++);
+        if (all.size() == specials.size()) return this;
+        int[] mergeRanks = null;
+        if (ranks != null) {
+            mergeRanks = new int[tokens.length];
+            for (int i = 0; i < tokens.length; i++) if (tokens[i] != null) mergeRanks[i] = ranks.get(tokens[i], 0, tokens[i].length);
+        }
+        return new ByteLevelBpe(name, pattern, tokens, mergeRanks, all);
+    }
+
     /** Token bytes by id (null where the id is a special token or unused). */
     byte[] tokenBytes(int id) {
         return id >= 0 && id < tokens.length ? tokens[id] : null;

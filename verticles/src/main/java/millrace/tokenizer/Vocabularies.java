@@ -233,6 +233,28 @@ public final class Vocabularies {
         return root;
     }
 
+    /**
+     * Hugging Face's {@code tokenizer_config.json} for a vocabulary: a fast GPT-2 tokenizer, no prefix space; for a chat
+     * vocabulary (with the chat markers) also the {@code chat_template} and {@code <|im_end|>} as the end of sequence,
+     * so that {@code transformers}' {@code apply_chat_template} and {@code generate} behave as Millrace does.
+     */
+    public static void writeHuggingFaceConfig(ByteLevelBpe bpe, int maxLength, Path file) throws IOException {
+        ObjectNode c = JsonSerde.MAPPER.createObjectNode();
+        boolean chat = ChatTemplate.supports(bpe);
+        c.put("tokenizer_class", "GPT2TokenizerFast").put("model_max_length", maxLength)
+                .put("bos_token", "<|endoftext|>").put("eos_token", chat ? ChatTemplate.END : "<|endoftext|>")
+                .put("unk_token", "<|endoftext|>").put("pad_token", "<|endoftext|>").put("add_prefix_space", false);
+        if (chat) c.put("chat_template", ChatTemplate.JINJA);
+        JsonSerde.MAPPER.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), c);
+    }
+
+    /** The chat template a {@code tokenizer_config.json} names, if any. */
+    public static java.util.Optional<String> chatTemplate(Path tokenizerConfig) throws IOException {
+        if (!java.nio.file.Files.isRegularFile(tokenizerConfig)) return java.util.Optional.empty();
+        JsonNode c = JsonSerde.MAPPER.readTree(tokenizerConfig.toFile());
+        return c.hasNonNull("chat_template") ? java.util.Optional.of(c.get("chat_template").asText()) : java.util.Optional.empty();
+    }
+
     public static void writeHuggingFace(ByteLevelBpe bpe, Path file) throws IOException {
         JsonSerde.MAPPER.writeValue(file.toFile(), toHuggingFace(bpe));
     }

@@ -41,6 +41,8 @@ public final class CheckpointStore {
     public static final String META = "checkpoint.json";
     public static final String TOKENIZER = "tokenizer.json";
     public static final String OPTIMIZER = "optimizer.safetensors";
+    /** Hugging Face's tokenizer settings, with the chat template of a chat model. */
+    public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
     private static final ObjectMapper JSON = JsonSerde.MAPPER;
 
     private final Path dir;
@@ -86,12 +88,16 @@ public final class CheckpointStore {
     public static void writeFiles(Path dir, GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer) throws IOException {
         writeState(dir, trainer, meta);
         Vocabularies.writeHuggingFace(tokenizer, dir.resolve(TOKENIZER));
+        Vocabularies.writeHuggingFaceConfig(tokenizer, meta.config().blockSize(), dir.resolve(TOKENIZER_CONFIG));
     }
 
     /** A checkpoint's files, its tokenizer copied from another checkpoint of the same (faster than writing it again). */
     public static void writeFiles(Path dir, GptTrainer trainer, Meta meta, Path tokenizerOf) throws IOException {
         writeState(dir, trainer, meta);
         Files.copy(tokenizerOf.resolve(TOKENIZER), dir.resolve(TOKENIZER));
+        if (Files.exists(tokenizerOf.resolve(TOKENIZER_CONFIG))) {
+            Files.copy(tokenizerOf.resolve(TOKENIZER_CONFIG), dir.resolve(TOKENIZER_CONFIG));
+        }
     }
 
     private static void writeState(Path dir, GptTrainer trainer, Meta meta) throws IOException {

@@ -90,7 +90,8 @@ final class ArenaHandler {
         String id = Comparisons.newId();
         long seed = form.settings().seed();
         long started = System.nanoTime();
-        generations.run(ctx, route, form.prompt(), form.settings(), new long[] {seed, seed + 1}, form.stream(), false,
+        // a chat model answers raters in turns, unless the request says otherwise
+        generations.run(ctx, route, form.prompt(), form.settings(), new long[] {seed, seed + 1}, form.stream(), form.chat(), false,
                 new JsonObject().put("comparisonId", id), result -> {
                     if (result.cancelled()) return null; // nobody saw the answers: nothing to rate
                     Metrics.WEB_COMPARE_SECONDS.observe((System.nanoTime() - started) / 1e9);

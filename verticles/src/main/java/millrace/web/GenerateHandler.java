@@ -35,7 +35,7 @@ final class GenerateHandler {
         // the generate box needs no token; without one a request may hold only a share of the generation queue
         boolean anonymous = raters.authenticate(Http.bearer(ctx)).isEmpty();
         generations.run(ctx, ROUTE, form.prompt(), form.settings(), new long[] {form.settings().seed()}, form.stream(),
-                anonymous, new JsonObject(), result -> {
+                form.chat(), anonymous, new JsonObject(), result -> {
                     if (result.cancelled()) return null;
                     Metrics.WEB_GENERATE_SECONDS.observe((System.nanoTime() - started) / 1e9);
                     Generator.Answer a = result.answers().get(0);

@@ -42,7 +42,7 @@ final class Generations {
      * there is nothing to answer (cancelled).
      */
     void run(RoutingContext ctx, String route, String prompt, Sampler.Settings settings, long[] seeds, boolean stream,
-            boolean fromAnonymous, JsonObject start, Function<Result, JsonObject> done) {
+            Boolean chat, boolean fromAnonymous, JsonObject start, Function<Result, JsonObject> done) {
         long started = System.nanoTime();
         Context context = ctx.vertx().getOrCreateContext();
         EventStream events = new EventStream(ctx.response(), context);
@@ -55,7 +55,9 @@ final class Generations {
             if (stream) {
                 events.send("start", start.copy().put("model", policy.model()).put("policyVersion", policy.version()));
             }
-            List<Generator.Answer> answers = loaded.generator().generate(prompt, seeds, settings, (row, piece) -> {
+            // chat: as a user's turn and the assistant's answer; null: so for a chat model, plain text otherwise
+            boolean asChat = chat != null ? chat : loaded.generator().chat();
+            List<Generator.Answer> answers = loaded.generator().generate(prompt, seeds, settings, asChat, (row, piece) -> {
                 if (!firstToken[0]) {
                     firstToken[0] = true;
                     Metrics.WEB_FIRST_TOKEN_SECONDS.labelValues(route).observe((System.nanoTime() - started) / 1e9);
@@ -92,6 +94,8 @@ final class Generations {
                 Metrics.WEB_REQUESTS.labelValues(route, "5xx").inc();
             } else if (cause instanceof GenerationQueue.Busy busy) {
                 Http.retryLater(ctx, route, 503, busy.retryAfterSeconds, busy.getMessage() + ": try again shortly");
+            } else if (cause instanceof Generator.NotChat notChat) {
+                Http.invalid(ctx, route, new millrace.protocol.InvalidPayloadException("chat", notChat.getMessage()));
             } else if (cause instanceof ServingModel.NotReady notReady) {
                 Http.retryLater(ctx, route, 503, 5, notReady.getMessage());
             } else {

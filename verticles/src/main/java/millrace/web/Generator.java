@@ -11,6 +11,8 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import millrace.model.Gpt;
 import millrace.model.Sampler;
+import millrace.sft.PromptFormat;
+import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.TextTokenizer;
 import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
@@ -32,14 +34,16 @@ public final class Generator implements AutoCloseable {
     private final NDManager root;
     private final Gpt model;
     private final CheckpointStore.Meta meta;
-    private final TextTokenizer tokenizer;
+    private final ByteLevelBpe tokenizer;
+    private final PromptFormat format;
 
-    private Generator(Path checkpoint, NDManager root, Gpt model, CheckpointStore.Meta meta, TextTokenizer tokenizer) {
+    private Generator(Path checkpoint, NDManager root, Gpt model, CheckpointStore.Meta meta, ByteLevelBpe tokenizer) {
         this.checkpoint = checkpoint;
         this.root = root;
         this.model = model;
         this.meta = meta;
         this.tokenizer = tokenizer;
+        this.format = PromptFormat.of(tokenizer);
     }
 
     /** Loads a checkpoint directory (weights, configuration and tokenizer) into a manager of its own. */
@@ -48,7 +52,7 @@ public final class Generator implements AutoCloseable {
         NDManager root = GptTrainer.newRootManager();
         try {
             CheckpointStore.Meta meta = CheckpointStore.readMeta(checkpoint);
-            TextTokenizer tokenizer = CheckpointStore.loadTokenizer(checkpoint);
+            ByteLevelBpe tokenizer = CheckpointStore.loadTokenizer(checkpoint);
             return new Generator(checkpoint, root, CheckpointStore.loadModel(checkpoint, root), meta, tokenizer);
         } catch (IOException | RuntimeException e) {
             root.close();
@@ -64,32 +68,47 @@ public final class Generator implements AutoCloseable {
         return meta;
     }
 
-    /** One answer; {@code onText} gets its text piece by piece. */
-    public Answer generate(String prompt, Sampler.Settings settings, Consumer<String> onText) {
-        return generate(prompt, new long[] {settings.seed()}, settings, (row, piece) -> onText.accept(piece), () -> false)
-                .get(0);
+    /** Asked to answer in turns, a model that has no chat markers. */
+    public static final class NotChat extends IllegalArgumentException {
+        NotChat() {
+            super("not a chat model: its tokenizer has no chat markers (fine-tune one with ./millrace sft)");
+        }
+    }
+
+    /** Whether this is a chat model (its tokenizer has the chat markers): it can answer in turns. */
+    public boolean chat() {
+        return format.chat();
+    }
+
+    /** One answer; {@code onText} gets its text piece by piece. {@code chat}: as a chat turn (a chat model only). */
+    public Answer generate(String prompt, Sampler.Settings settings, boolean chat, Consumer<String> onText) {
+        return generate(prompt, new long[] {settings.seed()}, settings, chat, (row, piece) -> onText.accept(piece),
+                () -> false).get(0);
     }
 
     /**
      * One answer per seed to the same prompt, decoded together as one batch; {@code onText} gets (answer, piece) as
-     * the pieces come. Stops early when {@code cancelled} says so.
+     * the pieces come. Stops early when {@code cancelled} says so. {@code chat}: the prompt is a user's turn and each
+     * answer the assistant's, ending at the end-of-turn token (a chat model only); otherwise a continuation of the
+     * text, ending at the end of text.
      */
-    public synchronized List<Answer> generate(String prompt, long[] seeds, Sampler.Settings settings,
+    public synchronized List<Answer> generate(String prompt, long[] seeds, Sampler.Settings settings, boolean chat,
             BiConsumer<Integer, String> onText, BooleanSupplier cancelled) {
+        if (chat && !format.chat()) throw new NotChat();
         long started = System.nanoTime();
-        int[] promptIds = tokenizer.encode(prompt);
-        if (promptIds.length == 0) promptIds = new int[] {tokenizer.endOfText()};
+        int[] promptIds = chat ? format.prompt(prompt) : PromptFormat.plainPrompt(tokenizer, prompt);
+        int stop = chat ? format.stopToken() : tokenizer.endOfText();
         List<TextDeltas> deltas = new ArrayList<>();
         for (int r = 0; r < seeds.length; r++) {
             int row = r;
-            deltas.add(new TextDeltas(tokenizer, piece -> onText.accept(row, piece)));
+            deltas.add(new TextDeltas(tokenizer, stop, piece -> onText.accept(row, piece)));
         }
-        int[][] fresh = Sampler.generate(model, promptIds, seeds, settings, tokenizer.endOfText(),
+        int[][] fresh = Sampler.generate(model, promptIds, seeds, settings, stop,
                 (row, token) -> deltas.get(row).accept(token), cancelled);
         double seconds = (System.nanoTime() - started) / 1e9;
         List<Answer> answers = new ArrayList<>();
         for (int[] row : fresh) {
-            boolean finished = row.length > 0 && row[row.length - 1] == tokenizer.endOfText();
+            boolean finished = row.length > 0 && row[row.length - 1] == stop;
             int[] text = finished ? Arrays.copyOf(row, row.length - 1) : row;
             answers.add(new Answer(prompt, tokenizer.decode(text), promptIds.length, row.length, finished, meta.step(),
                     seconds));
@@ -99,21 +118,23 @@ public final class Generator implements AutoCloseable {
 
     /**
      * Turns one row's tokens into text pieces as soon as they are whole: byte-level tokens can end inside a UTF-8
-     * character, whose bytes then wait for the next token. The end-of-text token adds nothing.
+     * character, whose bytes then wait for the next token. The stop token adds nothing.
      */
     private static final class TextDeltas {
         private final TextTokenizer tokenizer;
+        private final int stop;
         private final Consumer<String> out;
         private final List<Integer> ids = new ArrayList<>();
         private int emitted;
 
-        TextDeltas(TextTokenizer tokenizer, Consumer<String> out) {
+        TextDeltas(TextTokenizer tokenizer, int stop, Consumer<String> out) {
             this.tokenizer = tokenizer;
+            this.stop = stop;
             this.out = out;
         }
 
         void accept(int id) {
-            if (id == tokenizer.endOfText()) return;
+            if (id == stop) return;
             ids.add(id);
             String text = tokenizer.decode(ids.stream().mapToInt(Integer::intValue).toArray());
             if (text.endsWith("\uFFFD") || text.length() <= emitted) return;

@@ -39,9 +39,12 @@ public final class RatingLedger {
         return acknowledged.get(id);
     }
 
-    /** This replica's rating {@code id} was acknowledged by Kafka at {@code at}. */
-    synchronized void acknowledged(String id, Position at) {
-        acknowledged.put(id, at);
+    /**
+     * This replica's {@code rating} was acknowledged by Kafka at {@code at}: known (a re-send is recognised) and counted
+     * at once — the rater's count is right as soon as the 202 is — and not again when it is read from the topic.
+     */
+    synchronized void acknowledged(Rating rating, Position at) {
+        record(rating, at);
     }
 
     /** Whether the ratings on the topic when the web role started have all been read (readiness). */

@@ -68,17 +68,18 @@ final class RatingWriter implements AutoCloseable {
         }
         try {
             producer.send(new ProducerRecord<>(Topics.RATINGS, rating.id(), JsonSerde.ratings().toBytes(rating)),
-                    (metadata, error) -> finish(rating.id(), mine, metadata, error));
+                    (metadata, error) -> finish(rating, mine, metadata, error));
         } catch (RuntimeException e) {
-            finish(rating.id(), mine, null, e);
+            finish(rating, mine, null, e);
         }
         return mine;
     }
 
-    private void finish(String id, CompletableFuture<Receipt> future, RecordMetadata at, Exception error) {
+    private void finish(Rating rating, CompletableFuture<Receipt> future, RecordMetadata at, Exception error) {
+        String id = rating.id();
         synchronized (this) {
             pending.remove(id);
-            if (error == null) ledger.acknowledged(id, new RatingLedger.Position(at.partition(), at.offset()));
+            if (error == null) ledger.acknowledged(rating, new RatingLedger.Position(at.partition(), at.offset()));
         }
         if (error == null) future.complete(new Receipt(id, at.partition(), at.offset(), false));
         else future.completeExceptionally(error);

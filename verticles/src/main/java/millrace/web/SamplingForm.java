@@ -5,12 +5,12 @@ import millrace.model.Sampler;
 import millrace.protocol.InvalidPayloadException;
 
 /** The prompt and sampling fields shared by {@code /api/generate} and {@code /api/compare}, each checked and bounded. */
-record SamplingForm(String prompt, Sampler.Settings settings, boolean stream) {
+record SamplingForm(String prompt, Sampler.Settings settings, boolean stream, Boolean chat) {
     static final int MAX_PROMPT_CHARS = 4000;
     static final int MAX_NEW_TOKENS = 512;
 
     private static final java.util.Set<String> FIELDS = java.util.Set.of("prompt", "maxTokens", "temperature", "topK",
-            "topP", "seed", "stream");
+            "topP", "seed", "stream", "chat");
 
     static SamplingForm parse(JsonObject body) {
         for (String field : body.fieldNames()) {
@@ -34,9 +34,11 @@ record SamplingForm(String prompt, Sampler.Settings settings, boolean stream) {
         }
         Object stream = body.getValue("stream");
         if (stream != null && !(stream instanceof Boolean)) throw new InvalidPayloadException("stream", "must be true or false");
+        Object chat = body.getValue("chat");
+        if (chat != null && !(chat instanceof Boolean)) throw new InvalidPayloadException("chat", "must be true or false");
         long s = seed == null ? System.nanoTime() : ((Number) seed).longValue();
         return new SamplingForm(prompt, new Sampler.Settings(maxTokens, (float) temperature, topK, (float) topP, s),
-                Boolean.TRUE.equals(stream));
+                Boolean.TRUE.equals(stream), (Boolean) chat);
     }
 
     private static int integer(JsonObject body, String field, int fallback) {

@@ -30,7 +30,7 @@ class PolicyTest {
 
     static Path base;
     static ByteLevelBpe tokenizer;
-    static final Policy.Text TEXT = new Policy.Text(PolicyEvaluator.DEFAULT_PROMPTS, List.of(), List.of());
+    static final Policy.Text TEXT = Policy.Text.none();
 
     @BeforeAll
     static void baseCheckpoint() throws Exception {
@@ -70,45 +70,6 @@ class PolicyTest {
     }
 
     @Test
-    void aSequenceScoresExactlyTheAnswerAndItsEnd() {
-        Sequence s = Sequence.of(tokenizer, "Is the sky blue?", " yes", 16);
-        int[] prompt = tokenizer.encode("Is the sky blue?");
-        int[] answer = tokenizer.encode(" yes");
-        assertEquals(prompt.length, s.answerFrom());
-        assertEquals(answer.length + 1, s.answerTokens(), "the answer, then the end-of-text token");
-        assertEquals(tokenizer.endOfText(), s.ids()[s.ids().length - 1]);
-        // too long for the context: the prompt loses its oldest tokens, the answer stays whole
-        Sequence cut = Sequence.of(tokenizer, "Is the sky blue? Is grass green? Is the sky blue? Is grass green?", " yes", 16);
-        assertEquals(17, cut.ids().length);
-        assertEquals(answer.length + 1, cut.answerTokens());
-        Sequence huge = Sequence.of(tokenizer, "Q", " yes it is. no it is not. maybe so. yes. no. maybe so. yes it is.", 16);
-        assertEquals(1, huge.answerFrom(), "one prompt token stays");
-        assertEquals(16, huge.answerTokens());
-    }
-
-    @Test
-    void theAnswersLogProbabilityIsTheSameInABatchAsAloneAndAsTheWholeSoftmaxSays() throws Exception {
-        try (var root = GptTrainer.newRootManager(); var scope = root.newSubManager()) {
-            Gpt gpt = CheckpointStore.loadModel(base, root);
-            gpt.attachTo(scope);
-            List<Sequence> both = List.of(Sequence.of(tokenizer, "Is the sky blue?", " yes it is.", 16),
-                    Sequence.of(tokenizer, "Is grass green?", " no", 16));
-            float[] batch = Sequence.logProbSums(gpt, both, scope).toFloatArray();
-            for (int r = 0; r < 2; r++) {
-                Sequence s = both.get(r);
-                float alone = Sequence.logProbSums(gpt, List.of(s), scope).toFloatArray()[0];
-                long[] ids = java.util.Arrays.stream(s.ids()).asLongStream().toArray();
-                var logProbs = gpt.forward(scope.create(java.util.Arrays.copyOf(ids, ids.length - 1),
-                        new ai.djl.ndarray.types.Shape(1, ids.length - 1)), false).logSoftmax(-1);
-                double written = 0;
-                for (int j = s.answerFrom() - 1; j < ids.length - 1; j++) written += logProbs.getFloat(0, j, ids[j + 1]);
-                assertEquals(written, alone, 1e-4, "row " + r);
-                assertEquals(alone, batch[r], 1e-4, "padding changes nothing");
-            }
-        }
-    }
-
-    @Test
     void stepsOnPairsRaiseTheMarginAndReplayingTheLineageGivesTheSameWeightsBitForBit() throws Exception {
         offset = 0;
         List<ConsumerRecord<String, byte[]>> first = ratings("ann", 6, 0);
@@ -141,6 +102,30 @@ class PolicyTest {
         }
     }
 
+    /** A restart: the version's weights and optimizer state, its lineage remembered, then the next update — the same. */
+    @Test
+    void anUpdateAfterARestartIsTheUpdateWithoutIt() throws Exception {
+        offset = 300;
+        List<ConsumerRecord<String, byte[]>> first = ratings("ann", 5, 300);
+        List<ConsumerRecord<String, byte[]>> second = ratings("ann", 5, 305);
+        Path version;
+        byte[] uninterrupted;
+        try (Policy p = Policy.fromBase(settings(100f, 0.2f), base, TEXT)) {
+            p.update(first, range(300), range(305), Set.of());
+            version = CheckpointStore.writeAtomically(dir.resolve("versions"), "v", d ->
+                    CheckpointStore.writeFiles(d, p.trainer(), p.checkpointMeta(2), p.tokenizer()));
+            PolicyStore.Update u = p.updates().get(0);
+            p.update(second, range(305), range(310), Set.of());
+            uninterrupted = weights(p);
+            try (Policy restarted = Policy.fromVersion(settings(100f, 0.2f), version, base, TEXT)) {
+                restarted.remember(first, u, Set.of());
+                restarted.update(second, range(305), range(310), Set.of());
+                assertArrayEquals(uninterrupted, weights(restarted));
+                assertEquals(p.ratingsApplied(), restarted.ratingsApplied());
+            }
+        }
+    }
+
     @Test
     void everyRecordHasAnOutcomeAndAVersionPastABoundIsRolledBackBitForBit() throws Exception {
         offset = 100;
@@ -167,14 +152,16 @@ class PolicyTest {
         List<Example> fresh = new ArrayList<>();
         for (int i = 0; i < 6; i++) fresh.add(new Example.Pair("m" + i, "mallory", "p", "a", "b"));
         fresh.add(new Example.Pair("a", "ann", "p", "a", "b"));
-        // 6 of mallory's and 1 of ann's in a step of 10 (3 replayed): mallory's 6/10 > 0.5 shrinks to 0.5
+        // 6 of mallory's and 1 of ann's in a step of 10 (3 replayed): mallory's weight shrinks until it is half the step's
         List<FeedbackTrainer.Weighted> w = Policy.weighted(fresh, 10, 0.5f);
         double mallory = w.stream().filter(x -> x.example().rater().equals("mallory")).mapToDouble(FeedbackTrainer.Weighted::weight).sum();
-        assertEquals(5.0, mallory, 1e-6, "half of a step of 10");
+        double others = 10 - 6; // ann's one and three replayed, each of weight 1
+        assertEquals(0.5, mallory / (mallory + others), 1e-6, "half of the step's weight");
         assertEquals(1f, w.get(6).weight(), "ann's one example keeps its weight");
-        // alone in a step, a rater moves the policy with at most the share's weight
-        assertEquals(0.5, Policy.weighted(List.of(fresh.get(0)), 1, 0.5f).get(0).weight(), 1e-6);
+        // with three replayed examples beside her one, a lone rater is under the cap; alone in a step, no one to cap against
         assertEquals(1f, Policy.weighted(List.of(fresh.get(0)), 4, 0.5f).get(0).weight());
+        assertEquals(1f, Policy.weighted(List.of(fresh.get(0)), 1, 0.5f).get(0).weight());
+        assertEquals(1f / 24, Policy.weighted(fresh.subList(0, 6), 7, 0.2f).get(0).weight(), 1e-6, "6w / (6w + 1) = 0.2");
     }
 
     @Test

@@ -76,7 +76,7 @@ class PreferenceLossesTest {
     void sftIsTheMeanNegativeLogLikelihoodOfTheAnswerTokens() {
         try (NDManager m = GptTrainer.newRootManager()) {
             assertArrayEquals(new float[] {2f, 0.5f},
-                    f(PreferenceLosses.sft(m.create(new float[] {-6f, -2f}), m.create(new float[] {3f, 4f}))), 1e-6f);
+                    f(millrace.sft.ScoredSequence.sftLoss(m.create(new float[] {-6f, -2f}), m.create(new float[] {3f, 4f}))), 1e-6f);
         }
     }
 

@@ -162,7 +162,8 @@ class ArenaIT {
         assertEquals(400, rate(token, "{\"comparisonId\":").statusCode());
         assertEquals(415, web.post("/api/ratings", token, "text/plain", "{\"comparisonId\":\"" + id + "\",\"choice\":\"A\"}").statusCode());
         // a tampered id is an unknown one
-        assertEquals(400, rate(token, "{\"comparisonId\":\"" + id.substring(0, id.length() - 1) + "0\",\"choice\":\"A\"}").statusCode());
+        String tampered = id.substring(0, id.length() - 1) + (id.endsWith("0") ? "1" : "0");
+        assertEquals(400, rate(token, "{\"comparisonId\":\"" + tampered + "\",\"choice\":\"A\"}").statusCode());
         assertTrue(Metrics.WEB_RATINGS.labelValues("choice", "invalid").get() - invalid >= 4);
         assertEquals(before, ratingsOnTopic().size(), "no bad rating was written");
     }
