@@ -52,6 +52,10 @@
   function render(s) {
     last = s;
     if (s.serving && s.serving.model) model = s.serving.model;
+    // a chat model (fine-tuned with ./millrace sft) answers in turns: offered, and on by default, only for one
+    const chat = !!(s.serving && s.serving.chat);
+    if (chat && $('chat-label').hidden) $('chat').checked = true;
+    $('chat-label').hidden = !chat;
     $('docs-in').textContent = fmt(s.documentsIn);
     $('docs-kept').textContent = fmt(s.documentsKept);
     const shards = s.shards || {}, tokens = s.tokens || {};
@@ -120,6 +124,7 @@
     e.preventDefault();
     const button = $('generate-button');
     const prompt = $('prompt').value;
+    const chat = !$('chat-label').hidden && $('chat').checked;
     button.disabled = true;
     $('answer').textContent = '…';
     $('answer-meta').textContent = '';
@@ -135,6 +140,7 @@
           topK: Number($('top-k').value),
           topP: Number($('top-p').value),
           stream: true,
+          chat,
         }),
       });
       if (!res.ok) throw await failure(res);
@@ -142,7 +148,8 @@
       answer.textContent = '';
       const p = document.createElement('span');
       p.className = 'prompt';
-      p.textContent = prompt;
+      // a continuation follows its prompt; a chat answer is a turn of its own
+      p.textContent = chat ? prompt + '\n\n' : prompt;
       const text = document.createTextNode('');
       answer.append(p, text);
       await readEvents(res, (event, data) => {

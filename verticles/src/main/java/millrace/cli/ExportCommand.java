@@ -29,7 +29,7 @@ final class ExportCommand implements Callable<Integer> {
         CheckpointStore.requireCheckpoint(checkpoint);
         try (NDManager manager = millrace.train.GptTrainer.newRootManager();
              Gpt gpt = CheckpointStore.loadModel(checkpoint, manager)) {
-            HuggingFaceGpt2.export(gpt, CheckpointStore.loadTokenizer(checkpoint), out);
+            HuggingFaceGpt2.export(gpt, CheckpointStore.loadTokenizer(checkpoint), CheckpointStore.isChatModel(checkpoint), out);
             System.out.printf("wrote %s (GPT-2: %d layers, %d heads, width %d, context %d, vocabulary %d, %d parameters)%n",
                     out, gpt.config().nLayer(), gpt.config().nHead(), gpt.config().nEmbd(), gpt.config().blockSize(),
                     gpt.config().vocabSize(), gpt.parameterCount());

@@ -30,6 +30,14 @@ final class ImportCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ByteLevelBpe tokenizer = Vocabularies.read(hf.resolve("tokenizer.json"));
+        // a chat model stays one when its template is the ChatML Millrace renders; another template it would not follow
+        java.util.Optional<String> template = Vocabularies.chatTemplate(hf.resolve("tokenizer_config.json"));
+        boolean chat = template.isPresent() && template.get().equals(millrace.tokenizer.ChatTemplate.JINJA)
+                && millrace.tokenizer.ChatTemplate.supports(tokenizer);
+        if (template.isPresent() && !chat) {
+            System.err.println("warning: " + hf + " has a chat template that is not ChatML as Millrace renders it: imported as a "
+                    + "pretrained model (fine-tune it with ./millrace sft to chat)");
+        }
         try (NDManager root = GptTrainer.newRootManager()) {
             Gpt gpt = HuggingFaceGpt2.load(hf, root);
             TrainSettings demo = TrainSettings.tinyDemo(hf.resolve("tokenizer.json").toString(), tokenizer.vocabSize(),
@@ -40,7 +48,7 @@ final class ImportCommand implements Callable<Integer> {
             try (GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0)) {
                 Path dir = new CheckpointStore(dataDir.resolve("checkpoints"), modelName, demo.keepCheckpoints()).write(
                         trainer, new CheckpointStore.Meta(modelName, gpt.config(), tokenizer.id(), 0, 0, Float.NaN, null,
-                                System.currentTimeMillis(), null, settings.seed()), tokenizer);
+                                System.currentTimeMillis(), null, settings.seed()), tokenizer, chat);
                 System.out.printf("imported %s as %s (%d parameters, tokenizer %s); start the trainer with "
                         + "--data-dir %s --tokenizer %s to continue training it%n", hf, dir, gpt.parameterCount(),
                         tokenizer.id(), dataDir, hf.resolve("tokenizer.json"));

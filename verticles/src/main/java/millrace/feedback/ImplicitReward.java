@@ -29,7 +29,7 @@ public final class ImplicitReward {
         try (NDManager root = GptTrainer.newRootManager()) {
             Gpt p = CheckpointStore.loadModel(policy, root);
             Gpt r = CheckpointStore.loadModel(reference, root);
-            PromptFormat format = PromptFormat.of(CheckpointStore.loadTokenizer(policy));
+            PromptFormat format = PromptFormat.of(policy);
             List<ScoredSequence> sequences = new ArrayList<>();
             for (Pair pair : pairs) sequences.add(format.answer(pair.prompt(), pair.chosen(), p.config().blockSize()));
             for (Pair pair : pairs) sequences.add(format.answer(pair.prompt(), pair.rejected(), p.config().blockSize()));

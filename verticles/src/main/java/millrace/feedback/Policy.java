@@ -108,7 +108,7 @@ final class Policy implements AutoCloseable {
                     : CheckpointStore.resume(weights, trainSettings, root);
             Gpt reference = CheckpointStore.loadModel(base, root);
             ByteLevelBpe tokenizer = CheckpointStore.loadTokenizer(weights);
-            FeedbackTrainer trainer = new FeedbackTrainer(settings, millrace.sft.PromptFormat.of(tokenizer), policy, reference);
+            FeedbackTrainer trainer = new FeedbackTrainer(settings, millrace.sft.PromptFormat.of(weights), policy, reference);
             return new Policy(settings, tokenizer, trainer, base, text);
         } catch (IOException | RuntimeException e) {
             if (policy != null) policy.close();

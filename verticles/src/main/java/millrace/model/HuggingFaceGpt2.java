@@ -24,7 +24,8 @@ public final class HuggingFaceGpt2 {
 
     private HuggingFaceGpt2() {}
 
-    public static void export(Gpt gpt, ByteLevelBpe tokenizer, Path out) throws IOException {
+    /** {@code chat}: a chat model's export carries its chat template, and its answers end at {@code <|im_end|>}. */
+    public static void export(Gpt gpt, ByteLevelBpe tokenizer, boolean chat, Path out) throws IOException {
         Files.createDirectories(out);
         GptConfig c = gpt.config();
         ObjectNode config = JsonSerde.MAPPER.createObjectNode();
@@ -37,10 +38,10 @@ public final class HuggingFaceGpt2 {
                 .put("scale_attn_weights", true).put("tie_word_embeddings", true).put("use_cache", true)
                 .put("bos_token_id", tokenizer.endOfText())
                 // a chat model's answers end at <|im_end|>: transformers' generate stops there
-                .put("eos_token_id", ChatTemplate.supports(tokenizer) ? tokenizer.specials().get(ChatTemplate.END) : tokenizer.endOfText())
+                .put("eos_token_id", chat ? tokenizer.specials().get(ChatTemplate.END) : tokenizer.endOfText())
                 .put("torch_dtype", "float32");
         JsonSerde.MAPPER.writerWithDefaultPrettyPrinter().writeValue(out.resolve("config.json").toFile(), config);
-        Vocabularies.writeHuggingFaceConfig(tokenizer, c.blockSize(), out.resolve("tokenizer_config.json"));
+        Vocabularies.writeHuggingFaceConfig(tokenizer, c.blockSize(), chat, out.resolve("tokenizer_config.json"));
         Vocabularies.writeHuggingFace(tokenizer, out.resolve("tokenizer.json"));
         NDList list = new NDList();
         gpt.parameters().forEach((name, p) -> {

@@ -1,14 +1,17 @@
 package millrace.sft;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import millrace.protocol.ChatMessage;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.ChatTemplate;
+import millrace.train.CheckpointStore;
 
 /**
  * How a model is asked and how it answers: plain continuation (the prompt's tokens, the answer's, then end of text),
- * or, for a chat model — its tokenizer has the chat markers — a ChatML user turn and assistant turn ending at the
+ * or, for a chat model (fine-tuned on conversations), a ChatML user turn and assistant turn ending at the
  * end-of-turn token. Generation, the preference losses and fine-tuning all go through it, so an answer is scored in the
  * format it was produced in.
  */
@@ -21,9 +24,14 @@ public final class PromptFormat {
         this.chat = chat;
     }
 
-    /** The format of a model with this tokenizer: chat when it has the markers. */
-    public static PromptFormat of(ByteLevelBpe tokenizer) {
-        return new PromptFormat(tokenizer, ChatTemplate.supports(tokenizer) ? new ChatTemplate(tokenizer) : null);
+    /** The format of a model with this tokenizer: {@code chat} for a chat model (whose tokenizer has the markers). */
+    public static PromptFormat of(ByteLevelBpe tokenizer, boolean chat) {
+        return new PromptFormat(tokenizer, chat ? new ChatTemplate(tokenizer) : null);
+    }
+
+    /** The format of a checkpoint: chat for a chat model ({@link CheckpointStore#isChatModel}). */
+    public static PromptFormat of(Path checkpoint) throws IOException {
+        return of(CheckpointStore.loadTokenizer(checkpoint), CheckpointStore.isChatModel(checkpoint));
     }
 
     public boolean chat() {
@@ -31,7 +39,7 @@ public final class PromptFormat {
     }
 
     public ChatTemplate template() {
-        if (chat == null) throw new IllegalStateException("not a chat model: its tokenizer has no chat markers");
+        if (chat == null) throw new IllegalStateException("not a chat model: it was not fine-tuned on conversations");
         return chat;
     }
 

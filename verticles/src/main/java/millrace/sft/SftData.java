@@ -1,9 +1,13 @@
 package millrace.sft;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.BufferedReader;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,33 +34,48 @@ public final class SftData {
 
     private SftData() {}
 
+    /** A line longer than this is not an example (a file with no newlines would otherwise fill the heap). */
+    static final int MAX_LINE_BYTES = 1 << 20;
+
+    /** Every line of a file: each decoded on its own, so a line that is not UTF-8 is reported and the next one read. */
     public static Read read(Path file) throws IOException {
         List<SftExample> examples = new ArrayList<>();
         List<BadLine> bad = new ArrayList<>();
-        var decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                .onUnmappableCharacter(CodingErrorAction.REPORT);
-        try (BufferedReader in = new BufferedReader(new java.io.InputStreamReader(Files.newInputStream(file), decoder))) {
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+            ByteArrayOutputStream line = new ByteArrayOutputStream();
             int number = 0;
-            String line;
-            while (true) {
-                try {
-                    line = in.readLine();
-                } catch (CharacterCodingException e) {
-                    bad.add(new BadLine(number + 1, "not UTF-8"));
-                    break; // the reader cannot resynchronise after a bad byte: the rest of the file is reported unread
+            boolean tooLong = false;
+            int b;
+            do {
+                b = in.read();
+                if (b != '\n' && b != -1) {
+                    if (line.size() < MAX_LINE_BYTES) line.write(b);
+                    else tooLong = true;
+                    continue;
                 }
-                if (line == null) break;
+                if (b == -1 && line.size() == 0 && !tooLong) break;
                 number++;
-                if (line.isBlank()) continue;
-                try {
-                    examples.add(parse(line, file.getFileName() + ":" + number));
-                } catch (InvalidPayloadException e) {
-                    bad.add(new BadLine(number, e.getMessage()));
+                if (tooLong) {
+                    bad.add(new BadLine(number, "longer than " + MAX_LINE_BYTES + " bytes"));
+                } else {
+                    try {
+                        String text = STRICT_UTF8.get().decode(ByteBuffer.wrap(line.toByteArray())).toString();
+                        if (!text.isBlank()) examples.add(parse(text, file.getFileName() + ":" + number));
+                    } catch (CharacterCodingException e) {
+                        bad.add(new BadLine(number, "not UTF-8"));
+                    } catch (InvalidPayloadException e) {
+                        bad.add(new BadLine(number, e.getMessage()));
+                    }
                 }
-            }
+                line.reset();
+                tooLong = false;
+            } while (b != -1);
         }
         return new Read(examples, bad);
     }
+
+    private static final ThreadLocal<CharsetDecoder> STRICT_UTF8 = ThreadLocal.withInitial(() -> StandardCharsets.UTF_8
+            .newDecoder().onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT));
 
     /** One line as an example; its id is a hash of its turns, so the same example is the same id anywhere. */
     public static SftExample parse(String line, String source) {

@@ -42,6 +42,7 @@ import org.apache.kafka.common.TopicPartition;
 public final class SftRun implements AutoCloseable {
     private static final String EPOCH = "sft.epoch";
     private static final String NEXT = "sft.next";
+    private static final String TOPIC_POSITION = "sft.p"; // + partition: the next offset to read
 
     private final SftSettings settings;
     private final CheckpointStore store;
@@ -65,7 +66,7 @@ public final class SftRun implements AutoCloseable {
             Optional<Path> latest = store.latest();
             if (latest.isPresent()) {
                 CheckpointStore.Meta meta = CheckpointStore.readMeta(latest.get());
-                if (!meta.positions().containsKey(EPOCH) && !meta.positions().keySet().stream().anyMatch(k -> k.startsWith("sft.p"))) {
+                if (!meta.positions().containsKey(EPOCH) && !meta.positions().keySet().stream().anyMatch(k -> k.startsWith(TOPIC_POSITION))) {
                     throw new IllegalArgumentException(settings.modelName() + " already names a model that is not a fine-tuning run ("
                             + latest.get() + "): choose another --model-name");
                 }
@@ -83,14 +84,15 @@ public final class SftRun implements AutoCloseable {
                 }
                 trainer = new GptTrainer(trainSettings(grown.config(), tokenizer.id()), this.root, grown, 0, 0);
                 resumedAt = Map.of();
-                log.accept("fine-tuning " + settings.base() + " as " + settings.modelName() + ": vocabulary "
-                        + base.config().vocabSize() + " -> " + tokenizer.vocabSize() + " (the chat markers)");
+                log.accept("fine-tuning " + settings.base() + " as " + settings.modelName() + (base.config().vocabSize() == tokenizer.vocabSize()
+                        ? ": its vocabulary has the chat markers"
+                        : ": vocabulary " + base.config().vocabSize() + " -> " + tokenizer.vocabSize() + " (the chat markers)"));
             }
         } catch (IOException | RuntimeException e) {
             this.root.close();
             throw e;
         }
-        this.format = PromptFormat.of(tokenizer);
+        this.format = PromptFormat.of(tokenizer, true);
         this.startStep = trainer.step();
     }
 
@@ -145,6 +147,8 @@ public final class SftRun implements AutoCloseable {
         int perEpoch = (rows.size() + settings.batchSize() - 1) / settings.batchSize();
         long total = settings.maxSteps() > 0 ? Math.min(settings.maxSteps(), (long) perEpoch * settings.epochs())
                 : (long) perEpoch * settings.epochs();
+        // the cosine ends at the run's last step, now that the data says which it is
+        trainer.useSchedule(new LearningRateSchedule(settings.learningRate(), settings.minLearningRate(), settings.warmupSteps(), total));
         int epoch = Integer.parseInt(resumedAt.getOrDefault(EPOCH, "0"));
         int next = Integer.parseInt(resumedAt.getOrDefault(NEXT, "0"));
         Progress progress = new Progress(total);
@@ -181,7 +185,9 @@ public final class SftRun implements AutoCloseable {
 
     /**
      * Examples from {@code millrace.sft} as they come, from the offsets of the newest checkpoint, until
-     * {@code maxSteps}: a streaming instruction set. Bad records are counted and skipped.
+     * {@code maxSteps}: a streaming instruction set. Bad records are counted and skipped. A checkpoint's offsets stop
+     * at the first example not yet trained in each partition, so one polled but still waiting for its batch is read
+     * again after a restart, not lost.
      */
     public long trainTopic(KafkaSettings kafka) throws IOException {
         Progress progress = new Progress(settings.maxSteps());
@@ -190,41 +196,50 @@ public final class SftRun implements AutoCloseable {
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null, settings.batchSize()))) {
             List<TopicPartition> partitions = TopicReader.partitions(consumer, Topics.SFT);
             consumer.assign(partitions);
-            Map<String, String> positions = new HashMap<>();
+            Map<Integer, Long> consumed = new HashMap<>(); // per partition, the offset after the last record read
             for (TopicPartition tp : partitions) {
-                long at = Long.parseLong(resumedAt.getOrDefault("sft.p" + tp.partition(), "0"));
+                long at = Long.parseLong(resumedAt.getOrDefault(TOPIC_POSITION + tp.partition(), "0"));
                 consumer.seek(tp, at);
-                positions.put("sft.p" + tp.partition(), Long.toString(at));
+                consumed.put(tp.partition(), at);
             }
-            List<Row> waiting = new ArrayList<>();
+            List<Waiting> waiting = new ArrayList<>();
             while (trainer.step() < settings.maxSteps()) {
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    positions.put("sft.p" + r.partition(), Long.toString(r.offset() + 1));
+                    consumed.put(r.partition(), r.offset() + 1);
                     try {
                         SftExample e = JsonSerde.sftExamples().fromBytes(r.value());
-                        waiting.addAll(rows(List.of(e)));
+                        for (Row row : rows(List.of(e))) waiting.add(new Waiting(row, r.partition(), r.offset()));
                     } catch (InvalidPayloadException bad) {
                         Metrics.SFT_EXAMPLES.labelValues("malformed").inc();
                         log.accept(Topics.SFT + "/" + r.partition() + "@" + r.offset() + " is not an example: " + bad.getMessage());
                     }
                 }
                 if (waiting.size() < settings.batchSize()) continue;
-                List<Row> batch = new ArrayList<>(waiting.subList(0, settings.batchSize()));
+                List<Waiting> batch = new ArrayList<>(waiting.subList(0, settings.batchSize()));
                 waiting.subList(0, settings.batchSize()).clear();
-                SftStep.Result result = SftStep.step(trainer, batch.stream().map(Row::sequence).toList());
-                for (Row row : batch) trained.append("topic\t").append(row.id()).append('\n');
+                SftStep.Result result = SftStep.step(trainer, batch.stream().map(w -> w.row().sequence()).toList());
+                for (Waiting w : batch) trained.append("topic\t").append(w.row().id()).append(result.skipped() ? "\tdropped\n" : "\n");
                 Metrics.SFT_EXAMPLES.labelValues("trained").inc(batch.size());
                 progress.step(result, 0);
-                // a checkpoint names offsets only when no consumed example waits: those before them are all trained
-                if (waiting.isEmpty() && (trainer.step() >= settings.maxSteps()
-                        || System.currentTimeMillis() - lastCheckpoint >= settings.checkpointEverySeconds() * 1000)) {
-                    checkpoint(positions, trained, result.loss());
+                if (trainer.step() >= settings.maxSteps()
+                        || System.currentTimeMillis() - lastCheckpoint >= settings.checkpointEverySeconds() * 1000) {
+                    checkpoint(topicPositions(consumed, waiting), trained, result.loss());
                     lastCheckpoint = System.currentTimeMillis();
                 }
             }
-            if (!trained.isEmpty()) checkpoint(positions, trained, Float.NaN);
         }
         return trainer.step() - startStep;
+    }
+
+    /** An example read from the topic that waits for a batch, and where it was read. */
+    private record Waiting(Row row, int partition, long offset) {}
+
+    private static Map<String, String> topicPositions(Map<Integer, Long> consumed, List<Waiting> waiting) {
+        Map<Integer, Long> next = new HashMap<>(consumed);
+        for (Waiting w : waiting) next.merge(w.partition(), w.offset(), Math::min);
+        Map<String, String> out = new HashMap<>();
+        next.forEach((partition, offset) -> out.put(TOPIC_POSITION + partition, Long.toString(offset)));
+        return out;
     }
 
     private List<Integer> order(int n, int epoch) {
@@ -240,7 +255,7 @@ public final class SftRun implements AutoCloseable {
         trained.setLength(0);
         Path dir = store.write(trainer, new CheckpointStore.Meta(settings.modelName(), trainer.model().config(),
                 tokenizer.id(), trainer.step(), trainer.tokensSeen(), loss, null, System.currentTimeMillis(), positions,
-                trainer.seed()), tokenizer);
+                trainer.seed()), tokenizer, true);
         log.accept("checkpoint at step " + trainer.step() + " in " + dir);
     }
 

@@ -41,13 +41,13 @@ public final class SftStep {
     }
 
     /** The mean negative log-likelihood of the scored tokens, without gradients (held-out evaluation). */
-    public static double loss(GptTrainer trainer, List<ScoredSequence> examples) {
+    public static double loss(millrace.model.Gpt gpt, NDManager root, List<ScoredSequence> examples) {
         double nll = 0;
         long scored = 0;
-        for (List<ScoredSequence> part : passes(examples, trainer.model().config().vocabSize())) {
-            try (NDManager scope = trainer.root().newSubManager()) {
-                trainer.model().attachTo(scope);
-                nll -= ScoredSequence.logProbSums(trainer.model(), part, scope).stopGradient().sum().getFloat();
+        for (List<ScoredSequence> part : passes(examples, gpt.config().vocabSize())) {
+            try (NDManager scope = root.newSubManager()) {
+                gpt.attachTo(scope);
+                nll -= ScoredSequence.logProbSums(gpt, part, scope).stopGradient().sum().getFloat();
                 scored += part.stream().mapToInt(ScoredSequence::scoredCount).sum();
             }
         }

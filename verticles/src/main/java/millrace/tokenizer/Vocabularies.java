@@ -235,12 +235,13 @@ public final class Vocabularies {
 
     /**
      * Hugging Face's {@code tokenizer_config.json} for a vocabulary: a fast GPT-2 tokenizer, no prefix space; for a chat
-     * vocabulary (with the chat markers) also the {@code chat_template} and {@code <|im_end|>} as the end of sequence,
-     * so that {@code transformers}' {@code apply_chat_template} and {@code generate} behave as Millrace does.
+     * model (fine-tuned on conversations: a vocabulary that merely has the markers is not one) also the
+     * {@code chat_template} and {@code <|im_end|>} as the end of sequence, so that {@code transformers}'
+     * {@code apply_chat_template} and {@code generate} behave as Millrace does — and Millrace knows the model for one.
      */
-    public static void writeHuggingFaceConfig(ByteLevelBpe bpe, int maxLength, Path file) throws IOException {
+    public static void writeHuggingFaceConfig(ByteLevelBpe bpe, int maxLength, boolean chat, Path file) throws IOException {
+        if (chat && !ChatTemplate.supports(bpe)) throw new IllegalArgumentException("a chat model's tokenizer needs the chat markers");
         ObjectNode c = JsonSerde.MAPPER.createObjectNode();
-        boolean chat = ChatTemplate.supports(bpe);
         c.put("tokenizer_class", "GPT2TokenizerFast").put("model_max_length", maxLength)
                 .put("bos_token", "<|endoftext|>").put("eos_token", chat ? ChatTemplate.END : "<|endoftext|>")
                 .put("unk_token", "<|endoftext|>").put("pad_token", "<|endoftext|>").put("add_prefix_space", false);

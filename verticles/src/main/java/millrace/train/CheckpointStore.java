@@ -53,8 +53,15 @@ public final class CheckpointStore {
         this.keep = keep;
     }
 
+    /** A pretrained model's checkpoint. */
     public Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer) throws IOException {
-        Path target = writeAtomically(dir, String.format("step-%09d", meta.step()), tmp -> writeFiles(tmp, trainer, meta, tokenizer));
+        return write(trainer, meta, tokenizer, false);
+    }
+
+    /** A checkpoint; {@code chat} for a model fine-tuned on conversations ({@link #isChatModel}). */
+    public Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer, boolean chat) throws IOException {
+        Path target = writeAtomically(dir, String.format("step-%09d", meta.step()),
+                tmp -> writeFiles(tmp, trainer, meta, tokenizer, chat));
         prune();
         return target;
     }
@@ -85,10 +92,19 @@ public final class CheckpointStore {
     }
 
     /** A checkpoint's files: weights, optimizer state, the facts beside them, the tokenizer. */
-    public static void writeFiles(Path dir, GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer) throws IOException {
+    public static void writeFiles(Path dir, GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer, boolean chat) throws IOException {
         writeState(dir, trainer, meta);
         Vocabularies.writeHuggingFace(tokenizer, dir.resolve(TOKENIZER));
-        Vocabularies.writeHuggingFaceConfig(tokenizer, meta.config().blockSize(), dir.resolve(TOKENIZER_CONFIG));
+        Vocabularies.writeHuggingFaceConfig(tokenizer, meta.config().blockSize(), chat, dir.resolve(TOKENIZER_CONFIG));
+    }
+
+    /**
+     * Whether a checkpoint is a chat model — fine-tuned on conversations, so prompts go through its chat template: its
+     * {@code tokenizer_config.json} names one, as Hugging Face marks chat models. A pretrained model whose vocabulary
+     * has the markers (every trained one does) is not.
+     */
+    public static boolean isChatModel(Path checkpoint) throws IOException {
+        return Vocabularies.chatTemplate(checkpoint.resolve(TOKENIZER_CONFIG)).isPresent();
     }
 
     /** A checkpoint's files, its tokenizer copied from another checkpoint of the same (faster than writing it again). */

@@ -26,7 +26,7 @@ public final class GptTrainer implements AutoCloseable {
     public record StepResult(long step, float loss, float gradNorm, float learningRate, int tokens, double seconds,
             boolean skipped, boolean overflowed) {}
 
-    private final TrainSettings settings;
+    private TrainSettings settings;
     private final NDManager root;
     private final Gpt model;
     private final AdamW optimizer;
@@ -54,6 +54,11 @@ public final class GptTrainer implements AutoCloseable {
     /** The root manager for {@code settings}' device (a GPU when asked for, or when {@code auto} finds one). */
     public static NDManager newRootManager(TrainSettings settings) {
         return NDManager.newBaseManager(settings.resolveDevice(), "PyTorch");
+    }
+
+    /** Replaces the learning-rate schedule (a fine-tuning run knows its length only once it has read its data). */
+    public void useSchedule(millrace.model.LearningRateSchedule schedule) {
+        settings = settings.withSchedule(schedule);
     }
 
     /** The loss scale of fp16 training (1 in fp32). */

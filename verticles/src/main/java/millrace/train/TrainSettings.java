@@ -89,6 +89,11 @@ public record TrainSettings(
         return gpu ? ai.djl.Device.gpu() : ai.djl.Device.cpu();
     }
 
+    public TrainSettings withSchedule(LearningRateSchedule newSchedule) {
+        return new TrainSettings(modelName, model, tokenizer, batchSize, newSchedule, clipNorm, adam, seed,
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, precision, device, maxSteps);
+    }
+
     public TrainSettings withSeed(long newSeed) {
         return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, newSeed,
                 checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, precision, device, maxSteps);

@@ -83,6 +83,8 @@ final class ArenaHandler {
         SamplingForm form;
         try {
             form = SamplingForm.parse(body);
+            // the feedback role scores a rated answer in the served model's own format: a comparison is always in it
+            if (form.chat() != null) throw new InvalidPayloadException("chat", "a comparison is always in the served model's own format");
         } catch (InvalidPayloadException e) {
             Http.invalid(ctx, route, e);
             return;
@@ -90,8 +92,8 @@ final class ArenaHandler {
         String id = Comparisons.newId();
         long seed = form.settings().seed();
         long started = System.nanoTime();
-        // a chat model answers raters in turns, unless the request says otherwise
-        generations.run(ctx, route, form.prompt(), form.settings(), new long[] {seed, seed + 1}, form.stream(), form.chat(), false,
+        // a chat model answers raters in turns (null: the model's own format)
+        generations.run(ctx, route, form.prompt(), form.settings(), new long[] {seed, seed + 1}, form.stream(), null, false,
                 new JsonObject().put("comparisonId", id), result -> {
                     if (result.cancelled()) return null; // nobody saw the answers: nothing to rate
                     Metrics.WEB_COMPARE_SECONDS.observe((System.nanoTime() - started) / 1e9);

@@ -37,13 +37,14 @@ public final class Generator implements AutoCloseable {
     private final ByteLevelBpe tokenizer;
     private final PromptFormat format;
 
-    private Generator(Path checkpoint, NDManager root, Gpt model, CheckpointStore.Meta meta, ByteLevelBpe tokenizer) {
+    private Generator(Path checkpoint, NDManager root, Gpt model, CheckpointStore.Meta meta, ByteLevelBpe tokenizer,
+            boolean chat) {
         this.checkpoint = checkpoint;
         this.root = root;
         this.model = model;
         this.meta = meta;
         this.tokenizer = tokenizer;
-        this.format = PromptFormat.of(tokenizer);
+        this.format = PromptFormat.of(tokenizer, chat);
     }
 
     /** Loads a checkpoint directory (weights, configuration and tokenizer) into a manager of its own. */
@@ -53,7 +54,8 @@ public final class Generator implements AutoCloseable {
         try {
             CheckpointStore.Meta meta = CheckpointStore.readMeta(checkpoint);
             ByteLevelBpe tokenizer = CheckpointStore.loadTokenizer(checkpoint);
-            return new Generator(checkpoint, root, CheckpointStore.loadModel(checkpoint, root), meta, tokenizer);
+            return new Generator(checkpoint, root, CheckpointStore.loadModel(checkpoint, root), meta, tokenizer,
+                    CheckpointStore.isChatModel(checkpoint));
         } catch (IOException | RuntimeException e) {
             root.close();
             throw e;
@@ -68,14 +70,14 @@ public final class Generator implements AutoCloseable {
         return meta;
     }
 
-    /** Asked to answer in turns, a model that has no chat markers. */
+    /** Asked to answer in turns, a model that is not a chat model. */
     public static final class NotChat extends IllegalArgumentException {
         NotChat() {
-            super("not a chat model: its tokenizer has no chat markers (fine-tune one with ./millrace sft)");
+            super("not a chat model: it was not fine-tuned on conversations (make one with ./millrace sft)");
         }
     }
 
-    /** Whether this is a chat model (its tokenizer has the chat markers): it can answer in turns. */
+    /** Whether this is a chat model (fine-tuned on conversations): it can answer in turns. */
     public boolean chat() {
         return format.chat();
     }

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import io.vertx.core.json.JsonObject;
 import millrace.metrics.Metrics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -162,6 +163,12 @@ final class ServingModel implements AutoCloseable {
     Policy serving() {
         Loaded s = serving;
         return s == null ? null : s.policy();
+    }
+
+    /** What the page and {@code /api/policy} say is served: the policy, and whether it is a chat model. */
+    JsonObject servingJson() {
+        Loaded s = serving;
+        return s == null ? null : JsonObject.mapFrom(s.policy()).put("chat", s.generator().chat());
     }
 
     synchronized Policy wanted() {

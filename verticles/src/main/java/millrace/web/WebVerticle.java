@@ -124,9 +124,9 @@ public final class WebVerticle extends VerticleBase {
 
     private void onStatus(String json) {
         status = new JsonObject(json);
-        ServingModel.Policy now = serving.serving();
+        JsonObject now = serving.servingJson();
         if (now != null) {
-            status.put("serving", JsonObject.mapFrom(now));
+            status.put("serving", now);
             json = status.encode();
         }
         JsonObject policy = status.getJsonObject("policy", new JsonObject()).getJsonObject(settings.model());
@@ -164,7 +164,7 @@ public final class WebVerticle extends VerticleBase {
         ServingModel.Policy now = serving.serving();
         ServingModel.Policy next = serving.wanted();
         JsonObject body = new JsonObject().put("model", settings.model())
-                .put("serving", now == null ? null : JsonObject.mapFrom(now))
+                .put("serving", serving.servingJson())
                 .put("next", next == null || next.equals(now) ? null : JsonObject.mapFrom(next))
                 .put("models", status == null ? new JsonObject() : status.getJsonObject("policy", new JsonObject()));
         Http.json(ctx, "policy", 200, body);

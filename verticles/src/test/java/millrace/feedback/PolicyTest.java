@@ -113,7 +113,7 @@ class PolicyTest {
         try (Policy p = Policy.fromBase(settings(100f, 0.2f), base, TEXT)) {
             p.update(first, range(300), range(305), Set.of());
             version = CheckpointStore.writeAtomically(dir.resolve("versions"), "v", d ->
-                    CheckpointStore.writeFiles(d, p.trainer(), p.checkpointMeta(2), p.tokenizer()));
+                    CheckpointStore.writeFiles(d, p.trainer(), p.checkpointMeta(2), p.tokenizer(), false));
             PolicyStore.Update u = p.updates().get(0);
             p.update(second, range(305), range(310), Set.of());
             uninterrupted = weights(p);

@@ -45,6 +45,33 @@ class GptTest {
     }
 
     @Test
+    void aGrownVocabularyKeepsEveryWeightAndGivesTheNewTokensTheMeanRow() {
+        try (NDManager root = GptTrainer.newRootManager();
+                Gpt small = Gpt.initialize(GptConfig.tiny(50, 8), root);
+                Gpt grown = small.withVocabulary(52, root)) {
+            assertEquals(52, grown.config().vocabSize());
+            for (var e : small.parameters().entrySet()) {
+                float[] before = e.getValue().toFloatArray();
+                float[] after = grown.parameters().get(e.getKey()).toFloatArray();
+                assertArrayEquals(before, java.util.Arrays.copyOf(after, before.length), 0f, e.getKey());
+                if (!e.getKey().equals("wte.weight")) {
+                    assertEquals(before.length, after.length, e.getKey());
+                    continue;
+                }
+                int width = 64;
+                for (int row = 50; row < 52; row++) {
+                    for (int c = 0; c < width; c++) {
+                        double mean = 0;
+                        for (int r = 0; r < 50; r++) mean += before[r * width + c] / 50.0;
+                        assertEquals(mean, after[row * width + c], 1e-6, "new row " + row + " column " + c);
+                    }
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> grown.withVocabulary(51, root), "a vocabulary only grows");
+        }
+    }
+
+    @Test
     void presetsHaveTheirAdvertisedSizes() {
         try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
              Gpt small = Gpt.initialize(GptConfig.small(50257, 64), m)) {

@@ -47,15 +47,20 @@ class HuggingFaceExportIT {
         }
     }
 
-    @Test
-    void exportedDirectoryGivesTheSameLogitsAndImportContinuesTraining() throws Exception {
+    /** Plain, and a chat model (fine-tuned: the chat markers are special tokens the export and import must keep). */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void exportedDirectoryGivesTheSameLogitsAndImportContinuesTraining(boolean chat) throws Exception {
         BpeTrainer vocabulary = new BpeTrainer(Pretokenizer.GPT2);
         vocabulary.add(Files.readString(Path.of("../corpus/kjv/65-Jude.txt")));
+        // a trained vocabulary has the chat markers; only a fine-tuned model is a chat model
         ByteLevelBpe tokenizer = vocabulary.train("t", 400, 2, BpeTrainer.DEFAULT_SPECIALS);
-        TrainSettings demo = TrainSettings.tinyDemo("t", tokenizer.vocabSize(), 16);
-        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(tokenizer.vocabSize(), 16), "t", 4,
+        int block = 48;
+        TrainSettings demo = TrainSettings.tinyDemo("t", tokenizer.vocabSize(), block);
+        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(tokenizer.vocabSize(), block), "t", 4,
                 demo.schedule(), demo.clipNorm(), demo.adam(), 3, 60, 2, 0);
-        int[] encoded = tokenizer.encode("Jude, the servant of Jesus Christ, and brother of James");
+        int[] encoded = chat ? tokenizer.encodeWithSpecials("<|im_start|>user\nWho was Jude?<|im_end|>\n<|im_start|>assistant\nA servant")
+                : tokenizer.encode("Jude, the servant of Jesus Christ, and brother of James");
         int[] ids = java.util.Arrays.copyOf(encoded, Math.min(16, encoded.length));
         Path checkpoint;
         float[][] original;
@@ -68,8 +73,14 @@ class HuggingFaceExportIT {
                 for (int i = 0; i < 4; i++) rows.add(r.ints(17, 0, tokenizer.vocabSize()).toArray());
                 trainer.step(rows);
             }
+            if (chat) { // and a fine-tuning step, so that the markers' rows are trained weights
+                var conversation = millrace.sft.PromptFormat.of(tokenizer, true).conversation(List.of(
+                        new millrace.protocol.ChatMessage("user", "Who was Jude?"),
+                        new millrace.protocol.ChatMessage("assistant", "A servant of Jesus Christ.")), block);
+                millrace.sft.SftStep.step(trainer, List.of(conversation));
+            }
             checkpoint = new CheckpointStore(dir.resolve("data/checkpoints"), "m", 2).write(trainer,
-                    new CheckpointStore.Meta("m", settings.model(), tokenizer.id(), 3, 0, 1f, null, 1L, null, 3L), tokenizer);
+                    new CheckpointStore.Meta("m", settings.model(), tokenizer.id(), 3, 0, 1f, null, 1L, null, 3L), tokenizer, chat);
             original = logits(trainer.model(), ids, root);
             trainer.close();
         }
@@ -83,6 +94,19 @@ class HuggingFaceExportIT {
         assertEquals(tokenizer.vocabSize(), config.get("vocab_size").asInt());
         assertEquals("gelu_new", config.get("activation_function").asText());
         assertTrue(Files.exists(hf.resolve("tokenizer.json")));
+        JsonNode tokenizerConfig = JsonSerde.MAPPER.readTree(hf.resolve("tokenizer_config.json").toFile());
+        if (chat) {
+            // transformers users get the same prompt and stop at the same token
+            assertEquals(millrace.tokenizer.ChatTemplate.JINJA, tokenizerConfig.get("chat_template").asText());
+            assertEquals("<|im_end|>", tokenizerConfig.get("eos_token").asText());
+            assertEquals((int) tokenizer.specials().get("<|im_end|>"), config.get("eos_token_id").asInt());
+            JsonNode added = JsonSerde.MAPPER.readTree(hf.resolve("tokenizer.json").toFile()).get("added_tokens");
+            java.util.Map<String, Integer> specials = new java.util.HashMap<>();
+            for (JsonNode t : added) if (t.get("special").asBoolean()) specials.put(t.get("content").asText(), t.get("id").asInt());
+            assertEquals(tokenizer.specials(), specials);
+        } else {
+            assertFalse(tokenizerConfig.has("chat_template"));
+        }
         String header = new String(Files.readAllBytes(hf.resolve("model.safetensors")), 8, 4000, StandardCharsets.ISO_8859_1);
         assertTrue(header.contains("\"transformer.h.0.attn.c_attn.weight\""), header);
         assertTrue(header.contains("\"transformer.wte.weight\""), header);
@@ -121,6 +145,8 @@ class HuggingFaceExportIT {
                 dir.resolve("imported").toString(), "--model-name", "m"));
         Path imported = dir.resolve("imported/checkpoints/m/step-000000000");
         assertEquals(tokenizer.id(), CheckpointStore.loadTokenizer(imported).id());
+        assertEquals(tokenizer.specials(), CheckpointStore.loadTokenizer(imported).specials(), "the special tokens survive");
+        assertEquals(chat, millrace.tokenizer.Vocabularies.chatTemplate(imported.resolve(CheckpointStore.TOKENIZER_CONFIG)).isPresent());
         try (NDManager root = GptTrainer.newRootManager()) {
             GptTrainer resumed = CheckpointStore.resume(imported, settings, root);
             assertArrayEquals(original[0], logits(resumed.model(), ids, root)[0], 0f);

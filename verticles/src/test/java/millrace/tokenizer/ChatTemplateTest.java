@@ -98,7 +98,7 @@ class ChatTemplateTest {
 
     @Test
     void aConversationTooLongForTheContextIsRefusedAndItsLastNewlineLeftOff() {
-        PromptFormat chat = PromptFormat.of(CHAT);
+        PromptFormat chat = PromptFormat.of(CHAT, true);
         ScoredSequence s = chat.conversation(CONVERSATION, 128);
         assertNotNull(s);
         assertEquals(CHAT.specials().get(ChatTemplate.END), s.ids()[s.ids().length - 1]);
@@ -108,7 +108,7 @@ class ChatTemplateTest {
 
     @Test
     void aPlainAnswerIsScoredOnItselfAndItsEndAndCutToTheContext() {
-        PromptFormat plain = PromptFormat.of(R50K);
+        PromptFormat plain = PromptFormat.of(R50K, false);
         assertFalse(plain.chat());
         ScoredSequence s = plain.answer("Is the sky blue?", " yes", 16);
         int[] prompt = R50K.encode("Is the sky blue?");
@@ -124,10 +124,10 @@ class ChatTemplateTest {
         assertTrue(huge.scored()[0], "one prompt token stays, and the answer is cut");
         assertEquals(16, huge.scoredCount());
         // a chat model's answer: scored on the assistant's content and <|im_end|>, not on the template's newline
-        ScoredSequence c = PromptFormat.of(CHAT).answer("Is the sky blue?", "Yes.", 64);
+        ScoredSequence c = PromptFormat.of(CHAT, true).answer("Is the sky blue?", "Yes.", 64);
         assertEquals(CHAT.specials().get(ChatTemplate.END), c.ids()[c.ids().length - 1]);
         assertEquals(R50K.encode("Yes.").length + 1, c.scoredCount());
-        assertEquals(CHAT.specials().get(ChatTemplate.END), PromptFormat.of(CHAT).stopToken());
+        assertEquals(CHAT.specials().get(ChatTemplate.END), PromptFormat.of(CHAT, true).stopToken());
     }
 
     @Test
@@ -135,8 +135,8 @@ class ChatTemplateTest {
         try (var root = GptTrainer.newRootManager(); var scope = root.newSubManager()) {
             Gpt gpt = Gpt.initialize(GptConfig.tiny(CHAT.vocabSize(), 64), root);
             gpt.attachTo(scope);
-            PromptFormat chat = PromptFormat.of(CHAT);
-            List<ScoredSequence> both = List.of(chat.conversation(CONVERSATION, 64), PromptFormat.of(R50K).answer("Is grass green?", " no", 64));
+            PromptFormat chat = PromptFormat.of(CHAT, true);
+            List<ScoredSequence> both = List.of(chat.conversation(CONVERSATION, 64), PromptFormat.of(R50K, false).answer("Is grass green?", " no", 64));
             float[] batch = ScoredSequence.logProbSums(gpt, both, scope).toFloatArray();
             for (int r = 0; r < 2; r++) {
                 ScoredSequence s = both.get(r);

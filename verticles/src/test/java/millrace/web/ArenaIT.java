@@ -183,6 +183,12 @@ class ArenaIT {
         }
         assertFalse(Files.exists(Path.of("file-uploads")), "the body parser wrote an upload to disk");
         assertEquals(400, web.postJson("/api/generate", null, "{\"prompt\":\"" + "p".repeat(4001) + "\"}").statusCode());
+        // the model served is pretrained, not a chat model: asked for a chat turn it says so
+        HttpResponse<String> notChat = web.postJson("/api/generate", null, "{\"prompt\":\"hi\",\"chat\":true}");
+        assertEquals(400, notChat.statusCode());
+        assertEquals("chat", json(notChat).get("field").asText());
+        assertTrue(json(notChat).get("error").asText().contains("./millrace sft"), notChat.body());
+        assertEquals(400, web.postJson("/api/generate", null, "{\"prompt\":\"hi\",\"chat\":\"yes\"}").statusCode());
         assertEquals(404, web.postJson("/api/nothing", token, "{}").statusCode());
         HttpResponse<String> typo = web.postJson("/api/compare", token, "{\"prompt\":\"x\",\"max_tokens\":5}");
         assertEquals(400, typo.statusCode());

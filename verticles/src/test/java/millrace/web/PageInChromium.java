@@ -69,6 +69,28 @@ public final class PageInChromium {
         }
     }
 
+    /**
+     * Opens {@code base} serving a chat model: the generate box offers chat, checked; asks {@code prompt} greedily and
+     * returns the answer box's text once the summary line came.
+     */
+    public static String chat(String base, String prompt) throws Exception {
+        WebDriver driver = open();
+        try {
+            driver.get(base + "/");
+            await("the chat option for a chat model", () -> driver.findElement(By.id("chat-label")).isDisplayed());
+            assertTrue(driver.findElement(By.id("chat")).isSelected(), "chat is on by default for a chat model");
+            driver.findElement(By.id("prompt")).clear();
+            driver.findElement(By.id("prompt")).sendKeys(prompt);
+            driver.findElement(By.id("temperature")).clear();
+            driver.findElement(By.id("temperature")).sendKeys("0");
+            driver.findElement(By.id("generate-button")).click();
+            await("the generation's summary line", () -> text(driver, "answer-meta").contains("tokens in"));
+            return (String) ((JavascriptExecutor) driver).executeScript("return document.getElementById('answer').textContent;");
+        } finally {
+            driver.quit();
+        }
+    }
+
     /** Headless Chromium as root on a machine without a network: no sandbox, no background connections. */
     private static WebDriver open() throws Exception {
         Path profile = Files.createTempDirectory("millrace-chromium");

@@ -41,10 +41,15 @@ public final class WebFixture implements AutoCloseable {
     final HttpClient http = HttpClient.newHttpClient();
 
     WebFixture(Path dir, WebSettings web) throws Exception {
+        this(dir, web, null);
+    }
+
+    /** Serving {@code model}'s checkpoint (announced as {@code web}'s model), or a fresh tiny one when null. */
+    WebFixture(Path dir, WebSettings web, Path model) throws Exception {
         kafka = TestKafka.start(dir.resolve("kafka"), 2);
         try {
-            checkpoint = writeCheckpoint(dir.resolve("data/checkpoints"), "millrace", 0);
-            announce(checkpoint, 0);
+            checkpoint = model != null ? model : writeCheckpoint(dir.resolve("data/checkpoints"), "millrace", 0);
+            announce(kafka.settings("announce"), web.model(), checkpoint);
             TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 16);
             PlatformConfig config = new PlatformConfig(kafka.settings("web-test"), dir.resolve("data"),
                     IngestSettings.of(List.of()), 2, 0, 0, DedupSettings.DEFAULT,

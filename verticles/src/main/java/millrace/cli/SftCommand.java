@@ -1,0 +1,156 @@
+package millrace.cli;
+
+import java.io.BufferedWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import millrace.metrics.Metrics;
+import millrace.protocol.JsonSerde;
+import millrace.protocol.Topics;
+import millrace.sft.GcideInstructions;
+import millrace.sft.SftData;
+import millrace.sft.SftRun;
+import millrace.sft.SftSettings;
+import millrace.train.CheckpointStore;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code millrace sft}: supervised fine-tuning of a checkpoint into a chat model. */
+@Command(name = "sft", mixinStandardHelpOptions = true,
+        description = "Fine-tune a checkpoint on conversations (JSON Lines of {\"prompt\", \"response\"} or {\"messages\"}, "
+                + "or the millrace.sft topic): ChatML turns, loss on the assistant's tokens only; checkpoints in the trainer's "
+                + "format under --data-dir, resumable after a kill.",
+        subcommands = {SftCommand.DataCommand.class})
+final class SftCommand implements Callable<Integer> {
+    @Option(names = "--base", description = "The checkpoint to fine-tune (a pretrained one; not needed to resume a run).")
+    Path base;
+
+    @Option(names = "--data", description = "A JSON Lines file of examples.")
+    Path data;
+
+    @Option(names = "--from-topic", description = "Read examples from millrace.sft instead of a file (with --kafka, or the data dir's broker).")
+    boolean fromTopic;
+
+    @Option(names = "--kafka", description = "Bootstrap servers, for --from-topic (default: the embedded broker of --data-dir).")
+    String kafka;
+
+    @Option(names = "--data-dir", defaultValue = "millrace-data", description = "Where checkpoints go (default: ${DEFAULT-VALUE}).")
+    Path dataDir;
+
+    @Option(names = "--model-name", description = "The fine-tuned model's name (default: the base's name + \"-chat\").")
+    String modelName;
+
+    @Option(names = "--epochs", defaultValue = "3", description = "Passes over the file (default: ${DEFAULT-VALUE}).")
+    int epochs;
+
+    @Option(names = "--batch-size", defaultValue = "16", description = "Examples per step (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--lr", defaultValue = "3e-4", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    float lr;
+
+    @Option(names = "--min-lr", defaultValue = "3e-5", description = "Learning rate at the last step, after the cosine (default: ${DEFAULT-VALUE}).")
+    float minLr;
+
+    @Option(names = "--warmup-steps", defaultValue = "20", description = "Linear warm-up (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--max-steps", defaultValue = "0", description = "Stop after this many steps (0: after the epochs; required with --from-topic).")
+    long maxSteps;
+
+    @Option(names = "--seed", defaultValue = "1337", description = "Seed of each epoch's order (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--checkpoint-every", defaultValue = "30", description = "Seconds between checkpoints (default: ${DEFAULT-VALUE}).")
+    long checkpointEvery;
+
+    @Option(names = "--keep-checkpoints", defaultValue = "3", description = "Checkpoints kept (default: ${DEFAULT-VALUE}).")
+    int keep;
+
+    @Override
+    public Integer call() throws Exception {
+        if ((data == null) == !fromTopic) throw new IllegalArgumentException("give --data FILE or --from-topic");
+        if (data != null && !Files.isRegularFile(data)) throw new IllegalArgumentException("no such file: " + data);
+        Metrics.init();
+        String name = modelName;
+        if (name == null) {
+            if (base == null) throw new IllegalArgumentException("--model-name is required without --base");
+            name = CheckpointStore.readMeta(CheckpointStore.requireCheckpoint(base)).model() + "-chat";
+        }
+        Path resumeBase = base != null ? base : dataDir.resolve("checkpoints").resolve(name);
+        SftSettings settings = new SftSettings(name, resumeBase, data, epochs, batchSize, lr, minLr, warmup, maxSteps, seed,
+                checkpointEvery, keep);
+        try (SftRun run = new SftRun(settings, dataDir, line -> System.err.println(line))) {
+            long steps;
+            if (data != null) {
+                SftData.Read read = SftData.read(data);
+                for (SftData.BadLine bad : read.bad().subList(0, Math.min(10, read.bad().size()))) {
+                    System.err.println(data + ":" + bad.line() + ": skipped: " + bad.reason());
+                }
+                Metrics.SFT_EXAMPLES.labelValues("malformed").inc(read.bad().size());
+                List<SftRun.Row> rows = run.rows(read.examples());
+                System.err.printf("%s: %d examples, %d lines skipped, %d fit the context%n", data, read.examples().size(),
+                        read.bad().size(), rows.size());
+                steps = run.trainFile(rows);
+            } else {
+                try (BrokerAccess access = BrokerAccess.open(kafka, dataDir, "sft", List.of(Topics.SFT))) {
+                    steps = run.trainTopic(access.settings());
+                }
+            }
+            System.out.println("fine-tuned " + steps + " steps; checkpoints in " + dataDir.resolve("checkpoints").resolve(name).toAbsolutePath());
+        }
+        return 0;
+    }
+
+    @Command(name = "data", mixinStandardHelpOptions = true,
+            description = "Build a small instruction set from installed real data: gcide (Debian's dict-gcide: \"What does the "
+                    + "word X mean?\" → its first sense), with a fixed held-out split.")
+    static final class DataCommand implements Callable<Integer> {
+        @picocli.CommandLine.Parameters(index = "0", description = "The source: gcide.")
+        String source;
+
+        @Option(names = "--out", required = true, description = "Directory for train.jsonl and heldout.jsonl.")
+        Path out;
+
+        @Option(names = "--dict", defaultValue = "/usr/share/dictd/gcide.dict.dz", description = "The dictionary (default: ${DEFAULT-VALUE}; apt-get install dict-gcide).")
+        Path dict;
+
+        @Option(names = "--max-examples", defaultValue = "12000", description = "Examples in all, before the split (default: ${DEFAULT-VALUE}).")
+        int max;
+
+        @Option(names = "--max-words", defaultValue = "8", description = "Definitions of at most this many words: short answers a small model can learn to end (default: ${DEFAULT-VALUE}).")
+        int maxWords;
+
+        @Option(names = "--heldout-share", defaultValue = "0.05", description = "Share of words held out (default: ${DEFAULT-VALUE}).")
+        double heldoutShare;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!source.equals("gcide")) throw new IllegalArgumentException("unknown source '" + source + "' (gcide)");
+            if (!Files.isRegularFile(dict)) throw new IllegalArgumentException("no dictionary at " + dict + " (apt-get install dict-gcide)");
+            List<GcideInstructions.Entry> entries = GcideInstructions.read(dict).stream()
+                    .filter(e -> e.response().split("\\s+").length <= maxWords).toList();
+            Files.createDirectories(out);
+            int train = 0;
+            int held = 0;
+            try (BufferedWriter t = Files.newBufferedWriter(out.resolve("train.jsonl"), StandardCharsets.UTF_8);
+                    BufferedWriter h = Files.newBufferedWriter(out.resolve("heldout.jsonl"), StandardCharsets.UTF_8)) {
+                for (GcideInstructions.Entry e : entries.subList(0, Math.min(max, entries.size()))) {
+                    String line = JsonSerde.MAPPER.createObjectNode().put("prompt", e.prompt()).put("response", e.response()) + "\n";
+                    if (GcideInstructions.heldOut(e.word(), heldoutShare)) {
+                        h.write(line);
+                        held++;
+                    } else {
+                        t.write(line);
+                        train++;
+                    }
+                }
+            }
+            System.out.printf("%d words with a clean first sense of at most %d words in %s; wrote %d training and %d held-out "
+                    + "examples to %s%n", entries.size(), maxWords, dict, train, held, out.toAbsolutePath());
+            return 0;
+        }
+    }
+}
