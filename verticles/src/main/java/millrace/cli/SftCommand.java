@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import millrace.metrics.Metrics;
-import millrace.protocol.JsonSerde;
 import millrace.protocol.Topics;
 import millrace.sft.GcideInstructions;
 import millrace.sft.SftData;
@@ -22,7 +21,7 @@ import picocli.CommandLine.Option;
         description = "Fine-tune a checkpoint on conversations (JSON Lines of {\"prompt\", \"response\"} or {\"messages\"}, "
                 + "or the millrace.sft topic): ChatML turns, loss on the assistant's tokens only; checkpoints in the trainer's "
                 + "format under --data-dir, resumable after a kill.",
-        subcommands = {SftCommand.DataCommand.class})
+        subcommands = {SftCommand.DataCommand.class, SftCommand.PublishCommand.class})
 final class SftCommand implements Callable<Integer> {
     @Option(names = "--base", description = "The checkpoint to fine-tune (a pretrained one; not needed to resume a run).")
     Path base;
@@ -69,6 +68,11 @@ final class SftCommand implements Callable<Integer> {
     @Option(names = "--keep-checkpoints", defaultValue = "3", description = "Checkpoints kept (default: ${DEFAULT-VALUE}).")
     int keep;
 
+    @Option(names = "--packing", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Pack examples back to back into rows of the model's context, each still seeing only itself "
+                    + "(default); --no-packing: each example its own row, padded to the batch's longest.")
+    boolean packing;
+
     @Override
     public Integer call() throws Exception {
         if ((data == null) == !fromTopic) throw new IllegalArgumentException("give --data FILE or --from-topic");
@@ -81,7 +85,7 @@ final class SftCommand implements Callable<Integer> {
         }
         Path resumeBase = base != null ? base : dataDir.resolve("checkpoints").resolve(name);
         SftSettings settings = new SftSettings(name, resumeBase, data, epochs, batchSize, lr, minLr, warmup, maxSteps, seed,
-                checkpointEvery, keep);
+                checkpointEvery, keep, packing);
         try (SftRun run = new SftRun(settings, dataDir, line -> System.err.println(line))) {
             long steps;
             if (data != null) {
@@ -102,6 +106,40 @@ final class SftCommand implements Callable<Integer> {
             System.out.println("fine-tuned " + steps + " steps; checkpoints in " + dataDir.resolve("checkpoints").resolve(name).toAbsolutePath());
         }
         return 0;
+    }
+
+    @Command(name = "publish", mixinStandardHelpOptions = true,
+            description = "Put the examples of a JSON Lines file on millrace.sft (acknowledged by every replica), where "
+                    + "./millrace sft --from-topic reads them; bad lines are reported with their number and skipped.")
+    static final class PublishCommand implements Callable<Integer> {
+        @picocli.CommandLine.Parameters(index = "0", description = "A JSON Lines file of examples.")
+        Path file;
+
+        @Option(names = "--kafka", description = "Bootstrap servers (default: the embedded broker of --data-dir).")
+        String kafka;
+
+        @Option(names = "--data-dir", defaultValue = "millrace-data", description = "Its embedded broker (default: ${DEFAULT-VALUE}).")
+        Path dataDir;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!Files.isRegularFile(file)) throw new IllegalArgumentException("no such file: " + file);
+            SftData.Read read = SftData.read(file);
+            for (SftData.BadLine bad : read.bad().subList(0, Math.min(10, read.bad().size()))) {
+                System.err.println(file + ":" + bad.line() + ": skipped: " + bad.reason());
+            }
+            try (BrokerAccess access = BrokerAccess.open(kafka, dataDir, "sft-publish", List.of(Topics.SFT));
+                    var producer = new org.apache.kafka.clients.producer.KafkaProducer<String, byte[]>(access.settings().producer("sft-publish"))) {
+                List<java.util.concurrent.Future<?>> sent = new java.util.ArrayList<>();
+                for (var e : read.examples()) {
+                    sent.add(producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(Topics.SFT, e.id(),
+                            millrace.protocol.JsonSerde.sftExamples().toBytes(e))));
+                }
+                for (var f : sent) f.get(); // every one acknowledged, or the command fails
+            }
+            System.out.printf("published %d examples to %s; %d lines skipped%n", read.examples().size(), Topics.SFT, read.bad().size());
+            return 0;
+        }
     }
 
     @Command(name = "data", mixinStandardHelpOptions = true,
@@ -130,15 +168,14 @@ final class SftCommand implements Callable<Integer> {
         public Integer call() throws Exception {
             if (!source.equals("gcide")) throw new IllegalArgumentException("unknown source '" + source + "' (gcide)");
             if (!Files.isRegularFile(dict)) throw new IllegalArgumentException("no dictionary at " + dict + " (apt-get install dict-gcide)");
-            List<GcideInstructions.Entry> entries = GcideInstructions.read(dict).stream()
-                    .filter(e -> e.response().split("\\s+").length <= maxWords).toList();
+            List<GcideInstructions.Entry> entries = GcideInstructions.read(dict, maxWords);
             Files.createDirectories(out);
             int train = 0;
             int held = 0;
             try (BufferedWriter t = Files.newBufferedWriter(out.resolve("train.jsonl"), StandardCharsets.UTF_8);
                     BufferedWriter h = Files.newBufferedWriter(out.resolve("heldout.jsonl"), StandardCharsets.UTF_8)) {
                 for (GcideInstructions.Entry e : entries.subList(0, Math.min(max, entries.size()))) {
-                    String line = JsonSerde.MAPPER.createObjectNode().put("prompt", e.prompt()).put("response", e.response()) + "\n";
+                    String line = e.jsonLine() + "\n";
                     if (GcideInstructions.heldOut(e.word(), heldoutShare)) {
                         h.write(line);
                         held++;

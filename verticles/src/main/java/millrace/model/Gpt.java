@@ -38,6 +38,9 @@ public final class Gpt implements AutoCloseable {
      *  without, and GELU. */
     private final TorchScriptModule attentionTraining;
     private final TorchScriptModule attentionInference;
+    /** The same with a mask of its own per row (packed sequences): with the config's dropout and without. */
+    private final TorchScriptModule maskedAttentionTraining;
+    private final TorchScriptModule maskedAttentionInference;
     private final TorchScriptModule gelu;
     private final TorchScriptModule toFp16;
     private boolean fused = true;
@@ -48,6 +51,9 @@ public final class Gpt implements AutoCloseable {
         this.attentionInference = causalAttention((PtNDManager) manager, 0f);
         this.attentionTraining = config.dropout() == 0f ? attentionInference
                 : causalAttention((PtNDManager) manager, config.dropout());
+        this.maskedAttentionInference = maskedAttention((PtNDManager) manager, 0f);
+        this.maskedAttentionTraining = config.dropout() == 0f ? maskedAttentionInference
+                : maskedAttention((PtNDManager) manager, config.dropout());
         this.gelu = TorchScriptModule.compile((PtNDManager) manager, "GeluTanh",
                 "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
                 + "    return torch.gelu(x, approximate=\"tanh\")\n");
@@ -231,18 +237,52 @@ public final class Gpt implements AutoCloseable {
     }
 
     private NDArray hidden(NDArray idx, boolean training, KvCache cache) {
-        long b = idx.getShape().get(0);
         long t = idx.getShape().get(1);
         int past = cache == null ? 0 : cache.length;
         if (past + t > config.blockSize()) {
             throw new IllegalArgumentException("sequence " + (past + t) + " > block " + config.blockSize());
         }
+        return blocks(idx, p("wpe.weight").get(past + ":" + (past + t)), null, training, cache);
+    }
+
+    /**
+     * The final layer's states for rows that pack several sequences back to back ({@code [B, T]} token ids): each
+     * token sees only the earlier tokens of its own sequence and takes its position from that sequence's start, so a
+     * packed sequence gets exactly the states it would get alone. {@code segments [B, T]} (int64) numbers the
+     * sequence each token belongs to.
+     */
+    public NDArray hiddenPacked(NDArray idx, NDArray segments, boolean training) {
+        long b = idx.getShape().get(0);
+        long t = idx.getShape().get(1);
+        if (t > config.blockSize()) throw new IllegalArgumentException("row " + t + " > block " + config.blockSize());
+        // a token's position is its index less the index where its sequence starts
+        long[] seg = segments.toLongArray();
+        long[] positions = new long[seg.length];
+        for (int r = 0; r < b; r++) {
+            for (int j = 0, start = 0; j < t; j++) {
+                if (j > 0 && seg[r * (int) t + j] != seg[r * (int) t + j - 1]) start = j;
+                positions[r * (int) t + j] = j - start;
+            }
+        }
+        NDManager scope = idx.getManager();
+        NDArray pos = p("wpe.weight").get(scope.create(positions)).reshape(b, t, config.nEmbd());
+        // [B, 1, T, T]: same sequence, and not after the query
+        NDArray same = segments.expandDims(2).eq(segments.expandDims(1));
+        NDArray causal = causalMask.get("0:" + t + ", 0:" + t).eq(0f);
+        NDArray allowed = same.logicalAnd(causal.expandDims(0)).expandDims(1);
+        return blocks(idx, pos, allowed, training, null);
+    }
+
+    /** Token + position embeddings through every block and the final LayerNorm; {@code mask} null: causal. */
+    private NDArray blocks(NDArray idx, NDArray positionEmbedding, NDArray mask, boolean training, KvCache cache) {
+        long b = idx.getShape().get(0);
+        long t = idx.getShape().get(1);
         NDArray x = idx.getNDArrayInternal().embedding(idx, p("wte.weight"), SparseFormat.DENSE).singletonOrThrow()
-                .add(p("wpe.weight").get(past + ":" + (past + t)));
+                .add(positionEmbedding);
         x = dropout(x, training);
         for (int i = 0; i < config.nLayer(); i++) {
             String h = "h." + i + ".";
-            x = x.add(attention(layerNorm(x, h + "ln_1"), h + "attn.", b, t, training, cache, i));
+            x = x.add(attention(layerNorm(x, h + "ln_1"), h + "attn.", b, t, mask, training, cache, i));
             x = x.add(mlp(layerNorm(x, h + "ln_2"), h + "mlp.", training));
         }
         if (cache != null) cache.length += (int) t;
@@ -291,7 +331,8 @@ public final class Gpt implements AutoCloseable {
         return new KvCache(manager.newSubManager(), config.nLayer());
     }
 
-    private NDArray attention(NDArray x, String prefix, long b, long t, boolean training, KvCache cache, int layer) {
+    private NDArray attention(NDArray x, String prefix, long b, long t, NDArray mask, boolean training, KvCache cache,
+            int layer) {
         int c = config.nEmbd();
         NDList qkv = linear(x, prefix + "c_attn").split(3, 2);
         NDArray q = heads(qkv.get(0), b, t);
@@ -304,7 +345,11 @@ public final class Gpt implements AutoCloseable {
             v = kv[1];
         }
         NDArray y;
-        if (fused && past == 0) {
+        if (mask != null) {
+            y = fused ? (training ? maskedAttentionTraining : maskedAttentionInference).forward(q, k, v, mask)
+                    : dropout(Scalars.times(q.matMul(k.transpose(0, 1, 3, 2)), (float) (1.0 / Math.sqrt(config.headDim())))
+                            .add(Scalars.times(mask.logicalNot().toType(q.getDataType(), false), -1e9f)).softmax(-1), training).matMul(v);
+        } else if (fused && past == 0) {
             y = (training ? attentionTraining : attentionInference).forward(q, k, v);
         } else {
             // new tokens after a cached prefix sit at positions past .. past+t and may look at every key up to their
@@ -322,6 +367,13 @@ public final class Gpt implements AutoCloseable {
      * {@code softmax(q·kᵀ/√d + causal mask)·v} by libtorch's {@code scaled_dot_product_attention}: FlashAttention or
      * memory-efficient attention on a GPU, a fused flash kernel on a CPU; neither writes the T × T scores to memory.
      */
+    /** {@code softmax(q·kᵀ/√d where mask, else -inf)·v}, a boolean mask per row ({@code [B, 1, T, T]}). */
+    static TorchScriptModule maskedAttention(PtNDManager manager, float dropout) {
+        return TorchScriptModule.compile(manager, "MaskedSelfAttention",
+                "  def forward(self: __torch__.MaskedSelfAttention, q: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:\n"
+                + "    return torch.scaled_dot_product_attention(q, k, v, mask, " + TorchScriptModule.literal(dropout) + ", False)\n");
+    }
+
     static TorchScriptModule causalAttention(PtNDManager manager, float dropout) {
         return TorchScriptModule.compile(manager, "CausalSelfAttention",
                 "  def forward(self: __torch__.CausalSelfAttention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:\n"
@@ -441,6 +493,8 @@ public final class Gpt implements AutoCloseable {
     public void close() {
         attentionTraining.close();
         if (attentionInference != attentionTraining) attentionInference.close();
+        maskedAttentionTraining.close();
+        if (maskedAttentionInference != maskedAttentionTraining) maskedAttentionInference.close();
         gelu.close();
         toFp16.close();
         manager.close();

@@ -23,7 +23,12 @@ import millrace.raters.RaterTokens;
  */
 public final class GcideInstructions {
     /** One instruction and its answer. */
-    public record Entry(String word, String prompt, String response) {}
+    public record Entry(String word, String prompt, String response) {
+        /** As a line of the {@code {"prompt", "response"}} JSON Lines {@code ./millrace sft} reads. */
+        public String jsonLine() {
+            return millrace.protocol.JsonSerde.MAPPER.createObjectNode().put("prompt", prompt).put("response", response).toString();
+        }
+    }
 
     private static final String B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     private static final Pattern WORD = Pattern.compile("[A-Za-z]{3,20}");
@@ -64,6 +69,11 @@ public final class GcideInstructions {
         }
         out.sort(Comparator.comparing(x -> RaterTokens.sha256(x.word())));
         return out;
+    }
+
+    /** The entries whose answer has at most {@code maxWords} words: short answers a small model can learn to end. */
+    public static List<Entry> read(Path dictDz, int maxWords) throws IOException {
+        return read(dictDz).stream().filter(e -> e.response().split("\\s+").length <= maxWords).toList();
     }
 
     /** Whether a word is held out: {@code share} of words, by a hash of the word. */

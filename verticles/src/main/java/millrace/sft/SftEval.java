@@ -75,7 +75,7 @@ public final class SftEval {
                             "ended", Boolean.toString(finished)));
                 }
             }
-            double loss = rows.isEmpty() ? Double.NaN : SftStep.loss(gpt, root, rows);
+            double loss = rows.isEmpty() ? Double.NaN : SftStep.loss(gpt, root, rows, true);
             return new Result(rows.size(), tooLong, loss, Math.exp(loss), answered == 0 ? Double.NaN : (double) ended / answered,
                     answered == 0 ? Double.NaN : (double) exact / answered, answered == 0 ? Double.NaN : f1 / answered, shown);
         }

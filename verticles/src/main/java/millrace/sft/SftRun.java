@@ -164,7 +164,7 @@ public final class SftRun implements AutoCloseable {
                     batch.add(r.sequence());
                     ids.add(r.id());
                 }
-                SftStep.Result result = SftStep.step(trainer, batch);
+                SftStep.Result result = SftStep.step(trainer, batch, settings.packed());
                 next += batch.size();
                 for (String id : ids) trained.append(epoch).append('\t').append(id).append(result.skipped() ? "\tdropped\n" : "\n");
                 Metrics.SFT_EXAMPLES.labelValues("trained").inc(batch.size());
@@ -203,8 +203,19 @@ public final class SftRun implements AutoCloseable {
                 consumed.put(tp.partition(), at);
             }
             List<Waiting> waiting = new ArrayList<>();
+            long lastRecord = System.currentTimeMillis();
+            long lastIdleLine = 0;
             while (trainer.step() < settings.maxSteps()) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                var records = consumer.poll(Duration.ofMillis(500));
+                long now = System.currentTimeMillis();
+                if (!records.isEmpty()) {
+                    lastRecord = now;
+                } else if (now - lastRecord > 10_000 && now - lastIdleLine > 30_000) {
+                    lastIdleLine = now;
+                    log.accept("waiting for examples on " + Topics.SFT + " (./millrace sft publish FILE): step " + trainer.step()
+                            + " of " + settings.maxSteps() + ", " + waiting.size() + " examples wait for a batch");
+                }
+                for (ConsumerRecord<String, byte[]> r : records) {
                     consumed.put(r.partition(), r.offset() + 1);
                     try {
                         SftExample e = JsonSerde.sftExamples().fromBytes(r.value());
@@ -217,7 +228,7 @@ public final class SftRun implements AutoCloseable {
                 if (waiting.size() < settings.batchSize()) continue;
                 List<Waiting> batch = new ArrayList<>(waiting.subList(0, settings.batchSize()));
                 waiting.subList(0, settings.batchSize()).clear();
-                SftStep.Result result = SftStep.step(trainer, batch.stream().map(w -> w.row().sequence()).toList());
+                SftStep.Result result = SftStep.step(trainer, batch.stream().map(w -> w.row().sequence()).toList(), settings.packed());
                 for (Waiting w : batch) trained.append("topic\t").append(w.row().id()).append(result.skipped() ? "\tdropped\n" : "\n");
                 Metrics.SFT_EXAMPLES.labelValues("trained").inc(batch.size());
                 progress.step(result, 0);

@@ -17,9 +17,12 @@ import java.nio.file.Path;
  * @param seed the order of each epoch's examples
  * @param checkpointEverySeconds between checkpoints (and one at the end)
  * @param keepCheckpoints checkpoints kept
+ * @param packed examples packed back to back into rows of the model's context (each still sees only itself), or each
+ *     its own row, padded
  */
 public record SftSettings(String modelName, Path base, Path data, int epochs, int batchSize, float learningRate,
-        float minLearningRate, int warmupSteps, long maxSteps, long seed, long checkpointEverySeconds, int keepCheckpoints) {
+        float minLearningRate, int warmupSteps, long maxSteps, long seed, long checkpointEverySeconds, int keepCheckpoints,
+        boolean packed) {
     public SftSettings {
         if (modelName == null || modelName.isBlank()) throw new IllegalArgumentException("--model-name is required");
         if (base == null) throw new IllegalArgumentException("--base is required");

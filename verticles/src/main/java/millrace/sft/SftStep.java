@@ -11,7 +11,8 @@ import millrace.train.GptTrainer;
 /**
  * One supervised fine-tuning step: the negative log-likelihood of every scored (assistant) token of the batch,
  * averaged over those tokens (as TRL's SFTTrainer averages), through the process's gradient lane; then the trainer's
- * optimizer step. Each example is its own row, padded to the batch's longest: no example attends to another.
+ * optimizer step. Examples are packed back to back into rows of the model's context, or each is its own row padded to
+ * the batch's longest ({@code packed} false); either way no example attends to another.
  */
 public final class SftStep {
     /** What a step did. */
@@ -22,7 +23,7 @@ public final class SftStep {
 
     private SftStep() {}
 
-    public static Result step(GptTrainer trainer, List<ScoredSequence> batch) {
+    public static Result step(GptTrainer trainer, List<ScoredSequence> batch, boolean packed) {
         int scored = batch.stream().mapToInt(ScoredSequence::scoredCount).sum();
         int tokens = batch.stream().mapToInt(s -> s.ids().length - 1).sum();
         double loss = 0;
@@ -30,7 +31,8 @@ public final class SftStep {
             for (List<ScoredSequence> part : passes(batch, trainer.model().config().vocabSize())) {
                 try (NDManager scope = trainer.root().newSubManager()) {
                     trainer.model().attachTo(scope);
-                    NDArray partLoss = Scalars.over(ScoredSequence.logProbSums(trainer.model(), part, scope).sum().neg(), scored);
+                    NDArray partLoss = Scalars.over(ScoredSequence.logProbSums(trainer.model(), part,
+                            layout(part, packed, trainer.model().config().blockSize()), scope).sum().neg(), scored);
                     lane.backward(partLoss);
                     loss += partLoss.getFloat();
                 }
@@ -41,17 +43,22 @@ public final class SftStep {
     }
 
     /** The mean negative log-likelihood of the scored tokens, without gradients (held-out evaluation). */
-    public static double loss(millrace.model.Gpt gpt, NDManager root, List<ScoredSequence> examples) {
+    public static double loss(millrace.model.Gpt gpt, NDManager root, List<ScoredSequence> examples, boolean packed) {
         double nll = 0;
         long scored = 0;
         for (List<ScoredSequence> part : passes(examples, gpt.config().vocabSize())) {
             try (NDManager scope = root.newSubManager()) {
                 gpt.attachTo(scope);
-                nll -= ScoredSequence.logProbSums(gpt, part, scope).stopGradient().sum().getFloat();
+                nll -= ScoredSequence.logProbSums(gpt, part, layout(part, packed, gpt.config().blockSize()), scope)
+                        .stopGradient().sum().getFloat();
                 scored += part.stream().mapToInt(ScoredSequence::scoredCount).sum();
             }
         }
         return nll / Math.max(1, scored);
+    }
+
+    static ScoredSequence.Layout layout(List<ScoredSequence> part, boolean packed, int blockSize) {
+        return packed ? ScoredSequence.Layout.packed(part, blockSize) : ScoredSequence.Layout.padded(part);
     }
 
     /** Consecutive rows, as many as one pass's budget of scored positions holds (at least one row). */

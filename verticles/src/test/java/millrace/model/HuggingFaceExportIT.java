@@ -77,7 +77,7 @@ class HuggingFaceExportIT {
                 var conversation = millrace.sft.PromptFormat.of(tokenizer, true).conversation(List.of(
                         new millrace.protocol.ChatMessage("user", "Who was Jude?"),
                         new millrace.protocol.ChatMessage("assistant", "A servant of Jesus Christ.")), block);
-                millrace.sft.SftStep.step(trainer, List.of(conversation));
+                millrace.sft.SftStep.step(trainer, List.of(conversation), true);
             }
             checkpoint = new CheckpointStore(dir.resolve("data/checkpoints"), "m", 2).write(trainer,
                     new CheckpointStore.Meta("m", settings.model(), tokenizer.id(), 3, 0, 1f, null, 1L, null, 3L), tokenizer, chat);

@@ -137,7 +137,7 @@ class SftRunIT {
         double malformed = Metrics.SFT_EXAMPLES.labelValues("malformed").get();
         List<String> log = new ArrayList<>();
         for (long maxSteps : new long[] {4, 10}) { // the second run resumes where the first stopped
-            SftSettings settings = new SftSettings("chat", base, null, 1, 2, 1e-3f, 1e-4f, 0, maxSteps, 7, 600, 2);
+            SftSettings settings = new SftSettings("chat", base, null, 1, 2, 1e-3f, 1e-4f, 0, maxSteps, 7, 600, 2, true);
             try (SftRun run = new SftRun(settings, dir.resolve("data"), log::add)) {
                 run.trainTopic(kafka.settings("sft"));
             }

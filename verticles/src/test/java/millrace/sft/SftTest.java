@@ -118,7 +118,7 @@ class SftTest {
             NDArray hidden = scope.randomNormal(new Shape(1, positions, 64));
             hidden.setRequiresGradient(true);
             try (GradientLane.Pass lane = GradientLane.open()) {
-                lane.backward(ScoredSequence.logProbSums(gpt, hidden, List.of(row), scope).sum());
+                lane.backward(ScoredSequence.logProbSums(gpt, hidden, List.of(row), ScoredSequence.Layout.padded(List.of(row)), scope).sum());
             }
             float[] gradient = hidden.getGradient().toFloatArray();
             for (int j = 0; j < positions; j++) {
@@ -131,30 +131,43 @@ class SftTest {
         }
     }
 
+    /** Padded, packed (with the fused kernel and written out): each sequence's figures are the ones it has alone. */
     @Test
-    void paddingARowChangesNoneOfItsFigures() {
+    void neitherPaddingNorPackingChangesASequencesFigures() {
         PromptFormat format = PromptFormat.of(chat, true);
-        List<ScoredSequence> rows = EXAMPLES.stream().map(e -> format.conversation(e.messages(), 128)).toList();
+        List<ScoredSequence> rows = new ArrayList<>();
+        for (SftExample e : EXAMPLES) rows.add(format.conversation(e.messages(), 128));
+        rows.add(format.conversation(List.of(new ChatMessage("user", "Hi"), new ChatMessage("assistant", "Peace.")), 128));
         assertTrue(rows.stream().mapToInt(r -> r.ids().length).distinct().count() > 1, "rows of different lengths");
+        ScoredSequence.Layout packed = ScoredSequence.Layout.packed(rows, 128);
+        assertTrue(packed.rows() < rows.size(), "several sequences share a row: " + packed.rows());
+        assertTrue(packed.fill(rows) > ScoredSequence.Layout.padded(rows).fill(rows));
         try (NDManager root = GptTrainer.newRootManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(chat.vocabSize(), 128), root)) {
-            float[] batched;
-            try (NDManager scope = root.newSubManager()) {
-                gpt.attachTo(scope);
-                batched = ScoredSequence.logProbSums(gpt, rows, scope).toFloatArray();
-            }
+            float[] alone = new float[rows.size()];
             double sum = 0;
             int scored = 0;
             for (int r = 0; r < rows.size(); r++) {
                 try (NDManager scope = root.newSubManager()) {
                     gpt.attachTo(scope);
-                    float alone = ScoredSequence.logProbSums(gpt, List.of(rows.get(r)), scope).getFloat();
-                    assertEquals(alone, batched[r], 1e-4f, "row " + r);
-                    sum += alone;
+                    alone[r] = ScoredSequence.logProbSums(gpt, List.of(rows.get(r)), scope).getFloat();
+                    sum += alone[r];
                     scored += rows.get(r).scoredCount();
                 }
             }
+            for (boolean fused : new boolean[] {true, false}) {
+                gpt.useFusedKernels(fused);
+                for (ScoredSequence.Layout layout : List.of(ScoredSequence.Layout.padded(rows), packed)) {
+                    try (NDManager scope = root.newSubManager()) {
+                        gpt.attachTo(scope);
+                        assertArrayEquals(alone, ScoredSequence.logProbSums(gpt, rows, layout, scope).toFloatArray(), 1e-4f,
+                                (layout.packed() ? "packed" : "padded") + (fused ? ", fused" : ", written out"));
+                    }
+                }
+            }
+            gpt.useFusedKernels(true);
             // the loss is the mean over the batch's scored tokens (TRL's), not a mean of per-row means
-            assertEquals(-sum / scored, SftStep.loss(gpt, root, rows), 1e-4);
+            assertEquals(-sum / scored, SftStep.loss(gpt, root, rows, true), 1e-4);
+            assertEquals(-sum / scored, SftStep.loss(gpt, root, rows, false), 1e-4);
         }
     }
 
@@ -162,7 +175,7 @@ class SftTest {
     void aConversationLongerThanTheContextIsLeftOutNotCut() throws Exception {
         Path base = base();
         SftExample tooLong = example("Tell the whole letter.", "Jude ".repeat(200));
-        SftSettings settings = new SftSettings("chat", base, dir.resolve("unused.jsonl"), 1, 4, 1e-3f, 1e-4f, 0, 0, 7, 600, 2);
+        SftSettings settings = new SftSettings("chat", base, dir.resolve("unused.jsonl"), 1, 4, 1e-3f, 1e-4f, 0, 0, 7, 600, 2, true);
         try (SftRun run = new SftRun(settings, dir.resolve("data"), line -> { })) {
             List<SftRun.Row> rows = run.rows(List.of(EXAMPLES.get(0), tooLong));
             assertEquals(List.of(EXAMPLES.get(0).id()), rows.stream().map(SftRun.Row::id).toList());

@@ -56,7 +56,7 @@ public final class TinyChatModel {
 
     /** {@code base} fine-tuned on {@link #EXAMPLES} (150 steps) as {@code name} under {@code dataDir}; its checkpoint. */
     public static Path fineTune(Path base, Path dataDir, String name, Consumer<String> log) throws Exception {
-        SftSettings settings = new SftSettings(name, base, dataDir.resolve("examples.jsonl"), 150, 4, 3e-3f, 3e-4f, 5, 0, 7, 600, 2);
+        SftSettings settings = new SftSettings(name, base, dataDir.resolve("examples.jsonl"), 150, 4, 3e-3f, 3e-4f, 5, 0, 7, 600, 2, true);
         try (SftRun run = new SftRun(settings, dataDir, log)) {
             List<SftRun.Row> rows = run.rows(EXAMPLES);
             if (rows.size() != EXAMPLES.size()) throw new AssertionError("every example fits the context");
