@@ -68,6 +68,9 @@ final class SftCommand implements Callable<Integer> {
     @Option(names = "--keep-checkpoints", defaultValue = "3", description = "Checkpoints kept (default: ${DEFAULT-VALUE}).")
     int keep;
 
+    @Option(names = "--ops-port", defaultValue = "9404", description = "Port of /metrics, /health and /ready while it runs, for Prometheus (default: ${DEFAULT-VALUE}; 0: any free port; -1: none).")
+    int opsPort;
+
     @Option(names = "--packing", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "Pack examples back to back into rows of the model's context, each still seeing only itself "
                     + "(default); --no-packing: each example its own row, padded to the batch's longest.")
@@ -86,7 +89,13 @@ final class SftCommand implements Callable<Integer> {
         Path resumeBase = base != null ? base : dataDir.resolve("checkpoints").resolve(name);
         SftSettings settings = new SftSettings(name, resumeBase, data, epochs, batchSize, lr, minLr, warmup, maxSteps, seed,
                 checkpointEvery, keep, packing);
+        io.vertx.core.Vertx ops = opsPort >= 0 ? io.vertx.core.Vertx.vertx() : null;
         try (SftRun run = new SftRun(settings, dataDir, line -> System.err.println(line))) {
+            if (ops != null) {
+                var metrics = new millrace.metrics.MetricsVerticle(opsPort, () -> true);
+                ops.deployVerticle(metrics).toCompletionStage().toCompletableFuture().get();
+                System.err.println("metrics on http://localhost:" + metrics.port() + "/metrics");
+            }
             long steps;
             if (data != null) {
                 SftData.Read read = SftData.read(data);
@@ -104,6 +113,8 @@ final class SftCommand implements Callable<Integer> {
                 }
             }
             System.out.println("fine-tuned " + steps + " steps; checkpoints in " + dataDir.resolve("checkpoints").resolve(name).toAbsolutePath());
+        } finally {
+            if (ops != null) ops.close().toCompletionStage().toCompletableFuture().get();
         }
         return 0;
     }

@@ -32,8 +32,9 @@ import org.slf4j.LoggerFactory;
  * offsets are in the version's checkpoint: a restart consumes every later rating exactly once), and as soon as a rating
  * that teaches something arrives it waits {@code maxWaitMillis} for more, then runs an update on all of them and
  * publishes the result as the next version. The first rating makes version 1 — the newest pretraining checkpoint
- * then (or {@code --base}), as it is — and the first update on it. Every {@code rebaseEvery} new pretraining
- * checkpoints, the lineage is replayed onto the newest, so that preference learning keeps up with pretraining.
+ * then, as it is — and the first update on it. Every {@code rebaseEvery} new pretraining checkpoints, the lineage is
+ * replayed onto the newest, so that preference learning keeps up with pretraining. A base given with {@code --base} (a
+ * fine-tuned chat model, say) is version 1 at once, so that raters judge it from the start, and stays the base.
  */
 final class FeedbackWorker implements StageVerticle.Worker {
     private static final Logger LOG = LoggerFactory.getLogger(FeedbackWorker.class);
@@ -135,6 +136,13 @@ final class FeedbackWorker implements StageVerticle.Worker {
     @Override
     public void step() {
         checkpoints.step();
+        if (policy == null && settings.base() != null) {
+            try {
+                start();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
         for (ConsumerRecord<String, byte[]> r : ratings.poll(Duration.ofMillis(100))) {
             pending.add(r);
             if (firstTeachingAt < 0 && teaches(r)) firstTeachingAt = System.currentTimeMillis();
@@ -146,7 +154,8 @@ final class FeedbackWorker implements StageVerticle.Worker {
             if ((waited || (full && firstTeachingAt >= 0) || pending.size() >= 4 * settings.maxUpdateRatings())) {
                 if (policy == null && !start()) return;
                 update();
-            } else if (policy != null && settings.rebaseEvery() > 0 && checkpointsSinceBase >= settings.rebaseEvery()
+            } else if (policy != null && settings.base() == null && settings.rebaseEvery() > 0
+                    && checkpointsSinceBase >= settings.rebaseEvery()
                     && !meta.updates().isEmpty()) {
                 rebase();
             }

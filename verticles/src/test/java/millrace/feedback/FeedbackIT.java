@@ -164,6 +164,59 @@ class FeedbackIT {
         assertTrue(announced.note().contains("without ann"), announced.note());
     }
 
+    /**
+     * A model fine-tuned with {@code ./millrace sft} as the policy's base: the web role serves it (in chat) before anyone
+     * rates, and an edited answer teaches it in its own format — the edit's chat-format log-probability rises.
+     */
+    @Test
+    void aChosenChatBaseIsServedBeforeAnyRatingAndLearnsInItsOwnFormat() throws Exception {
+        Path chat = millrace.sft.TinyChatModel.fineTune(millrace.sft.TinyChatModel.base(dir.resolve("pretrained"),
+                millrace.sft.TinyChatModel.tokenizer()), dir.resolve("sft"), "tuned", line -> { });
+        Platform platform = Platform.start(EnumSet.of(Role.WEB, Role.FEEDBACK), config(EnumSet.of(Role.WEB, Role.FEEDBACK),
+                settings("chatty", chat, 1000f)));
+        String token;
+        try (RaterAdmin admin = new RaterAdmin(kafka.settings("admin"))) {
+            token = admin.add("eve");
+        }
+        String web = "http://127.0.0.1:" + platform.httpPort();
+        try {
+            // (the other tests' ratings on the topic are for other models: versions that learn nothing may follow)
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (get(web + "/api/policy").path("serving").path("version").asLong() < 1) {
+                assertTrue(System.nanoTime() < deadline, "the chosen base never served: " + get(web + "/api/policy"));
+                Thread.sleep(100);
+            }
+            JsonNode serving = get(web + "/api/policy").path("serving");
+            assertTrue(serving.path("base").asText().endsWith("base-tuned-000000150"), serving.toString());
+            assertTrue(serving.path("chat").asBoolean(), "served as a chat model: " + serving);
+            awaitStatus(web + "/api/me", token, 200);
+            String prompt = "Who wrote the letter?";
+            JsonNode c = json(post(web + "/api/compare", token, "{\"prompt\":\"" + prompt + "\",\"temperature\":0,\"maxTokens\":48}"));
+            assertEquals("Jude, the servant of Jesus Christ.", c.get("answers").get(0).get("text").asText(), c.toString());
+            String edit = "Jude, a servant.";
+            HttpResponse<String> r = post(web + "/api/ratings", token, "{\"comparisonId\":\"" + c.get("comparisonId").asText()
+                    + "\",\"editedAnswer\":\"" + edit + "\",\"answer\":0}");
+            assertEquals(202, r.statusCode(), r.body());
+            PolicyVersion learned = awaitPolicy("chatty", p -> p.ratingsApplied() == 1);
+            assertTrue(logProb(Path.of(learned.checkpointLocation()), prompt, edit) > logProb(Path.of(learned.base()), prompt, edit) + 0.5,
+                    "the edit, as the chat model's answer, became likelier");
+        } finally {
+            platform.close();
+        }
+    }
+
+    /** log p(answer and its end | prompt) under a checkpoint, in its own format (chat turns for a chat model). */
+    private static double logProb(Path checkpoint, String prompt, String answer) throws Exception {
+        millrace.sft.PromptFormat format = millrace.sft.PromptFormat.of(checkpoint);
+        assertTrue(format.chat(), checkpoint + " is a chat model");
+        try (var root = millrace.train.GptTrainer.newRootManager(); var gpt = CheckpointStore.loadModel(checkpoint, root);
+                var scope = root.newSubManager()) {
+            gpt.attachTo(scope);
+            var sequence = format.answer(prompt, answer, gpt.config().blockSize());
+            return millrace.sft.ScoredSequence.logProbSums(gpt, List.of(sequence), scope).getFloat();
+        }
+    }
+
     @Test
     void aVersionPastItsKlBoundIsRolledBack() throws Exception {
         Path base = baseCheckpoint(dir, "strict");

@@ -64,7 +64,7 @@ class SftRunIT {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-Dai.djl.offline=true", "-cp",
                 System.getProperty("java.class.path"), "millrace.cli.Main", "sft", "--data-dir", dir.resolve("data").toString(),
-                "--model-name", "chat", "--epochs", "2", "--batch-size", "2", "--checkpoint-every", "1"));
+                "--model-name", "chat", "--epochs", "2", "--batch-size", "2", "--checkpoint-every", "1", "--ops-port", "0"));
         cmd.addAll(List.of(more));
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
@@ -94,6 +94,13 @@ class SftRunIT {
             assertTrue(System.nanoTime() < deadline, "no checkpoint within 120 s");
             Thread.sleep(100);
         }
+        // Prometheus can scrape the run: the bad line is counted
+        java.util.regex.Matcher port = java.util.regex.Pattern.compile("metrics on (http://\\S+)").matcher(read(dir.resolve("first.log")));
+        assertTrue(port.find(), read(dir.resolve("first.log")));
+        String metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(port.group(1))).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        assertTrue(metrics.contains("millrace_sft_examples_total{outcome=\"malformed\"} 1.0"), metrics);
+        assertTrue(metrics.contains("millrace_sft_steps_total "), metrics);
         Thread.sleep(600);
         first.destroyForcibly().waitFor(); // SIGKILL: no last checkpoint
         int beforeKill = audit().size();
