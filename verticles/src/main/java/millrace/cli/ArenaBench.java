@@ -30,8 +30,6 @@ import millrace.kafka.EmbeddedKafka;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.TopicReader;
 import millrace.kafka.TopicSetup;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
 import millrace.protocol.Checkpoint;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.Topics;
@@ -40,7 +38,6 @@ import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.TokenizeSettings;
 import millrace.tokenizer.Vocabularies;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
 import millrace.train.TrainSettings;
 import millrace.feedback.FeedbackSettings;
 import millrace.web.WebSettings;
@@ -88,7 +85,7 @@ final class ArenaBench implements Callable<Integer> {
         try {
             KafkaSettings kafka = new KafkaSettings(broker.bootstrapServers(), "bench-arena");
             TopicSetup.ensureTopics(kafka, PlatformOptions.DEFAULT_PARTITIONS, (short) 1);
-            Path served = checkpoint != null ? CheckpointStore.requireCheckpoint(checkpoint) : freshCheckpoint(dir.resolve("checkpoints"));
+            Path served = checkpoint != null ? CheckpointStore.requireCheckpoint(checkpoint) : BenchSupport.freshCheckpoint(dir.resolve("checkpoints"), model);
             announce(kafka, served);
             // the simulated raters are not to be throttled: the bench measures capacity, not the limits
             WebSettings web = new WebSettings("bench", 64, 120_000, 1000, 1000, 1000, 1000, 100_000, 3_600_000);
@@ -239,17 +236,6 @@ final class ArenaBench implements Callable<Integer> {
     private static boolean warm(HttpClient http, String base, String token) throws Exception {
         return http.send(json(base + "/api/compare", token, "{\"prompt\":\"warm up\",\"maxTokens\":4}"),
                 HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
-    }
-
-    private Path freshCheckpoint(Path root) throws Exception {
-        ByteLevelBpe tokenizer = Vocabularies.builtin("r50k");
-        GptConfig config = GptConfig.preset(model, tokenizer.vocabSize(), 64);
-        TrainSettings settings = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), 64);
-        try (var manager = GptTrainer.newRootManager();
-                GptTrainer trainer = new GptTrainer(settings, manager, Gpt.initialize(config, manager), 0, 0)) {
-            return new CheckpointStore(root, "bench", 1).write(trainer, new CheckpointStore.Meta("bench", config,
-                    tokenizer.id(), 0, 0, 0f, null, System.currentTimeMillis(), null, settings.seed()), tokenizer);
-        }
     }
 
     private static void announce(KafkaSettings kafka, Path checkpoint) throws Exception {

@@ -2,6 +2,13 @@ package millrace.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import millrace.model.Gpt;
+import millrace.model.GptConfig;
+import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.Vocabularies;
+import millrace.train.CheckpointStore;
+import millrace.train.GptTrainer;
+import millrace.train.TrainSettings;
 
 /** What the benchmarks share. */
 final class BenchSupport {
@@ -13,5 +20,20 @@ final class BenchSupport {
         Path p = home != null ? Path.of(home, relative) : Path.of(relative);
         if (!Files.exists(p)) throw new IllegalStateException("missing " + p.toAbsolutePath());
         return p;
+    }
+
+    /**
+     * A fresh model of a preset (r50k, context 64) as a step-0 checkpoint named {@code bench} under {@code root}: what
+     * a benchmark of speed serves or trains — speed does not depend on the weights.
+     */
+    static Path freshCheckpoint(Path root, String preset) throws Exception {
+        ByteLevelBpe tokenizer = Vocabularies.builtin("r50k");
+        GptConfig config = GptConfig.preset(preset, tokenizer.vocabSize(), 64);
+        TrainSettings settings = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), 64);
+        try (var manager = GptTrainer.newRootManager();
+                GptTrainer trainer = new GptTrainer(settings, manager, Gpt.initialize(config, manager), 0, 0)) {
+            return new CheckpointStore(root, "bench", 1).write(trainer, new CheckpointStore.Meta("bench", config,
+                    tokenizer.id(), 0, 0, 0f, null, System.currentTimeMillis(), null, settings.seed()), tokenizer);
+        }
     }
 }

@@ -7,8 +7,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.SftExample;
 import millrace.sft.GcideInstructions;
@@ -17,11 +15,7 @@ import millrace.sft.SftData;
 import millrace.sft.SftRun;
 import millrace.sft.SftSettings;
 import millrace.sft.SftStep;
-import millrace.tokenizer.ByteLevelBpe;
-import millrace.tokenizer.Vocabularies;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
-import millrace.train.TrainSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -62,7 +56,7 @@ final class SftBench implements Callable<Integer> {
         }
         Path dir = Files.createTempDirectory("millrace-bench-sft-");
         try {
-            Path checkpoint = base != null ? base : freshSmall(dir.resolve("base"));
+            Path checkpoint = base != null ? base : BenchSupport.freshCheckpoint(dir.resolve("base"), "small");
             Path examples = data != null ? data : gcide(dir.resolve("gcide.jsonl"));
             ObjectNode result = JsonSerde.MAPPER.createObjectNode();
             result.put("base", checkpoint.toString()).put("data", examples.toString()).put("steps", steps).put("batch_size", batchSize);
@@ -143,18 +137,6 @@ final class SftBench implements Callable<Integer> {
                     .put("seconds", seconds).put("peak_rss_mb", TrainBench.peakRssMb());
         } finally {
             CheckpointStore.deleteTree(dir);
-        }
-    }
-
-    /** A fresh small model (r50k, context 64): the size the README's fine-tuning figures are measured on. */
-    private static Path freshSmall(Path root) throws Exception {
-        ByteLevelBpe tokenizer = Vocabularies.builtin("r50k");
-        GptConfig config = GptConfig.small(tokenizer.vocabSize(), 64);
-        TrainSettings settings = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), 64);
-        try (var manager = GptTrainer.newRootManager();
-                GptTrainer trainer = new GptTrainer(settings, manager, Gpt.initialize(config, manager), 0, 0)) {
-            return new CheckpointStore(root, "bench", 1).write(trainer, new CheckpointStore.Meta("bench", config,
-                    tokenizer.id(), 0, 0, 0f, null, System.currentTimeMillis(), null, settings.seed()), tokenizer);
         }
     }
 

@@ -4,15 +4,23 @@ import java.io.BufferedWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Future;
+import millrace.kafka.Acknowledged;
 import millrace.metrics.Metrics;
+import millrace.protocol.JsonSerde;
+import millrace.protocol.SftExample;
 import millrace.protocol.Topics;
 import millrace.sft.GcideInstructions;
 import millrace.sft.SftData;
 import millrace.sft.SftRun;
 import millrace.sft.SftSettings;
 import millrace.train.CheckpointStore;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -98,10 +106,7 @@ final class SftCommand implements Callable<Integer> {
             }
             long steps;
             if (data != null) {
-                SftData.Read read = SftData.read(data);
-                for (SftData.BadLine bad : read.bad().subList(0, Math.min(10, read.bad().size()))) {
-                    System.err.println(data + ":" + bad.line() + ": skipped: " + bad.reason());
-                }
+                SftData.Read read = read(data);
                 Metrics.SFT_EXAMPLES.labelValues("malformed").inc(read.bad().size());
                 List<SftRun.Row> rows = run.rows(read.examples());
                 System.err.printf("%s: %d examples, %d lines skipped, %d fit the context%n", data, read.examples().size(),
@@ -117,6 +122,16 @@ final class SftCommand implements Callable<Integer> {
             if (ops != null) ops.close().toCompletionStage().toCompletableFuture().get();
         }
         return 0;
+    }
+
+    /** A file's examples; its first bad lines printed with their numbers. */
+    private static SftData.Read read(Path file) throws java.io.IOException {
+        SftData.Read read = SftData.read(file);
+        for (SftData.BadLine bad : read.bad().subList(0, Math.min(10, read.bad().size()))) {
+            System.err.println(file + ":" + bad.line() + ": skipped: " + bad.reason());
+        }
+        if (read.bad().size() > 10) System.err.println(file + ": " + (read.bad().size() - 10) + " more lines skipped");
+        return read;
     }
 
     @Command(name = "publish", mixinStandardHelpOptions = true,
@@ -135,18 +150,14 @@ final class SftCommand implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             if (!Files.isRegularFile(file)) throw new IllegalArgumentException("no such file: " + file);
-            SftData.Read read = SftData.read(file);
-            for (SftData.BadLine bad : read.bad().subList(0, Math.min(10, read.bad().size()))) {
-                System.err.println(file + ":" + bad.line() + ": skipped: " + bad.reason());
-            }
+            SftData.Read read = read(file);
             try (BrokerAccess access = BrokerAccess.open(kafka, dataDir, "sft-publish", List.of(Topics.SFT));
-                    var producer = new org.apache.kafka.clients.producer.KafkaProducer<String, byte[]>(access.settings().producer("sft-publish"))) {
-                List<java.util.concurrent.Future<?>> sent = new java.util.ArrayList<>();
-                for (var e : read.examples()) {
-                    sent.add(producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(Topics.SFT, e.id(),
-                            millrace.protocol.JsonSerde.sftExamples().toBytes(e))));
+                    KafkaProducer<String, byte[]> producer = new KafkaProducer<>(access.settings().producer("sft-publish"))) {
+                List<Future<RecordMetadata>> sent = new ArrayList<>();
+                for (SftExample e : read.examples()) {
+                    sent.add(producer.send(new ProducerRecord<>(Topics.SFT, e.id(), JsonSerde.sftExamples().toBytes(e))));
                 }
-                for (var f : sent) f.get(); // every one acknowledged, or the command fails
+                for (Future<RecordMetadata> f : sent) Acknowledged.await(f, "an example"); // every one, or the command fails
             }
             System.out.printf("published %d examples to %s; %d lines skipped%n", read.examples().size(), Topics.SFT, read.bad().size());
             return 0;

@@ -6,9 +6,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import millrace.kafka.Acknowledged;
 import millrace.kafka.KafkaSettings;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.PolicyVersion;
@@ -59,18 +57,8 @@ final class PolicyPublisher implements AutoCloseable {
     void announce(Path dir, PolicyStore.Meta meta) {
         PolicyVersion record = new PolicyVersion(meta.model(), meta.version(), meta.parent(), dir.toAbsolutePath().toString(),
                 meta.base(), meta.ratingsApplied(), meta.offsets(), meta.metrics(), meta.note(), meta.createdAtMillis());
-        try {
-            producer.send(new ProducerRecord<>(Topics.POLICY, meta.model(), JsonSerde.policies().toBytes(record)))
-                    .get(30, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("Kafka did not take policy version " + meta.version() + ": "
-                    + e.getCause().getMessage(), e.getCause());
-        } catch (TimeoutException e) {
-            throw new IllegalStateException("Kafka did not acknowledge policy version " + meta.version() + " in 30 s", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        Acknowledged.await(producer.send(new ProducerRecord<>(Topics.POLICY, meta.model(), JsonSerde.policies().toBytes(record))),
+                "policy version " + meta.version());
     }
 
     @Override

@@ -6,7 +6,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import millrace.kafka.KafkaSettings;
-import millrace.train.CheckpointStore;
 
 /**
  * {@code ./millrace feedback rebuild}: the newest version's lineage replayed onto its base (or another one), leaving

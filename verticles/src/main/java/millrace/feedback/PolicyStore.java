@@ -2,12 +2,8 @@ package millrace.feedback;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -16,6 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
+import millrace.ProcessLock;
 import millrace.protocol.JsonSerde;
 import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
@@ -71,8 +68,7 @@ final class PolicyStore {
 
     private final Path dir;
     private final int keep;
-    private FileChannel lockChannel;
-    private FileLock lock;
+    private ProcessLock lock;
 
     PolicyStore(Path dataDir, String model, int keep) {
         this.dir = dataDir.resolve("policies").resolve(model);
@@ -93,33 +89,13 @@ final class PolicyStore {
      */
     void lock() throws IOException {
         Files.createDirectories(dir);
-        lockChannel = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        try {
-            lock = lockChannel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null;
-        } catch (IOException e) {
-            lockChannel.close();
-            lockChannel = null;
-            throw e;
-        }
-        if (lock == null) {
-            lockChannel.close();
-            lockChannel = null;
-            throw new IllegalStateException("the policies in " + dir + " are being written by another process (a running "
-                    + "feedback role, or a rebuild): stop it first");
-        }
+        lock = ProcessLock.tryLock(dir.resolve(".lock")).orElseThrow(() -> new IllegalStateException("the policies in " + dir
+                + " are being written by another process (a running feedback role, or a rebuild): stop it first"));
     }
 
     void unlock() {
-        try {
-            if (lock != null) lock.release();
-            if (lockChannel != null) lockChannel.close();
-        } catch (IOException ignored) {
-            // the lock goes with the process anyway
-        }
+        if (lock != null) lock.close();
         lock = null;
-        lockChannel = null;
     }
 
     /** A version's directory. */

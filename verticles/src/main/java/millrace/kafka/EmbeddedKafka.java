@@ -9,9 +9,9 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
+import millrace.ProcessLock;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.common.Uuid;
@@ -37,8 +38,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final Path dataDir;
     private final int port;
     private KafkaRaftServer server;
-    private FileChannel lockChannel;
-    private FileLock lock;
+    private ProcessLock lock;
 
     /**
      * @param dataDir directory of the broker's log (created if missing)
@@ -79,29 +79,13 @@ public final class EmbeddedKafka implements AutoCloseable {
      * the directory is locked for as long as this broker runs.
      */
     private void lockDataDir() throws IOException {
-        lockChannel = FileChannel.open(dataDir.resolve(".millrace.lock"), StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE);
-        try {
-            lock = lockChannel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null;
-        }
-        if (lock == null) {
-            lockChannel.close();
-            throw new IllegalStateException(dataDir + " is in use by another running broker (use another --data-dir, "
-                    + "or stop the other Millrace)");
-        }
+        lock = ProcessLock.tryLock(dataDir.resolve(".millrace.lock")).orElseThrow(() -> new IllegalStateException(dataDir
+                + " is in use by another running broker (use another --data-dir, or stop the other Millrace)"));
     }
 
     private void releaseLock() {
-        try {
-            if (lock != null) lock.release();
-            if (lockChannel != null) lockChannel.close();
-        } catch (IOException ignored) {
-            // the lock goes with the process anyway
-        }
+        if (lock != null) lock.close();
         lock = null;
-        lockChannel = null;
     }
 
     /**

@@ -2,9 +2,7 @@ package millrace.raters;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import millrace.kafka.Acknowledged;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.TopicReader;
 import millrace.protocol.InvalidPayloadException;
@@ -61,17 +59,8 @@ public final class RaterAdmin implements AutoCloseable {
     }
 
     private void publish(Rater rater) {
-        try {
-            producer.send(new ProducerRecord<>(Topics.RATERS, rater.name(), JsonSerde.raters().toBytes(rater)))
-                    .get(30, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("Kafka did not take the rater record: " + e.getCause().getMessage(), e.getCause());
-        } catch (TimeoutException e) {
-            throw new IllegalStateException("Kafka did not acknowledge the rater record within 30 s", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        Acknowledged.await(producer.send(new ProducerRecord<>(Topics.RATERS, rater.name(), JsonSerde.raters().toBytes(rater))),
+                "the rater record");
     }
 
     @Override

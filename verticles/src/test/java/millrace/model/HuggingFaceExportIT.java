@@ -22,7 +22,6 @@ import millrace.tokenizer.Pretokenizer;
 import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
 import millrace.train.TrainSettings;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 

@@ -23,7 +23,6 @@ import millrace.PlatformConfig;
 import millrace.Role;
 import millrace.kafka.TestKafka;
 import millrace.model.GptConfig;
-import millrace.protocol.Checkpoint;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.Topics;
 import millrace.tokenizer.TokenizeSettings;
