@@ -3,6 +3,7 @@ package millrace.cli;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import millrace.model.Gpt;
 import millrace.protocol.JsonSerde;
@@ -66,11 +67,16 @@ final class EvalCommand implements Callable<Integer> {
         SftData.Read read = SftData.read(sft);
         SftEval.Result r = SftEval.evaluate(checkpoint, read.examples(), maxTokens, samples);
         if (json) {
-            System.out.println(JsonSerde.MAPPER.writeValueAsString(r));
+            com.fasterxml.jackson.databind.node.ObjectNode out = JsonSerde.MAPPER.valueToTree(r);
+            out.put("badLines", read.bad().size());
+            // a figure with nothing to measure (no example answered) is null: NaN is not JSON
+            for (var f : List.copyOf(out.properties())) if (f.getValue().isDouble() && Double.isNaN(f.getValue().asDouble())) out.putNull(f.getKey());
+            System.out.println(out);
         } else {
             System.out.printf("%d held-out examples (%d too long, %d bad lines): answer loss %.4f, perplexity %.2f; "
-                    + "end of turn %.1f%%, exact match %.1f%%, token F1 %.3f%n", r.examples(), r.tooLong(), read.bad().size(),
-                    r.answerLoss(), r.answerPerplexity(), 100 * r.endOfTurnRate(), 100 * r.exactMatch(), r.tokenF1());
+                    + "of %d answered: end of turn %.1f%%, exact match %.1f%%, token F1 %.3f%n", r.examples(), r.tooLong(),
+                    read.bad().size(), r.answerLoss(), r.answerPerplexity(), r.answered(), 100 * r.endOfTurnRate(),
+                    100 * r.exactMatch(), r.tokenF1());
             for (var s : r.samples()) {
                 System.out.printf("  Q: %s%n  A: %s%s%n  reference: %s%n", s.get("prompt"), s.get("answer"),
                         "true".equals(s.get("ended")) ? "" : " [no end of turn]", s.get("reference"));

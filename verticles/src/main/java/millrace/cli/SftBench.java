@@ -108,7 +108,7 @@ final class SftBench implements Callable<Integer> {
     /** This process's run: warm-up, then {@code steps} timed steps over the examples in file order. */
     private ObjectNode run(boolean packed) throws Exception {
         Path dir = Files.createTempDirectory("millrace-bench-sft-run-");
-        try (SftRun run = new SftRun(new SftSettings("bench", base, data, 1, batchSize, 1e-4f, 1e-5f, 0, 0, 1, 3600, 1, packed),
+        try (SftRun run = new SftRun(new SftSettings("bench", base, data, 1, batchSize, 1e-4f, 1e-5f, 0, 0, 1, 3600, 1, packed, "cpu"),
                 dir, line -> { })) {
             List<SftExample> examples = SftData.read(data).examples();
             List<SftRun.Row> rows = run.rows(examples);

@@ -76,6 +76,9 @@ final class SftCommand implements Callable<Integer> {
     @Option(names = "--keep-checkpoints", defaultValue = "3", description = "Checkpoints kept (default: ${DEFAULT-VALUE}).")
     int keep;
 
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto: a GPU when libtorch sees one (default: ${DEFAULT-VALUE}); fp32.")
+    String device;
+
     @Option(names = "--ops-port", defaultValue = "9404", description = "Port of /metrics, /health and /ready while it runs, for Prometheus (default: ${DEFAULT-VALUE}; 0: any free port; -1: none).")
     int opsPort;
 
@@ -94,9 +97,13 @@ final class SftCommand implements Callable<Integer> {
             if (base == null) throw new IllegalArgumentException("--model-name is required without --base");
             name = CheckpointStore.readMeta(CheckpointStore.requireCheckpoint(base)).model() + "-chat";
         }
-        Path resumeBase = base != null ? base : dataDir.resolve("checkpoints").resolve(name);
+        Path runDir = dataDir.resolve("checkpoints").resolve(name);
+        if (base == null && new CheckpointStore(dataDir.resolve("checkpoints"), name, keep).latest().isEmpty()) {
+            throw new IllegalArgumentException("no run " + name + " under " + runDir.getParent() + " to resume: give --base");
+        }
+        Path resumeBase = base != null ? base : runDir;
         SftSettings settings = new SftSettings(name, resumeBase, data, epochs, batchSize, lr, minLr, warmup, maxSteps, seed,
-                checkpointEvery, keep, packing);
+                checkpointEvery, keep, packing, device);
         io.vertx.core.Vertx ops = opsPort >= 0 ? io.vertx.core.Vertx.vertx() : null;
         try (SftRun run = new SftRun(settings, dataDir, line -> System.err.println(line))) {
             if (ops != null) {
@@ -109,8 +116,8 @@ final class SftCommand implements Callable<Integer> {
                 SftData.Read read = read(data);
                 Metrics.SFT_EXAMPLES.labelValues("malformed").inc(read.bad().size());
                 List<SftRun.Row> rows = run.rows(read.examples());
-                System.err.printf("%s: %d examples, %d lines skipped, %d fit the context%n", data, read.examples().size(),
-                        read.bad().size(), rows.size());
+                System.err.printf("%s: %d examples, %d bad lines skipped, %d examples fit the context%n", data,
+                        read.examples().size(), read.bad().size(), rows.size());
                 steps = run.trainFile(rows);
             } else {
                 try (BrokerAccess access = BrokerAccess.open(kafka, dataDir, "sft", List.of(Topics.SFT))) {
@@ -159,7 +166,7 @@ final class SftCommand implements Callable<Integer> {
                 }
                 for (Future<RecordMetadata> f : sent) Acknowledged.await(f, "an example"); // every one, or the command fails
             }
-            System.out.printf("published %d examples to %s; %d lines skipped%n", read.examples().size(), Topics.SFT, read.bad().size());
+            System.out.printf("published %d examples to %s; %d bad lines skipped%n", read.examples().size(), Topics.SFT, read.bad().size());
             return 0;
         }
     }

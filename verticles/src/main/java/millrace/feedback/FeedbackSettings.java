@@ -54,11 +54,12 @@ public record FeedbackSettings(String model, Path base, float beta, float labelS
     /**
      * What the lineage of {@code stored} was learned with, and how this process runs it (its base for a new policy,
      * how many ratings an update takes and how long it waits, when it rebases, the versions it keeps): a restart
-     * continues a lineage as it began, whatever the command line says about learning. A base chosen with {@code --base}
-     * stays chosen (no rebasing onto pretraining checkpoints) unless another is given.
+     * continues a lineage as it began, whatever the command line says about learning — and on the base it began on: one
+     * chosen with {@code --base} stays chosen (no rebasing onto pretraining checkpoints); {@code feedback rebuild --base}
+     * is how a lineage moves to another.
      */
     public FeedbackSettings continuing(FeedbackSettings stored) {
-        return new FeedbackSettings(model, base != null ? base : stored.base, stored.beta, stored.labelSmoothing, stored.ktoDesirableWeight,
+        return new FeedbackSettings(model, stored.base, stored.beta, stored.labelSmoothing, stored.ktoDesirableWeight,
                 stored.ktoUndesirableWeight, stored.sftWeight, stored.pretrainMix, stored.learningRate, stored.stepsPerUpdate,
                 maxUpdateRatings, stored.replay, maxWaitMillis, stored.maxRaterShare, stored.heldoutShare, stored.maxKl,
                 stored.maxPerplexityRise, rebaseEvery, stored.seed, keepVersions);

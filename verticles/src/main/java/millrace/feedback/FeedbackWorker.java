@@ -101,6 +101,10 @@ final class FeedbackWorker implements StageVerticle.Worker {
                 LOG.warn("feedback: {} continues with the settings its lineage was learned with ({}); the command line's "
                         + "differ — to learn otherwise, rebuild or start another policy", settings.model(), meta.settings());
             }
+            if (settings.base() != null && !settings.base().equals(meta.settings().base())) {
+                LOG.warn("feedback: {} continues on the base its lineage began on ({}), not --base {}: to move it, stop the "
+                        + "role and run ./millrace feedback rebuild --base", settings.model(), meta.base(), settings.base());
+            }
             settings = settings.continuing(meta.settings());
             policy = Policy.fromVersion(settings, latest.get(), Path.of(meta.base()),
                     ShardRows.read(kafka, meta.validationRows(), meta.pretrainingRows()));

@@ -40,12 +40,13 @@ final class ShardRows {
     /** The text of a new lineage on {@code base}. */
     static Policy.Text first(KafkaSettings kafka, Path base) throws IOException {
         CheckpointStore.Meta m = CheckpointStore.readMeta(base);
-        List<String> validation = refs(kafka, Split.VAL, m.tokenizerId(), m.config().blockSize(), VALIDATION);
+        java.util.Set<String> tokenizers = millrace.tokenizer.ChatTemplate.textTokenizerIds(CheckpointStore.loadTokenizer(base));
+        List<String> validation = refs(kafka, Split.VAL, tokenizers, m.config().blockSize(), VALIDATION);
         if (validation.isEmpty()) {
             LOG.warn("no validation rows of {} on {}: the policy's perplexity (and its bound) is not measured",
-                    m.tokenizerId(), Topics.SHARDS);
+                    tokenizers, Topics.SHARDS);
         }
-        return read(kafka, validation, refs(kafka, Split.TRAIN, m.tokenizerId(), m.config().blockSize(), PRETRAINING));
+        return read(kafka, validation, refs(kafka, Split.TRAIN, tokenizers, m.config().blockSize(), PRETRAINING));
     }
 
     /** The rows {@code validation} and {@code pretraining} name, read back. */
@@ -55,7 +56,7 @@ final class ShardRows {
     }
 
     /** Where the first {@code max} rows of a split are: one length (the first shard's), at most the context's. */
-    private static List<String> refs(KafkaSettings kafka, Split split, String tokenizerId, int blockSize, int max) {
+    private static List<String> refs(KafkaSettings kafka, Split split, java.util.Set<String> tokenizerIds, int blockSize, int max) {
         List<String> refs = new ArrayList<>();
         int seqLen = -1;
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.consumer(null, 200))) {
@@ -75,7 +76,7 @@ final class ShardRows {
                         } catch (InvalidPayloadException e) {
                             continue;
                         }
-                        if (shard.split() != split || !shard.tokenizerId().equals(tokenizerId) || shard.seqLen() > blockSize) continue;
+                        if (shard.split() != split || !tokenizerIds.contains(shard.tokenizerId()) || shard.seqLen() > blockSize) continue;
                         if (seqLen < 0) seqLen = shard.seqLen();
                         if (shard.seqLen() != seqLen) continue;
                         for (int row = 0; row < shard.rows() && refs.size() < max; row++) {

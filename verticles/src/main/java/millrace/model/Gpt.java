@@ -248,15 +248,15 @@ public final class Gpt implements AutoCloseable {
     /**
      * The final layer's states for rows that pack several sequences back to back ({@code [B, T]} token ids): each
      * token sees only the earlier tokens of its own sequence and takes its position from that sequence's start, so a
-     * packed sequence gets exactly the states it would get alone. {@code segments [B, T]} (int64) numbers the
-     * sequence each token belongs to.
+     * packed sequence gets exactly the states it would get alone. {@code seg} numbers, row after row, the sequence
+     * each token belongs to.
      */
-    public NDArray hiddenPacked(NDArray idx, NDArray segments, boolean training) {
+    public NDArray hiddenPacked(NDArray idx, long[] seg, boolean training) {
         long b = idx.getShape().get(0);
         long t = idx.getShape().get(1);
         if (t > config.blockSize()) throw new IllegalArgumentException("row " + t + " > block " + config.blockSize());
+        if (seg.length != b * t) throw new IllegalArgumentException("one segment number per token");
         // a token's position is its index less the index where its sequence starts
-        long[] seg = segments.toLongArray();
         long[] positions = new long[seg.length];
         for (int r = 0; r < b; r++) {
             for (int j = 0, start = 0; j < t; j++) {
@@ -266,6 +266,7 @@ public final class Gpt implements AutoCloseable {
         }
         NDManager scope = idx.getManager();
         NDArray pos = p("wpe.weight").get(scope.create(positions)).reshape(b, t, config.nEmbd());
+        NDArray segments = scope.create(seg, new Shape(b, t));
         // [B, 1, T, T]: same sequence, and not after the query
         NDArray same = segments.expandDims(2).eq(segments.expandDims(1));
         NDArray causal = causalMask.get("0:" + t + ", 0:" + t).eq(0f);
@@ -348,7 +349,7 @@ public final class Gpt implements AutoCloseable {
         if (mask != null) {
             y = fused ? (training ? maskedAttentionTraining : maskedAttentionInference).forward(q, k, v, mask)
                     : dropout(Scalars.times(q.matMul(k.transpose(0, 1, 3, 2)), (float) (1.0 / Math.sqrt(config.headDim())))
-                            .add(Scalars.times(mask.logicalNot().toType(q.getDataType(), false), -1e9f)).softmax(-1), training).matMul(v);
+                            .add(maskedOut(mask).toType(q.getDataType(), false)).softmax(-1), training).matMul(v);
         } else if (fused && past == 0) {
             y = (training ? attentionTraining : attentionInference).forward(q, k, v);
         } else {
@@ -363,10 +364,11 @@ public final class Gpt implements AutoCloseable {
         return dropout(linear(y, prefix + "c_proj"), training);
     }
 
-    /**
-     * {@code softmax(q·kᵀ/√d + causal mask)·v} by libtorch's {@code scaled_dot_product_attention}: FlashAttention or
-     * memory-efficient attention on a GPU, a fused flash kernel on a CPU; neither writes the T × T scores to memory.
-     */
+    /** The additive form of a boolean mask: 0 where allowed, -1e9 elsewhere — in fp32 (in fp16 it is -inf, never 0 · -inf). */
+    private static NDArray maskedOut(NDArray allowed) {
+        return Scalars.times(allowed.logicalNot().toType(DataType.FLOAT32, false), -1e9f);
+    }
+
     /** {@code softmax(q·kᵀ/√d where mask, else -inf)·v}, a boolean mask per row ({@code [B, 1, T, T]}). */
     static TorchScriptModule maskedAttention(PtNDManager manager, float dropout) {
         return TorchScriptModule.compile(manager, "MaskedSelfAttention",
@@ -374,6 +376,10 @@ public final class Gpt implements AutoCloseable {
                 + "    return torch.scaled_dot_product_attention(q, k, v, mask, " + TorchScriptModule.literal(dropout) + ", False)\n");
     }
 
+    /**
+     * {@code softmax(q·kᵀ/√d + causal mask)·v} by libtorch's {@code scaled_dot_product_attention}: FlashAttention or
+     * memory-efficient attention on a GPU, a fused flash kernel on a CPU; neither writes the T × T scores to memory.
+     */
     static TorchScriptModule causalAttention(PtNDManager manager, float dropout) {
         return TorchScriptModule.compile(manager, "CausalSelfAttention",
                 "  def forward(self: __torch__.CausalSelfAttention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:\n"

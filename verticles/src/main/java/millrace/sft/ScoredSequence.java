@@ -74,14 +74,14 @@ public record ScoredSequence(int[] ids, boolean[] scored) {
             return scope.create(ids, new Shape(rows, length));
         }
 
-        /** Per input position, its sequence's number + 1 (0: padding): {@code [rows, length - 1]}. */
-        NDArray segments(List<ScoredSequence> batch, NDManager scope) {
+        /** Per input position, row after row, its sequence's number + 1 (0: padding): {@code rows × (length - 1)}. */
+        long[] segments(List<ScoredSequence> batch) {
             long[] seg = new long[rows * (length - 1)];
             for (int i = 0; i < batch.size(); i++) {
                 int n = batch.get(i).ids().length;
                 for (int j = 0; j < n && offset[i] + j < length - 1; j++) seg[row[i] * (length - 1) + offset[i] + j] = i + 1;
             }
-            return scope.create(seg, new Shape(rows, length - 1));
+            return seg;
         }
 
         /** The share of the rows' input positions that hold a sequence's token (the rest is padding). */
@@ -105,7 +105,7 @@ public record ScoredSequence(int[] ids, boolean[] scored) {
     /** {@link #logProbSums} with the sequences where {@code layout} puts them: packed ones see only themselves. */
     public static NDArray logProbSums(Gpt gpt, List<ScoredSequence> batch, Layout layout, NDManager scope) {
         NDArray inputs = layout.inputs(batch, scope).get(":, 0:" + (layout.length() - 1));
-        NDArray hidden = layout.packed() ? gpt.hiddenPacked(inputs, layout.segments(batch, scope), false) : gpt.hidden(inputs, false);
+        NDArray hidden = layout.packed() ? gpt.hiddenPacked(inputs, layout.segments(batch), false) : gpt.hidden(inputs, false);
         return logProbSums(gpt, hidden, batch, layout, scope);
     }
 

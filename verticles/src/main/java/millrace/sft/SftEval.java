@@ -25,8 +25,12 @@ import millrace.train.GptTrainer;
  */
 public final class SftEval {
     /** The figures, and a few answers to read. */
-    public record Result(int examples, int tooLong, double answerLoss, double answerPerplexity, double endOfTurnRate,
-            double exactMatch, double tokenF1, List<Map<String, String>> samples) {}
+    /**
+     * @param examples those scored for the loss; {@code answered} of them had room in the context to be answered
+     *     (the end-of-turn rate, exact match and F1 are over those)
+     */
+    public record Result(int examples, int tooLong, int answered, double answerLoss, double answerPerplexity,
+            double endOfTurnRate, double exactMatch, double tokenF1, List<Map<String, String>> samples) {}
 
     private SftEval() {}
 
@@ -76,7 +80,7 @@ public final class SftEval {
                 }
             }
             double loss = rows.isEmpty() ? Double.NaN : SftStep.loss(gpt, root, rows, true);
-            return new Result(rows.size(), tooLong, loss, Math.exp(loss), answered == 0 ? Double.NaN : (double) ended / answered,
+            return new Result(rows.size(), tooLong, answered, loss, Math.exp(loss), answered == 0 ? Double.NaN : (double) ended / answered,
                     answered == 0 ? Double.NaN : (double) exact / answered, answered == 0 ? Double.NaN : f1 / answered, shown);
         }
     }
@@ -94,7 +98,9 @@ public final class SftEval {
     static double tokenF1(String answer, String reference) {
         String[] a = normalise(answer).split(" ");
         String[] r = normalise(reference).split(" ");
-        if (a.length == 0 || r.length == 0 || a[0].isEmpty() || r[0].isEmpty()) return a.length == r.length ? 1 : 0;
+        boolean noAnswer = a[0].isEmpty();
+        boolean noReference = r[0].isEmpty();
+        if (noAnswer || noReference) return noAnswer && noReference ? 1 : 0;
         Map<String, Integer> counts = new HashMap<>();
         for (String w : r) counts.merge(w, 1, Integer::sum);
         int common = 0;

@@ -34,15 +34,22 @@ import org.apache.kafka.common.TopicPartition;
 /**
  * {@code ./millrace sft}: a pretrained checkpoint fine-tuned on conversations, its loss only on the assistant's turns.
  * The base's tokenizer gains the chat markers (the embedding its rows, each the mean of the old ones); a fresh AdamW
- * starts with warm-up and cosine decay, as TRL's SFTTrainer does. Checkpoints go where the trainer's go, in its
- * format; each records where the run stands — the epoch and the next example of its seeded order, or the offsets of
- * {@code millrace.sft} — so a run killed at any moment resumes from its newest checkpoint and trains every example of
- * an epoch once (the audit beside the checkpoints lists them).
+ * (nanoGPT's: β 0.9/0.95, weight decay 0.1) starts with linear warm-up and cosine decay to the run's last step (TRL's
+ * SFTTrainer decays linearly by default). Checkpoints go where the trainer's go, in its format; each records where the
+ * run stands — the epoch and the next example of its seeded order, or the offsets of {@code millrace.sft} — and what
+ * the run is (its base, its examples, its length), so a run killed at any moment resumes from its newest checkpoint,
+ * trains every example of an epoch once (the audit beside the checkpoints lists them), and refuses to resume on other
+ * data.
  */
 public final class SftRun implements AutoCloseable {
     private static final String EPOCH = "sft.epoch";
     private static final String NEXT = "sft.next";
     private static final String TOPIC_POSITION = "sft.p"; // + partition: the next offset to read
+    /** What the run is: the base it started from, and (a file's run) its examples, batch and length in steps. */
+    private static final String BASE = "sft.base";
+    private static final String EXAMPLES = "sft.examples";
+    private static final String BATCH = "sft.batch";
+    private static final String TOTAL = "sft.total";
 
     private final SftSettings settings;
     private final CheckpointStore store;
@@ -53,50 +60,73 @@ public final class SftRun implements AutoCloseable {
     private final ByteLevelBpe tokenizer;
     private final PromptFormat format;
     private final Map<String, String> resumedAt;
+    private final String baseOfRun;
     private final long startStep;
 
     public SftRun(SftSettings settings, Path dataDir, Consumer<String> log) throws IOException {
         this.settings = settings;
         this.log = log;
-        Path root = dataDir.resolve("checkpoints");
-        this.store = new CheckpointStore(root, settings.modelName(), settings.keepCheckpoints());
-        this.audit = new AuditSegments(root.resolve(settings.modelName()).resolve("audit"), "step");
-        this.root = GptTrainer.newRootManager();
-        try {
-            Optional<Path> latest = store.latest();
-            if (latest.isPresent()) {
-                CheckpointStore.Meta meta = CheckpointStore.readMeta(latest.get());
-                if (!meta.positions().containsKey(EPOCH) && !meta.positions().keySet().stream().anyMatch(k -> k.startsWith(TOPIC_POSITION))) {
-                    throw new IllegalArgumentException(settings.modelName() + " already names a model that is not a fine-tuning run ("
-                            + latest.get() + "): choose another --model-name");
-                }
-                tokenizer = CheckpointStore.loadTokenizer(latest.get());
+        Path checkpoints = dataDir.resolve("checkpoints");
+        this.store = new CheckpointStore(checkpoints, settings.modelName(), settings.keepCheckpoints());
+        this.audit = new AuditSegments(checkpoints.resolve(settings.modelName()).resolve("audit"), "step");
+        Optional<Path> latest = store.latest();
+        if (latest.isPresent()) {
+            CheckpointStore.Meta meta = CheckpointStore.readMeta(latest.get());
+            Map<String, String> at = meta.positions();
+            if (!at.containsKey(EPOCH) && at.keySet().stream().noneMatch(k -> k.startsWith(TOPIC_POSITION))) {
+                throw new IllegalArgumentException(settings.modelName() + " already names a model that is not a fine-tuning run ("
+                        + latest.get() + "): choose another --model-name");
+            }
+            Path runDir = checkpoints.resolve(settings.modelName()).toAbsolutePath().normalize();
+            Path given = settings.base().toAbsolutePath().normalize();
+            if (!given.equals(runDir) && at.containsKey(BASE) && !Path.of(at.get(BASE)).equals(given)) {
+                throw new IllegalArgumentException(settings.modelName() + " was fine-tuned from " + at.get(BASE) + ", not "
+                        + given + ": leave out --base to resume it, or choose another --model-name");
+            }
+            tokenizer = CheckpointStore.loadTokenizer(latest.get());
+            this.root = GptTrainer.newRootManager(trainSettings(meta.config(), tokenizer.id()));
+            try {
                 trainer = CheckpointStore.resume(latest.get(), trainSettings(meta.config(), tokenizer.id()), this.root);
-                resumedAt = meta.positions();
-                audit.truncateAfter(meta.step());
-                log.accept("resuming " + settings.modelName() + " from " + latest.get() + " (step " + meta.step() + ")");
-            } else {
-                CheckpointStore.Meta base = CheckpointStore.readMeta(CheckpointStore.requireCheckpoint(settings.base()));
-                tokenizer = ChatTemplate.withMarkers(CheckpointStore.loadTokenizer(settings.base()));
+            } catch (IOException | RuntimeException e) {
+                this.root.close();
+                throw e;
+            }
+            resumedAt = at;
+            baseOfRun = at.getOrDefault(BASE, "");
+            audit.truncateAfter(meta.step());
+            log.accept("resuming " + settings.modelName() + " from " + latest.get() + " (step " + meta.step() + ")");
+        } else {
+            Path base = CheckpointStore.requireCheckpoint(settings.base());
+            CheckpointStore.Meta baseMeta = CheckpointStore.readMeta(base);
+            tokenizer = ChatTemplate.withMarkers(CheckpointStore.loadTokenizer(base));
+            var config = baseMeta.config();
+            TrainSettings grownSettings = trainSettings(new millrace.model.GptConfig(config.nLayer(), config.nHead(),
+                    config.nEmbd(), config.blockSize(), tokenizer.vocabSize(), 0f), tokenizer.id());
+            this.root = GptTrainer.newRootManager(grownSettings);
+            try {
                 Gpt grown;
-                try (Gpt loaded = CheckpointStore.loadModel(settings.base(), this.root)) {
+                try (Gpt loaded = CheckpointStore.loadModel(base, this.root)) {
                     grown = loaded.withVocabulary(tokenizer.vocabSize(), this.root);
                 }
-                trainer = new GptTrainer(trainSettings(grown.config(), tokenizer.id()), this.root, grown, 0, 0);
-                resumedAt = Map.of();
-                log.accept("fine-tuning " + settings.base() + " as " + settings.modelName() + (base.config().vocabSize() == tokenizer.vocabSize()
-                        ? ": its vocabulary has the chat markers"
-                        : ": vocabulary " + base.config().vocabSize() + " -> " + tokenizer.vocabSize() + " (the chat markers)"));
+                trainer = new GptTrainer(grownSettings, this.root, grown, 0, 0);
+            } catch (IOException | RuntimeException e) {
+                this.root.close();
+                throw e;
             }
-        } catch (IOException | RuntimeException e) {
-            this.root.close();
-            throw e;
+            resumedAt = Map.of();
+            baseOfRun = base.toAbsolutePath().normalize().toString();
+            log.accept("fine-tuning " + base + " as " + settings.modelName() + " on " + grownSettings.resolveDevice()
+                    + (config.vocabSize() == tokenizer.vocabSize() ? ": its vocabulary has the chat markers"
+                            : ": vocabulary " + config.vocabSize() + " -> " + tokenizer.vocabSize() + " (the chat markers)"));
         }
         this.format = PromptFormat.of(tokenizer, true);
         this.startStep = trainer.step();
     }
 
-    /** Warm-up, then cosine decay to the floor at the run's last step; no dropout; AdamW's defaults. */
+    /**
+     * Linear warm-up, then cosine decay to the floor at the run's last step (set once the data says which it is); no
+     * dropout; nanoGPT's AdamW; the settings' device, in fp32.
+     */
     private TrainSettings trainSettings(millrace.model.GptConfig config, String tokenizerId) {
         var noDropout = new millrace.model.GptConfig(config.nLayer(), config.nHead(), config.nEmbd(), config.blockSize(),
                 config.vocabSize(), 0f);
@@ -104,15 +134,12 @@ public final class SftRun implements AutoCloseable {
         TrainSettings demo = TrainSettings.tinyDemo(tokenizerId, config.vocabSize(), config.blockSize());
         return new TrainSettings(settings.modelName(), noDropout, tokenizerId, settings.batchSize(),
                 new LearningRateSchedule(settings.learningRate(), settings.minLearningRate(), settings.warmupSteps(), last),
-                demo.clipNorm(), demo.adam(), settings.seed(), settings.checkpointEverySeconds(), settings.keepCheckpoints(), 0);
+                demo.clipNorm(), demo.adam(), settings.seed(), settings.checkpointEverySeconds(), settings.keepCheckpoints(), 0)
+                .withHardware(TrainSettings.Precision.FP32, settings.device());
     }
 
     public GptTrainer trainer() {
         return trainer;
-    }
-
-    public PromptFormat format() {
-        return format;
     }
 
     /**
@@ -129,7 +156,7 @@ public final class SftRun implements AutoCloseable {
                 Metrics.SFT_EXAMPLES.labelValues("too_long").inc();
                 continue;
             }
-            out.add(new Row(e.id(), s));
+            out.add(new Row(e.id(), e.source(), s));
         }
         if (tooLong > 0) {
             log.accept(tooLong + " examples do not fit the context of " + trainer.model().config().blockSize()
@@ -138,8 +165,8 @@ public final class SftRun implements AutoCloseable {
         return out;
     }
 
-    /** An example as a row of the model, and its id (for the audit). */
-    public record Row(String id, ScoredSequence sequence) {}
+    /** An example as a row of the model, with its id and where it came from (for the audit). */
+    public record Row(String id, String source, ScoredSequence sequence) {}
 
     /** Epochs over a file's rows, from where the run stands; returns the steps taken in all. */
     public long trainFile(List<Row> rows) throws IOException {
@@ -147,6 +174,15 @@ public final class SftRun implements AutoCloseable {
         int perEpoch = (rows.size() + settings.batchSize() - 1) / settings.batchSize();
         long total = settings.maxSteps() > 0 ? Math.min(settings.maxSteps(), (long) perEpoch * settings.epochs())
                 : (long) perEpoch * settings.epochs();
+        Map<String, String> run = Map.of(BASE, baseOfRun, EXAMPLES, examplesFingerprint(rows), BATCH,
+                Integer.toString(settings.batchSize()), TOTAL, Long.toString(total));
+        for (String key : List.of(EXAMPLES, BATCH, TOTAL)) {
+            if (resumedAt.containsKey(key) && !resumedAt.get(key).equals(run.get(key))) {
+                throw new IllegalArgumentException(settings.modelName() + " is a run of " + describe(resumedAt) + "; this one "
+                        + "would be " + describe(run) + ": resume it with the same file, --batch-size, --epochs and "
+                        + "--max-steps, or fine-tune under another --model-name");
+            }
+        }
         // the cosine ends at the run's last step, now that the data says which it is
         trainer.useSchedule(new LearningRateSchedule(settings.learningRate(), settings.minLearningRate(), settings.warmupSteps(), total));
         int epoch = Integer.parseInt(resumedAt.getOrDefault(EPOCH, "0"));
@@ -157,23 +193,21 @@ public final class SftRun implements AutoCloseable {
         while (epoch < settings.epochs() && trainer.step() < total) {
             List<Integer> order = order(rows.size(), epoch);
             while (next < rows.size() && trainer.step() < total) {
-                List<ScoredSequence> batch = new ArrayList<>();
-                List<String> ids = new ArrayList<>();
-                for (int i = next; i < Math.min(rows.size(), next + settings.batchSize()); i++) {
-                    Row r = rows.get(order.get(i));
-                    batch.add(r.sequence());
-                    ids.add(r.id());
-                }
+                List<Row> taken = new ArrayList<>();
+                for (int i = next; i < Math.min(rows.size(), next + settings.batchSize()); i++) taken.add(rows.get(order.get(i)));
+                List<ScoredSequence> batch = taken.stream().map(Row::sequence).toList();
                 SftStep.Result result = SftStep.step(trainer, batch, settings.packed());
                 next += batch.size();
-                for (String id : ids) trained.append(epoch).append('\t').append(id).append(result.skipped() ? "\tdropped\n" : "\n");
+                for (Row r : taken) audited(trained, Integer.toString(epoch), r, result.skipped());
                 Metrics.SFT_EXAMPLES.labelValues("trained").inc(batch.size());
                 progress.step(result, epoch);
                 boolean end = next >= rows.size() && epoch + 1 >= settings.epochs() || trainer.step() >= total;
                 if (end || System.currentTimeMillis() - lastCheckpoint >= settings.checkpointEverySeconds() * 1000) {
                     int e = next >= rows.size() ? epoch + 1 : epoch;
-                    checkpoint(Map.of(EPOCH, Integer.toString(e), NEXT, Integer.toString(next >= rows.size() ? 0 : next)),
-                            trained, result.loss());
+                    Map<String, String> positions = new HashMap<>(run);
+                    positions.put(EPOCH, Integer.toString(e));
+                    positions.put(NEXT, Integer.toString(next >= rows.size() ? 0 : next));
+                    checkpoint(positions, trained, result.loss());
                     lastCheckpoint = System.currentTimeMillis();
                 }
             }
@@ -229,12 +263,14 @@ public final class SftRun implements AutoCloseable {
                 List<Waiting> batch = new ArrayList<>(waiting.subList(0, settings.batchSize()));
                 waiting.subList(0, settings.batchSize()).clear();
                 SftStep.Result result = SftStep.step(trainer, batch.stream().map(w -> w.row().sequence()).toList(), settings.packed());
-                for (Waiting w : batch) trained.append("topic\t").append(w.row().id()).append(result.skipped() ? "\tdropped\n" : "\n");
+                for (Waiting w : batch) audited(trained, "topic", w.row(), result.skipped());
                 Metrics.SFT_EXAMPLES.labelValues("trained").inc(batch.size());
                 progress.step(result, 0);
                 if (trainer.step() >= settings.maxSteps()
                         || System.currentTimeMillis() - lastCheckpoint >= settings.checkpointEverySeconds() * 1000) {
-                    checkpoint(topicPositions(consumed, waiting), trained, result.loss());
+                    Map<String, String> positions = topicPositions(consumed, waiting);
+                    positions.put(BASE, baseOfRun);
+                    checkpoint(positions, trained, result.loss());
                     lastCheckpoint = System.currentTimeMillis();
                 }
             }
@@ -251,6 +287,24 @@ public final class SftRun implements AutoCloseable {
         Map<String, String> out = new HashMap<>();
         next.forEach((partition, offset) -> out.put(TOPIC_POSITION + partition, Long.toString(offset)));
         return out;
+    }
+
+    /** An audit line: the epoch (or {@code topic}), the example's id, where it came from, and whether its step was dropped. */
+    private static void audited(StringBuilder trained, String epoch, Row row, boolean dropped) {
+        trained.append(epoch).append('\t').append(row.id()).append('\t').append(row.source())
+                .append(dropped ? "\tdropped\n" : "\n");
+    }
+
+    /** The examples of a run, in their file's order: how many, and a hash of their ids. */
+    private static String examplesFingerprint(List<Row> rows) {
+        StringBuilder ids = new StringBuilder();
+        for (Row r : rows) ids.append(r.id()).append('\n');
+        return rows.size() + ":" + millrace.raters.RaterTokens.sha256(ids.toString()).substring(0, 16);
+    }
+
+    private static String describe(Map<String, String> run) {
+        return run.get(EXAMPLES).split(":")[0] + " examples (" + run.get(EXAMPLES) + "), batch " + run.get(BATCH) + ", "
+                + run.get(TOTAL) + " steps";
     }
 
     private List<Integer> order(int n, int epoch) {
@@ -275,6 +329,7 @@ public final class SftRun implements AutoCloseable {
         private final long total;
         private final long started = System.nanoTime();
         private final long firstStep = trainer.step();
+        private long tokens;
         private long lastLine;
 
         Progress(long total) {
@@ -285,6 +340,7 @@ public final class SftRun implements AutoCloseable {
             long now = System.nanoTime();
             Metrics.SFT_STEPS.inc();
             Metrics.SFT_LOSS.set(r.loss());
+            tokens += r.tokens();
             if (now - lastLine < 2_000_000_000L && trainer.step() < total) return;
             lastLine = now;
             double seconds = (now - started) / 1e9;
@@ -293,7 +349,7 @@ public final class SftRun implements AutoCloseable {
             long left = (long) ((total - trainer.step()) * perStep);
             log.accept(String.format("step %d/%d epoch %d loss %.4f (%d answer tokens) lr %.2e, %.0f tokens/s, ETA %d:%02d:%02d",
                     trainer.step(), total, epoch + 1, r.loss(), r.scoredTokens(),
-                    r.learningRate(), done * (double) r.tokens() / seconds, left / 3600, left / 60 % 60, left % 60));
+                    r.learningRate(), tokens / seconds, left / 3600, left / 60 % 60, left % 60));
         }
     }
 

@@ -19,10 +19,11 @@ import java.nio.file.Path;
  * @param keepCheckpoints checkpoints kept
  * @param packed examples packed back to back into rows of the model's context (each still sees only itself), or each
  *     its own row, padded
+ * @param device cpu, gpu or auto (a GPU when libtorch sees one); fine-tuning computes in fp32
  */
 public record SftSettings(String modelName, Path base, Path data, int epochs, int batchSize, float learningRate,
         float minLearningRate, int warmupSteps, long maxSteps, long seed, long checkpointEverySeconds, int keepCheckpoints,
-        boolean packed) {
+        boolean packed, String device) {
     public SftSettings {
         if (modelName == null || modelName.isBlank()) throw new IllegalArgumentException("--model-name is required");
         if (base == null) throw new IllegalArgumentException("--base is required");
@@ -31,5 +32,6 @@ public record SftSettings(String modelName, Path base, Path data, int epochs, in
         if (warmupSteps < 0 || maxSteps < 0) throw new IllegalArgumentException("steps must be >= 0");
         if (data == null && maxSteps == 0) throw new IllegalArgumentException("--from-topic needs --max-steps");
         if (checkpointEverySeconds < 1 || keepCheckpoints < 1) throw new IllegalArgumentException("checkpoints: every >= 1 s, keep >= 1");
+        if (device == null) device = "cpu";
     }
 }

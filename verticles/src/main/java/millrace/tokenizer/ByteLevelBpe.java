@@ -301,12 +301,25 @@ public final class ByteLevelBpe implements TextTokenizer {
         int next = vocabSize();
         for (String s : added) if (!all.containsKey(s)) all.put(s, next++);
         if (all.size() == specials.size()) return this;
+        return withSpecialsMap(all);
+    }
+
+    /** This vocabulary without some of its special tokens (those it has); text encodes as before. */
+    public ByteLevelBpe withoutSpecials(java.util.List<String> removed) {
+        Map<String, Integer> kept = new LinkedHashMap<>(specials);
+        kept.keySet().removeAll(removed);
+        if (kept.size() == specials.size()) return this;
+        return withSpecialsMap(kept);
+    }
+
+    /** The same tokens and merges with these special tokens. */
+    private ByteLevelBpe withSpecialsMap(Map<String, Integer> newSpecials) {
         int[] mergeRanks = null;
         if (ranks != null) {
             mergeRanks = new int[tokens.length];
             for (int i = 0; i < tokens.length; i++) if (tokens[i] != null) mergeRanks[i] = ranks.get(tokens[i], 0, tokens[i].length);
         }
-        return new ByteLevelBpe(name, pattern, tokens, mergeRanks, all);
+        return new ByteLevelBpe(name, pattern, tokens, mergeRanks, newSpecials);
     }
 
     /** Token bytes by id (null where the id is a special token or unused). */

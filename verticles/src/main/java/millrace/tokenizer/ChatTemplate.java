@@ -44,6 +44,16 @@ public final class ChatTemplate {
         return tokenizer.withSpecials(List.of(START, END));
     }
 
+    /**
+     * The tokenizers whose token streams a model with {@code tokenizer} reads as its own text: itself, and the one it
+     * was before the chat markers were added (r50k's shards, say, for a model fine-tuned from an r50k one) — the
+     * markers come after every other id, so text encodes the same under both.
+     */
+    public static java.util.Set<String> textTokenizerIds(ByteLevelBpe tokenizer) {
+        return java.util.stream.Stream.of(tokenizer.id(), tokenizer.withoutSpecials(List.of(START, END)).id())
+                .collect(java.util.stream.Collectors.toUnmodifiableSet());
+    }
+
     public int endOfTurn() {
         return end;
     }

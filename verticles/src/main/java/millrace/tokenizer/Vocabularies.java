@@ -249,11 +249,18 @@ public final class Vocabularies {
         JsonSerde.MAPPER.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), c);
     }
 
-    /** The chat template a {@code tokenizer_config.json} names, if any. */
+    /**
+     * The chat template a {@code tokenizer_config.json} names, if any — or, as recent {@code transformers} save it, a
+     * {@code chat_template.jinja} beside it.
+     */
     public static java.util.Optional<String> chatTemplate(Path tokenizerConfig) throws IOException {
-        if (!java.nio.file.Files.isRegularFile(tokenizerConfig)) return java.util.Optional.empty();
-        JsonNode c = JsonSerde.MAPPER.readTree(tokenizerConfig.toFile());
-        return c.hasNonNull("chat_template") ? java.util.Optional.of(c.get("chat_template").asText()) : java.util.Optional.empty();
+        if (java.nio.file.Files.isRegularFile(tokenizerConfig)) {
+            JsonNode c = JsonSerde.MAPPER.readTree(tokenizerConfig.toFile());
+            if (c.hasNonNull("chat_template")) return java.util.Optional.of(c.get("chat_template").asText());
+        }
+        Path jinja = tokenizerConfig.resolveSibling("chat_template.jinja");
+        return java.nio.file.Files.isRegularFile(jinja) ? java.util.Optional.of(java.nio.file.Files.readString(jinja))
+                : java.util.Optional.empty();
     }
 
     public static void writeHuggingFace(ByteLevelBpe bpe, Path file) throws IOException {

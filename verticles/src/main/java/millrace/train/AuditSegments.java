@@ -24,14 +24,18 @@ public final class AuditSegments {
         this.prefix = prefix + "-";
     }
 
-    /** Writes the segment of checkpoint {@code n}; atomic. */
+    /**
+     * Writes the segment of checkpoint {@code n}, atomically; if it exists — a checkpoint written again at the same
+     * step, after a step that was skipped — {@code content} is added to it.
+     */
     public void write(long n, CharSequence content) {
         try {
             Files.createDirectories(dir);
+            Path segment = dir.resolve(String.format("%s%09d.tsv", prefix, n));
             Path tmp = Files.createTempFile(dir, ".writing-", ".tsv");
-            Files.writeString(tmp, content, StandardCharsets.UTF_8);
-            Files.move(tmp, dir.resolve(String.format("%s%09d.tsv", prefix, n)), StandardCopyOption.ATOMIC_MOVE,
-                    StandardCopyOption.REPLACE_EXISTING);
+            String before = Files.exists(segment) ? Files.readString(segment, StandardCharsets.UTF_8) : "";
+            Files.writeString(tmp, before + content, StandardCharsets.UTF_8);
+            Files.move(tmp, segment, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the audit in " + dir, e);
         }

@@ -74,20 +74,28 @@ public final class CheckpointStore {
 
     /**
      * {@code parent/name}, written by {@code writer} into a temporary directory and renamed into place: a reader never
-     * sees half of it (a crash leaves a {@code .writing-} directory, which is not a checkpoint).
+     * sees half of it (a crash leaves a {@code .writing-} directory, which is not a checkpoint). One that exists already
+     * (written again at the same step) is renamed aside once the new one is whole, and deleted after the new one is in
+     * place.
      */
     public static Path writeAtomically(Path parent, String name, DirectoryWriter writer) throws IOException {
         Files.createDirectories(parent);
         Path target = parent.resolve(name);
+        Path aside = parent.resolve(".replaced-" + name);
         Path tmp = Files.createTempDirectory(parent, ".writing-");
         try {
             writer.write(tmp);
-            if (Files.exists(target)) deleteTree(target);
+            if (Files.exists(target)) {
+                if (Files.exists(aside)) deleteTree(aside);
+                Files.move(target, aside, StandardCopyOption.ATOMIC_MOVE);
+            }
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException | RuntimeException e) {
             deleteTree(tmp);
+            if (!Files.exists(target) && Files.exists(aside)) Files.move(aside, target, StandardCopyOption.ATOMIC_MOVE);
             throw e;
         }
+        if (Files.exists(aside)) deleteTree(aside);
         return target;
     }
 

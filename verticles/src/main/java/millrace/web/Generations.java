@@ -52,11 +52,12 @@ final class Generations {
         queue.submit(ticket, t -> {
             ServingModel.Loaded loaded = serving.acquire();
             ServingModel.Policy policy = loaded.policy();
+            // chat: as a user's turn and the assistant's answer; null: so for a chat model, plain text otherwise
+            boolean asChat = chat != null ? chat : loaded.generator().chat();
+            if (asChat && !loaded.generator().chat()) throw new Generator.NotChat(); // a 400, before any event
             if (stream) {
                 events.send("start", start.copy().put("model", policy.model()).put("policyVersion", policy.version()));
             }
-            // chat: as a user's turn and the assistant's answer; null: so for a chat model, plain text otherwise
-            boolean asChat = chat != null ? chat : loaded.generator().chat();
             List<Generator.Answer> answers = loaded.generator().generate(prompt, seeds, settings, asChat, (row, piece) -> {
                 if (!firstToken[0]) {
                     firstToken[0] = true;

@@ -52,8 +52,10 @@ class HuggingFaceExportIT {
     void exportedDirectoryGivesTheSameLogitsAndImportContinuesTraining(boolean chat) throws Exception {
         BpeTrainer vocabulary = new BpeTrainer(Pretokenizer.GPT2);
         vocabulary.add(Files.readString(Path.of("../corpus/kjv/65-Jude.txt")));
-        // a trained vocabulary has the chat markers; only a fine-tuned model is a chat model
-        ByteLevelBpe tokenizer = vocabulary.train("t", 400, 2, BpeTrainer.DEFAULT_SPECIALS);
+        // the chat model's markers appended after the last id (as to r50k); a plain model's vocabulary may have them too —
+        // only a fine-tuned model is a chat model
+        ByteLevelBpe tokenizer = chat ? millrace.tokenizer.ChatTemplate.withMarkers(vocabulary.train("t", 400, 2, List.of("<|endoftext|>")))
+                : vocabulary.train("t", 400, 2, BpeTrainer.DEFAULT_SPECIALS);
         int block = 48;
         TrainSettings demo = TrainSettings.tinyDemo("t", tokenizer.vocabSize(), block);
         TrainSettings settings = new TrainSettings("m", GptConfig.tiny(tokenizer.vocabSize(), block), "t", 4,

@@ -69,7 +69,7 @@ class SftRunIT {
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
-    /** The audit's lines: {@code epoch<TAB>example id} (and {@code <TAB>dropped} for a skipped step). */
+    /** The audit's lines: {@code epoch<TAB>example id<TAB>source} (and {@code <TAB>dropped} for a skipped step). */
     private List<String> audit() throws Exception {
         List<String> lines = new ArrayList<>();
         for (Path segment : new AuditSegments(dir.resolve("data/checkpoints/chat/audit"), "step").segments()) {
@@ -107,7 +107,7 @@ class SftRunIT {
         assertTrue(beforeKill < 1000, "killed before the end: " + beforeKill);
         String firstLog = read(dir.resolve("first.log"));
         assertTrue(firstLog.contains("examples.jsonl:251: skipped: line: malformed JSON"), firstLog);
-        assertTrue(firstLog.contains("500 examples, 1 lines skipped, 500 fit the context"), firstLog);
+        assertTrue(firstLog.contains("500 examples, 1 bad lines skipped, 500 examples fit the context"), firstLog);
 
         // started again without --base: the run resumes from its newest checkpoint
         Process second = sft(dir.resolve("second.log"), "--data", data.toString());
@@ -116,8 +116,17 @@ class SftRunIT {
         assertEquals(0, second.exitValue(), secondLog);
         assertTrue(secondLog.contains("resuming chat from"), secondLog);
 
+        // each line: epoch, example id, where it came from (file:line)
         Map<String, Integer> perEpoch = new HashMap<>();
-        for (String line : audit()) perEpoch.merge(line, 1, Integer::sum);
+        java.util.Set<String> sources = new java.util.HashSet<>();
+        for (String line : audit()) {
+            String[] f = line.split("\t");
+            perEpoch.merge(f[0] + "\t" + f[1], 1, Integer::sum);
+            sources.add(f[0] + "\t" + f[2]);
+            assertEquals(3, f.length, "no dropped step: " + line);
+        }
+        assertEquals(1000, sources.size(), "every line of the file once per epoch");
+        assertTrue(sources.contains("1\texamples.jsonl:252"), "the line after the bad one");
         List<String> expected = new ArrayList<>();
         for (int epoch = 0; epoch < 2; epoch++) {
             for (int i = 0; i < 500; i++) expected.add(epoch + "\t" + SftData.parse(example(i), "x").id());
@@ -144,14 +153,14 @@ class SftRunIT {
         double malformed = Metrics.SFT_EXAMPLES.labelValues("malformed").get();
         List<String> log = new ArrayList<>();
         for (long maxSteps : new long[] {4, 10}) { // the second run resumes where the first stopped
-            SftSettings settings = new SftSettings("chat", base, null, 1, 2, 1e-3f, 1e-4f, 0, maxSteps, 7, 600, 2, true);
+            SftSettings settings = new SftSettings("chat", base, null, 1, 2, 1e-3f, 1e-4f, 0, maxSteps, 7, 600, 2, true, "cpu");
             try (SftRun run = new SftRun(settings, dir.resolve("data"), log::add)) {
                 run.trainTopic(kafka.settings("sft"));
             }
             assertEquals(2 * maxSteps, audit().size(), log.toString());
         }
         assertEquals(1, Metrics.SFT_EXAMPLES.labelValues("malformed").get() - malformed, 0);
-        List<String> trained = audit();
+        List<String> trained = audit().stream().map(line -> line.substring(0, line.lastIndexOf('\t'))).toList(); // less the source
         assertEquals(trained.size(), new java.util.HashSet<>(trained).size(), "none twice: " + trained);
         assertTrue(produced.containsAll(trained), trained.toString());
     }

@@ -168,10 +168,28 @@ class SftTest {
     }
 
     @Test
+    void aRunResumesOnlyOnItsOwnExamplesAndBase() throws Exception {
+        Path base = base();
+        TinyChatModel.fineTune(base, dir.resolve("data"), "chat", line -> { });
+        SftSettings same = TinyChatModel.settings("chat", base, dir.resolve("data"));
+        try (SftRun run = new SftRun(same, dir.resolve("data"), line -> { })) {
+            assertEquals(0, run.trainFile(run.rows(EXAMPLES)), "the run is done");
+        }
+        try (SftRun run = new SftRun(same, dir.resolve("data"), line -> { })) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run.trainFile(run.rows(EXAMPLES.subList(0, 3))));
+            assertTrue(e.getMessage().contains("resume it with the same file"), e.getMessage());
+        }
+        Path other = TinyChatModel.base(dir.resolve("other"), plain);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new SftRun(TinyChatModel.settings("chat", other, dir.resolve("data")), dir.resolve("data"), line -> { }));
+        assertTrue(e.getMessage().contains("was fine-tuned from"), e.getMessage());
+    }
+
+    @Test
     void aConversationLongerThanTheContextIsLeftOutNotCut() throws Exception {
         Path base = base();
         SftExample tooLong = example("Tell the whole letter.", "Jude ".repeat(200));
-        SftSettings settings = new SftSettings("chat", base, dir.resolve("unused.jsonl"), 1, 4, 1e-3f, 1e-4f, 0, 0, 7, 600, 2, true);
+        SftSettings settings = new SftSettings("chat", base, dir.resolve("unused.jsonl"), 1, 4, 1e-3f, 1e-4f, 0, 0, 7, 600, 2, true, "cpu");
         try (SftRun run = new SftRun(settings, dir.resolve("data"), line -> { })) {
             List<SftRun.Row> rows = run.rows(List.of(EXAMPLES.get(0), tooLong));
             assertEquals(List.of(EXAMPLES.get(0).id()), rows.stream().map(SftRun.Row::id).toList());

@@ -54,10 +54,14 @@ public final class TinyChatModel {
         }
     }
 
+    /** The run {@link #fineTune} makes: 150 epochs of the four examples, batch 4, peak learning rate 3e-3. */
+    static SftSettings settings(String name, Path base, Path dataDir) {
+        return new SftSettings(name, base, dataDir.resolve("examples.jsonl"), 150, 4, 3e-3f, 3e-4f, 5, 0, 7, 600, 2, true, "cpu");
+    }
+
     /** {@code base} fine-tuned on {@link #EXAMPLES} (150 steps) as {@code name} under {@code dataDir}; its checkpoint. */
     public static Path fineTune(Path base, Path dataDir, String name, Consumer<String> log) throws Exception {
-        SftSettings settings = new SftSettings(name, base, dataDir.resolve("examples.jsonl"), 150, 4, 3e-3f, 3e-4f, 5, 0, 7, 600, 2, true);
-        try (SftRun run = new SftRun(settings, dataDir, log)) {
+        try (SftRun run = new SftRun(settings(name, base, dataDir), dataDir, log)) {
             List<SftRun.Row> rows = run.rows(EXAMPLES);
             if (rows.size() != EXAMPLES.size()) throw new AssertionError("every example fits the context");
             run.trainFile(rows);

@@ -37,6 +37,10 @@ class ChatTemplateTest {
         assertArrayEquals(R50K.encode("plain text is encoded the same"), CHAT.encode("plain text is encoded the same"));
         assertSame(CHAT, ChatTemplate.withMarkers(CHAT), "adding markers twice adds nothing");
         assertFalse(ChatTemplate.supports(R50K));
+        // r50k's shards are a chat model's text: its pretraining rows in the feedback role
+        assertEquals(java.util.Set.of(CHAT.id(), R50K.id()), ChatTemplate.textTokenizerIds(CHAT));
+        assertEquals(java.util.Set.of(R50K.id()), ChatTemplate.textTokenizerIds(R50K));
+        assertEquals(R50K.id(), CHAT.withoutSpecials(List.of(ChatTemplate.START, ChatTemplate.END)).id());
     }
 
     /** Render → tokenize → the mask covers exactly the assistant turns and their end-of-turn tokens, token by token. */

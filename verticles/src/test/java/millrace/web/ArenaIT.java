@@ -188,6 +188,9 @@ class ArenaIT {
         assertEquals(400, notChat.statusCode());
         assertEquals("chat", json(notChat).get("field").asText());
         assertTrue(json(notChat).get("error").asText().contains("./millrace sft"), notChat.body());
+        HttpResponse<String> streamed = web.postJson("/api/generate", null, "{\"prompt\":\"hi\",\"chat\":true,\"stream\":true}");
+        assertEquals(400, streamed.statusCode(), "refused before any event: " + streamed.body());
+        assertEquals("chat", json(streamed).get("field").asText());
         assertEquals(400, web.postJson("/api/generate", null, "{\"prompt\":\"hi\",\"chat\":\"yes\"}").statusCode());
         assertEquals(404, web.postJson("/api/nothing", token, "{}").statusCode());
         HttpResponse<String> typo = web.postJson("/api/compare", token, "{\"prompt\":\"x\",\"max_tokens\":5}");
