@@ -90,6 +90,7 @@ def main():
     a.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads (default: every core, as libtorch in DJL)")
     a.add_argument("--device", default="cpu")
     a.add_argument("--dtype", default="fp32", choices=["fp32", "tf32", "fp16", "bf16"])
+    a.add_argument("--compile", action="store_true", help="the model under torch.compile (Inductor), not eager")
     args = a.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -102,6 +103,7 @@ def main():
     scaler = torch.cuda.amp.GradScaler() if cuda and args.dtype == "fp16" else None
     tokens = torch.from_numpy(np.fromfile(args.tokens, dtype="<i4").astype(np.int64))
     model = GPT(args.layers, args.heads, args.width, args.vocab, args.seq).to(device)
+    step_model = torch.compile(model) if args.compile else model
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "wpe" not in n and "wte" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "wpe" not in n and "wte" not in n)]
     groups = [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}]
@@ -125,7 +127,7 @@ def main():
         start = (step * per_step) % (len(tokens) - per_step)
         batch = tokens[start:start + per_step].view(args.batch, row).to(device)
         with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
-            loss = model(batch[:, :-1], batch[:, 1:])
+            loss = step_model(batch[:, :-1], batch[:, 1:])
         opt.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -146,7 +148,9 @@ def main():
     seconds = time.perf_counter() - started
     kernels = ("sdpa" if hasattr(F, "scaled_dot_product_attention") else "explicit attention") + \
         (", fused AdamW" if fused else "")
-    print(json.dumps({"peer": "PyTorch %s eager %s %s (%s)" % (torch.__version__, args.device, args.dtype, kernels),
+    mode = "compiled" if args.compile else "eager"
+    print(json.dumps({"peer": "PyTorch %s %s %s %s (%s)" % (torch.__version__, mode, args.device, args.dtype, kernels),
+                      "version": torch.__version__, "mode": mode,
                       "threads": torch.get_num_threads(),
                       "steps": args.steps, "tokens_per_s": args.steps * args.batch * args.seq / seconds,
                       "seconds": seconds, "final_loss": loss_value, "rss_mb_every_100_steps": rss,

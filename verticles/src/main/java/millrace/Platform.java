@@ -54,7 +54,7 @@ public final class Platform implements AutoCloseable {
     /** Creates missing topics, then deploys every role's verticles; returns when all have started. */
     public static Platform start(Set<Role> roles, PlatformConfig config) {
         Metrics.init();
-        TopicSetup.ensureTopics(config.kafka(), config.partitions(), (short) 1);
+        TopicSetup.ensureTopics(config.kafka(), config.partitions(), config.replicationFactor());
         // a training step or a checkpoint may legitimately hold a worker thread for a while
         Vertx vertx = Vertx.vertx(new VertxOptions().setMaxWorkerExecuteTime(10).setMaxWorkerExecuteTimeUnit(TimeUnit.MINUTES));
         DeploymentOptions worker = new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER);

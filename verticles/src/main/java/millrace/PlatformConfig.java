@@ -23,10 +23,19 @@ import millrace.web.WebSettings;
  * @param train how the model trains
  * @param web what the web role serves, and its limits
  * @param feedback how the feedback role learns from ratings
+ * @param replicationFactor replicas of each topic when the topics are created (0: min(3, brokers))
  */
 public record PlatformConfig(KafkaSettings kafka, Path dataDir, IngestSettings ingest, int partitions, int httpPort,
         int opsPort, DedupSettings dedup, TokenizeSettings tokenize, TrainSettings train, WebSettings web,
-        FeedbackSettings feedback) {
+        FeedbackSettings feedback, short replicationFactor) {
+
+    /** Topics replicated to min(3, brokers). */
+    public PlatformConfig(KafkaSettings kafka, Path dataDir, IngestSettings ingest, int partitions, int httpPort,
+            int opsPort, DedupSettings dedup, TokenizeSettings tokenize, TrainSettings train, WebSettings web,
+            FeedbackSettings feedback) {
+        this(kafka, dataDir, ingest, partitions, httpPort, opsPort, dedup, tokenize, train, web, feedback,
+                millrace.kafka.TopicSetup.AUTO_REPLICATION);
+    }
 
     public Path checkpointDir() {
         return dataDir.resolve("checkpoints");

@@ -1,7 +1,9 @@
 package millrace.protocol;
 
 /**
- * A record on {@code millrace.dedup.claims}: a document that passed the quality filters asks to be kept. The claim
+ * A record on {@code millrace.dedup.claims}: a document that passed the quality filters asks to be kept, or one that
+ * failed them is recorded as judged ({@code filtered}), so that the same document ingested again (an ingest restarted
+ * half-way through a file sends it twice) gets no second verdict. The claim
  * log has one partition, so its order is the one global "first seen" order; every dedup replica replays it through
  * the same deterministic index and so reaches the same verdict for every claim, whichever replica wrote it.
  *
@@ -12,9 +14,11 @@ package millrace.protocol;
  * @param textHash hex SHA-256 of the normalized text (exact duplicates)
  * @param signature the MinHash signature over word shingles (near duplicates); its length is the permutation count
  * @param claimedAtMillis when
+ * @param filtered the filter that rejected the document (then {@code signature} is empty), or null for a claim to be
+ *     kept (absent in claims written before filtered documents were recorded)
  */
 public record DedupClaim(String docId, String source, String input, String textHash, int[] signature,
-        long claimedAtMillis) {
+        long claimedAtMillis, RejectReason filtered) {
     public DedupClaim {
         Check.text("docId", docId);
         Check.text("source", source);
@@ -22,5 +26,10 @@ public record DedupClaim(String docId, String source, String input, String textH
         Check.text("textHash", textHash);
         Check.present("signature", signature);
         Check.nonNegative("claimedAtMillis", claimedAtMillis);
+    }
+
+    /** A claim to be kept. */
+    public DedupClaim(String docId, String source, String input, String textHash, int[] signature, long claimedAtMillis) {
+        this(docId, source, input, textHash, signature, claimedAtMillis, null);
     }
 }

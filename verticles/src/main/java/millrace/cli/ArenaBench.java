@@ -84,7 +84,7 @@ final class ArenaBench implements Callable<Integer> {
         Platform platform = null;
         try {
             KafkaSettings kafka = new KafkaSettings(broker.bootstrapServers(), "bench-arena");
-            TopicSetup.ensureTopics(kafka, PlatformOptions.DEFAULT_PARTITIONS, (short) 1);
+            TopicSetup.ensureTopics(kafka, PlatformOptions.DEFAULT_PARTITIONS, TopicSetup.AUTO_REPLICATION);
             Path served = checkpoint != null ? CheckpointStore.requireCheckpoint(checkpoint) : BenchSupport.freshCheckpoint(dir.resolve("checkpoints"), model);
             announce(kafka, served);
             // the simulated raters are not to be throttled: the bench measures capacity, not the limits

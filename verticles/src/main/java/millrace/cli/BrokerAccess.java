@@ -33,7 +33,7 @@ final class BrokerAccess implements AutoCloseable {
                     : new BrokerAccess(new EmbeddedKafka(log, 0).start(), null, client);
         }
         try {
-            TopicSetup.ensureTopics(access.settings, topics, PlatformOptions.DEFAULT_PARTITIONS, (short) 1);
+            TopicSetup.ensureTopics(access.settings, topics, PlatformOptions.DEFAULT_PARTITIONS, TopicSetup.AUTO_REPLICATION);
             return access;
         } catch (RuntimeException e) {
             access.close();

@@ -106,7 +106,7 @@ final class FeedbackBench implements Callable<Integer> {
         Platform platform = null;
         try {
             KafkaSettings kafka = new KafkaSettings(broker.bootstrapServers(), "bench-feedback");
-            TopicSetup.ensureTopics(kafka, PlatformOptions.DEFAULT_PARTITIONS, (short) 1);
+            TopicSetup.ensureTopics(kafka, PlatformOptions.DEFAULT_PARTITIONS, TopicSetup.AUTO_REPLICATION);
             publishRows(kafka, tokenizer, Split.VAL, java.util.Arrays.copyOfRange(tokens, tokens.length - heldTokens, tokens.length), 16);
             // the pretraining mix's rows: text the base was trained on
             publishRows(kafka, tokenizer, Split.TRAIN, java.util.Arrays.copyOf(tokens, tokens.length - heldTokens), 256);

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** {@code ./millrace <command>}: the entry point. Bad arguments exit non-zero with a one-line reason. */
 @Command(name = "millrace", mixinStandardHelpOptions = true, version = "millrace 0.1.0",
         description = "A streaming foundry for language models: ingest, dedup, tokenize, train, serve.",
-        subcommands = {UpCommand.class, RunCommand.class, IngestCommand.class, TrainCommand.class, SftCommand.class, ExtractCommand.class, DedupCommand.class, TokenizerCommand.class, GenerateCommand.class, EvalCommand.class, ExportCommand.class, ImportCommand.class, RatersCommand.class, FeedbackCommand.class, BenchCommand.class,
+        subcommands = {UpCommand.class, RunCommand.class, BrokerCommand.class, IngestCommand.class, TrainCommand.class, SftCommand.class, ExtractCommand.class, DedupCommand.class, TokenizerCommand.class, GenerateCommand.class, EvalCommand.class, ExportCommand.class, ImportCommand.class, RatersCommand.class, FeedbackCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

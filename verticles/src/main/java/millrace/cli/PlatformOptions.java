@@ -38,6 +38,9 @@ final class PlatformOptions {
     @Option(names = "--partitions", defaultValue = "" + DEFAULT_PARTITIONS, description = "Partitions per topic when topics are created (default: ${DEFAULT-VALUE}).")
     int partitions;
 
+    @Option(names = "--replication-factor", defaultValue = "0", description = "Replicas of each topic when topics are created, with min.insync.replicas one less (default: min(3, brokers)).")
+    short replicationFactor;
+
     @Option(names = "--http-port", defaultValue = "8080", description = "Port of the web role (default: ${DEFAULT-VALUE}).")
     int httpPort;
 
@@ -49,11 +52,12 @@ final class PlatformOptions {
 
     PlatformConfig toConfig(String bootstrapServers) {
         if (partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1");
+        if (replicationFactor < 0) throw new IllegalArgumentException("--replication-factor must be >= 0");
         TextTokenizer tok = Tokenizers.load(process.tokenizer);
         TokenizeSettings tokenize = new TokenizeSettings(process.tokenizer, process.seqLen, rowsPerShard, validationShare, 2000);
         TrainSettings trainSettings = train.settings(process.tokenizer, tok.vocabSize(), process.seqLen);
         return new PlatformConfig(process.kafka(bootstrapServers), process.dataDir, ingest.settings(corpus),
                 partitions, httpPort, process.opsPort, dedup.settings(), tokenize, trainSettings,
-                web.settings(trainSettings.modelName()), feedback.settings(trainSettings.modelName()));
+                web.settings(trainSettings.modelName()), feedback.settings(trainSettings.modelName()), replicationFactor);
     }
 }

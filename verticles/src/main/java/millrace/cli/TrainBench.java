@@ -1,5 +1,6 @@
 package millrace.cli;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -25,12 +26,18 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * CPU training throughput and memory of Millrace's trainer next to PyTorch eager training the same architecture,
- * batch, sequence length, optimizer and token stream ({@code bench/train_torch.py}) on the same machine.
+ * Training throughput and memory of Millrace's trainer next to today's PyTorch training the same architecture, batch,
+ * sequence length, optimizer and token stream ({@code bench/train_torch.py}, in the virtual environment
+ * {@code bench/python-env.sh} makes), eager and under {@code torch.compile}, on the same machine in the same run. Every
+ * trainer runs at its best: its faster thread count (probed), and the allocator this process runs under (the launcher's
+ * jemalloc setting is handed to the peers). The ratio is against the fastest peer; beside it, each trainer's share of
+ * the machine's fp32 matrix-product rate, measured in the same run.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Tokens/s, RSS (and MFU on a GPU) of N training steps of a preset, against PyTorch eager (bench/train_torch.py) "
-                + "on the same architecture, batch and tokens.")
+        description = "Tokens/s, peak RSS and final loss of N training steps of a preset against today's PyTorch, eager and "
+                + "compiled (bench/train_torch.py in bench/python-env.sh's environment), same architecture, batch, tokens "
+                + "and allocator, each at its best thread count; the ratio against the fastest; the share of the measured "
+                + "matrix-product rate each reaches (MFU on a GPU).")
 final class TrainBench implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "small", description = "Preset (default: ${DEFAULT-VALUE}).")
     String model;
@@ -41,25 +48,31 @@ final class TrainBench implements Callable<Integer> {
     @Option(names = "--seq-len", defaultValue = "64", description = "Tokens per row (default: ${DEFAULT-VALUE}).")
     int seq;
 
-    @Option(names = "--steps", defaultValue = "1000", description = "Timed steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "1000", description = "Timed steps (default: ${DEFAULT-VALUE}; RSS is sampled every 100).")
     int steps;
 
     @Option(names = "--warmup", defaultValue = "5", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--python", defaultValue = "/usr/bin/python3", description = "Python with torch for the peer (default: ${DEFAULT-VALUE}; 'none' skips it).")
+    @Option(names = "--python", defaultValue = "auto",
+            description = "Python with torch for the peers (default: ${DEFAULT-VALUE}: the environment bench/python-env.sh makes "
+                    + "on first use, today's PyTorch; 'none' skips the peers).")
     String python;
 
-    @Option(names = "--peer-threads", defaultValue = "1",
-            description = "PyTorch intra-op threads (default: ${DEFAULT-VALUE}: Debian's torch multiplies matrices through "
-                    + "OpenBLAS, which runs its own threads; on 2 cores 1 intra-op thread measured faster than 2).")
+    @Option(names = "--peers", split = ",", defaultValue = "eager,compiled", description = "PyTorch modes to run (default: ${DEFAULT-VALUE}).")
+    List<String> peers;
+
+    @Option(names = "--threads", defaultValue = "0", description = "Millrace's intra-op threads (default: 0, the faster of 1 and every core, probed).")
+    int threads;
+
+    @Option(names = "--peer-threads", defaultValue = "0", description = "The peers' intra-op threads (default: 0, the faster of 1 and every core, probed per mode).")
     int peerThreads;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}); the peer runs on the same.")
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}); the peers run on the same.")
     String device;
 
     @Option(names = "--precision", defaultValue = "FP32",
-            description = "FP32, or FP16 with fp32 master weights and loss scaling (default: ${DEFAULT-VALUE}); the peer uses autocast fp16.")
+            description = "FP32, or FP16 with fp32 master weights and loss scaling (default: ${DEFAULT-VALUE}); the peers use autocast fp16.")
     TrainSettings.Precision precision;
 
     enum Kernels { fused, explicit }
@@ -71,6 +84,9 @@ final class TrainBench implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    /** Steps of a thread-count probe, after the warm-up. */
+    private static final int PROBE_STEPS = 20;
+
     @Override
     public Integer call() throws Exception {
         TextTokenizer tokenizer = Tokenizers.load("r50k");
@@ -79,73 +95,158 @@ final class TrainBench implements Callable<Integer> {
         TrainSettings demo = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), seq);
         TrainSettings settings = new TrainSettings("bench", config, "r50k", batch, demo.schedule(), demo.clipNorm(),
                 demo.adam(), 1, 3600, 1, 0, batch, precision, device, 0);
+        ai.djl.engine.Engine.getEngine("PyTorch"); // loads libtorch: thread counts are set through it
+        ai.djl.Device onDevice = settings.resolveDevice();
+        String allocator = allocator();
+        int cores = Runtime.getRuntime().availableProcessors();
 
-        ObjectNode ours = JsonSerde.MAPPER.createObjectNode();
-        ArrayNode rss = ours.putArray("rss_mb_every_100_steps");
-        ArrayNode heap = ours.putArray("jvm_heap_committed_mb_every_100_steps"); // RSS minus this is native memory
+        int ourThreads = threads;
+        if (ourThreads == 0 && !onDevice.isGpu()) {
+            double one = ours(settings, tokens, 1, PROBE_STEPS, null).get("tokens_per_s").asDouble();
+            double all = ours(settings, tokens, cores, PROBE_STEPS, null).get("tokens_per_s").asDouble();
+            ourThreads = all >= one ? cores : 1;
+            log("Millrace thread probe: 1 thread %.0f, %d threads %.0f tokens/s", one, cores, all);
+        }
+        double matmul = matmulGflops(onDevice, Math.max(1, ourThreads));
+        ArrayNode rss = JsonSerde.MAPPER.createArrayNode();
+        ObjectNode ours = ours(settings, tokens, ourThreads, steps, rss);
+        ours.put("allocator", allocator);
+        double flopsPerToken = ours.get("flops_per_token").asDouble();
+        ours.put("fraction_of_matmul_rate", ours.get("tokens_per_s").asDouble() * flopsPerToken / (matmul * 1e9));
+        log("Millrace: %.0f tokens/s, loss %.3f, RSS every 100 steps %s MB", ours.get("tokens_per_s").asDouble(),
+                ours.get("final_loss").asDouble(), rss);
+
+        ArrayNode peerRuns = JsonSerde.MAPPER.createArrayNode();
+        String py = python.equals("auto") ? pythonEnvironment() : python;
+        if (!python.equals("none") && py != null) {
+            for (String mode : peers) {
+                int t = peerThreads;
+                if (t == 0 && !onDevice.isGpu()) {
+                    JsonNode one = runPeer(py, mode, 1, PROBE_STEPS, config, tokens, false, allocator);
+                    JsonNode all = runPeer(py, mode, cores, PROBE_STEPS, config, tokens, false, allocator);
+                    if (one == null || all == null) continue;
+                    t = all.get("tokens_per_s").asDouble() >= one.get("tokens_per_s").asDouble() ? cores : 1;
+                    log("PyTorch %s thread probe: 1 thread %.0f, %d threads %.0f tokens/s", mode, one.get("tokens_per_s").asDouble(),
+                            cores, all.get("tokens_per_s").asDouble());
+                }
+                JsonNode peer = runPeer(py, mode, Math.max(1, t), steps, config, tokens, onDevice.isGpu(), allocator);
+                if (peer == null) continue;
+                ((ObjectNode) peer).put("allocator", allocator).put("fraction_of_matmul_rate",
+                        peer.get("tokens_per_s").asDouble() * flopsPerToken / (matmul * 1e9));
+                peerRuns.add(peer);
+            }
+        }
+
+        ObjectNode o = JsonSerde.MAPPER.createObjectNode();
+        o.put("model", model).put("batch", batch).put("seq", seq).put("steps", steps).put("cores", cores)
+                .put("matmul_gflops", matmul).set("millrace", ours);
+        o.set("peers", peerRuns);
+        JsonNode fastest = null;
+        for (JsonNode p : peerRuns) {
+            if (fastest == null || p.get("tokens_per_s").asDouble() > fastest.get("tokens_per_s").asDouble()) fastest = p;
+        }
+        if (fastest != null) {
+            o.put("fastest_peer", fastest.get("peer").asText());
+            o.put("ratio", ours.get("tokens_per_s").asDouble() / fastest.get("tokens_per_s").asDouble());
+            o.put("peak_rss_ratio", ours.get("peak_rss_mb").asDouble() / fastest.get("peak_rss_mb").asDouble());
+        }
+        if (json) {
+            System.out.println(JsonSerde.MAPPER.writeValueAsString(o));
+            return 0;
+        }
+        System.out.printf("%s, batch %d x %d, %d steps; %s; fp32 matrix products here: %.0f GFLOP/s (%d threads)%n", model,
+                batch, seq, steps, allocator, matmul, Math.max(1, ourThreads));
+        print("Millrace (libtorch " + ai.djl.engine.Engine.getEngine("PyTorch").getVersion() + " via DJL, " + kernels + " kernels)", ours);
+        if (ours.has("mfu")) System.out.printf("  MFU on %s %s: %.1f%%%n", onDevice, precision, 100 * ours.get("mfu").asDouble());
+        for (JsonNode p : peerRuns) print(p.get("peer").asText(), p);
+        if (fastest != null) {
+            System.out.printf("Millrace / fastest peer (%s): %.2fx tokens/s, %.2fx peak RSS%n", fastest.get("peer").asText(),
+                    o.get("ratio").asDouble(), o.get("peak_rss_ratio").asDouble());
+        }
+        return 0;
+    }
+
+    private static void print(String name, JsonNode r) {
+        System.out.printf("  %s, %d threads: %.0f tokens/s (%.0f%% of the matrix-product rate), final loss %.3f, RSS every 100 steps %s MB, peak %.0f MB%n",
+                name, r.get("threads").asInt(), r.get("tokens_per_s").asDouble(), 100 * r.get("fraction_of_matmul_rate").asDouble(),
+                r.get("final_loss").asDouble(), r.get("rss_mb_every_100_steps"), r.get("peak_rss_mb").asDouble());
+    }
+
+    /** Millrace's trainer: {@code n} timed steps with {@code threads} intra-op threads (0: libtorch's default). */
+    private ObjectNode ours(TrainSettings settings, int[] tokens, int threads, int n, ArrayNode rss) throws Exception {
+        if (threads > 0) ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+        ObjectNode out = JsonSerde.MAPPER.createObjectNode();
         ai.djl.Device onDevice = settings.resolveDevice();
         try (NDManager root = GptTrainer.newRootManager(settings)) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(1);
-            Gpt gpt = Gpt.initialize(config, root);
+            Gpt gpt = Gpt.initialize(settings.model(), root);
             gpt.useFusedKernels(kernels == Kernels.fused);
             GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
-            ours.put("kernels", kernels.name()).put("device", onDevice.toString()).put("precision", precision.name());
             int row = seq + 1;
             int perStep = batch * row;
             long started = 0;
             float loss = Float.NaN;
-            int threads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
-            ours.put("threads", threads);
-            log("Millrace (libtorch %s through DJL, %d threads): %s, %d parameters, batch %d x %d, %d steps",
-                    ai.djl.engine.Engine.getEngine("PyTorch").getVersion(), threads, model,
-                    trainer.model().parameterCount(), batch, seq, steps);
-            for (int step = 0; step < steps + warmup; step++) {
+            for (int step = 0; step < n + warmup; step++) {
                 if (step == warmup) started = System.nanoTime();
                 int start = (int) (((long) step * perStep) % (tokens.length - perStep));
                 List<int[]> rows = new ArrayList<>(batch);
                 for (int r = 0; r < batch; r++) rows.add(java.util.Arrays.copyOfRange(tokens, start + r * row, start + (r + 1) * row));
                 loss = trainer.step(rows).loss();
-                if (step >= warmup && (step - warmup) % 100 == 0) {
-                    rss.add(Math.round(rssMb() * 10) / 10.0);
-                    heap.add(Math.round(Runtime.getRuntime().totalMemory() / 1e5 / 1.048576) / 10.0);
-                }
+                if (rss != null && step >= warmup && (step - warmup) % 100 == 0) rss.add(Math.round(rssMb() * 10) / 10.0);
             }
             double seconds = (System.nanoTime() - started) / 1e9;
-            double tokensPerSecond = (double) steps * batch * seq / seconds;
-            ours.put("tokens_per_s", tokensPerSecond).put("seconds", seconds)
-                    .put("final_loss", loss).put("peak_rss_mb", peakRssMb());
+            double tokensPerSecond = (double) n * batch * seq / seconds;
+            out.put("kernels", kernels.name()).put("device", onDevice.toString()).put("precision", precision.name())
+                    .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads()).put("tokens_per_s", tokensPerSecond)
+                    .put("seconds", seconds).put("final_loss", loss).put("peak_rss_mb", peakRssMb())
+                    .put("flops_per_token", trainer.model().flopsPerToken());
+            if (rss != null) out.set("rss_mb_every_100_steps", rss);
             var peak = millrace.train.PeakFlops.of(onDevice, precision);
-            if (peak.isPresent()) ours.put("mfu", tokensPerSecond * trainer.model().flopsPerToken() / peak.getAsDouble());
+            if (peak.isPresent()) out.put("mfu", tokensPerSecond * trainer.model().flopsPerToken() / peak.getAsDouble());
             trainer.close();
         }
-        log("Millrace: %.0f tokens/s, loss %.3f, RSS every 100 steps %s MB (JVM heap committed %s MB)",
-                ours.get("tokens_per_s").asDouble(), ours.get("final_loss").asDouble(), rss, heap);
+        return out;
+    }
 
-        JsonNode peer = null;
-        if (!python.equals("none")) peer = runPeer(config, tokens, onDevice.isGpu());
-
-        ObjectNode o = JsonSerde.MAPPER.createObjectNode();
-        o.put("model", model).put("batch", batch).put("seq", seq).put("steps", steps).set("millrace", ours);
-        if (peer != null) {
-            o.set("peer", peer);
-            o.put("ratio", ours.get("tokens_per_s").asDouble() / peer.get("tokens_per_s").asDouble());
-        }
-        if (json) {
-            System.out.println(JsonSerde.MAPPER.writeValueAsString(o));
-        } else {
-            System.out.printf("Millrace (%d threads): %.0f tokens/s (%d steps of %s, batch %d x %d), final loss %.3f, RSS every 100 steps %s MB, peak %.0f MB%n",
-                    ours.get("threads").asInt(), ours.get("tokens_per_s").asDouble(), steps, model, batch, seq,
-                    ours.get("final_loss").asDouble(), rss,
-                    ours.get("peak_rss_mb").asDouble());
-            if (ours.has("mfu")) System.out.printf("Millrace MFU on %s %s: %.1f%%%n", onDevice, precision, 100 * ours.get("mfu").asDouble());
-            if (peer != null) {
-                System.out.printf("peer: %s (%d threads): %.0f tokens/s, final loss %.3f, RSS every 100 steps %s MB, peak %.0f MB%n",
-                        peer.get("peer").asText(), peer.get("threads").asInt(), peer.get("tokens_per_s").asDouble(),
-                        peer.get("final_loss").asDouble(), peer.get("rss_mb_every_100_steps"), peer.get("peak_rss_mb").asDouble());
-                System.out.printf("Millrace / PyTorch: %.2fx%n", o.get("ratio").asDouble());
+    /**
+     * The machine's fp32 matrix-product rate, as libtorch reaches it on a large square product (2,048³): the ceiling
+     * every trainer's share is taken of.
+     */
+    private static double matmulGflops(ai.djl.Device onDevice, int threads) {
+        ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+        int n = 2048;
+        try (NDManager m = NDManager.newBaseManager(onDevice, "PyTorch")) {
+            NDArray a = m.randomNormal(new ai.djl.ndarray.types.Shape(n, n));
+            NDArray b = m.randomNormal(new ai.djl.ndarray.types.Shape(n, n));
+            for (int i = 0; i < 3; i++) a.matMul(b).close();
+            int reps = 10;
+            long started = System.nanoTime();
+            for (int i = 0; i < reps; i++) {
+                NDArray c = a.matMul(b);
+                c.getFloat(0, 0); // waits for the product on a GPU
+                c.close();
             }
+            return 2.0 * n * n * n * reps / ((System.nanoTime() - started) / 1e9) / 1e9;
         }
-        return 0;
+    }
+
+    /** The allocator this process runs under (the launcher preloads jemalloc with a setting): the peers get the same. */
+    private static String allocator() {
+        String preload = System.getenv().getOrDefault("LD_PRELOAD", "");
+        if (!preload.contains("jemalloc")) return "glibc";
+        return "jemalloc " + System.getenv().getOrDefault("MALLOC_CONF", "(defaults)");
+    }
+
+    /** The peers' Python: the environment bench/python-env.sh makes (or reuses); null when it cannot be made. */
+    private static String pythonEnvironment() throws Exception {
+        Path script = BenchSupport.repoFile("bench/python-env.sh");
+        Process p = new ProcessBuilder("bash", script.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        if (p.waitFor() != 0) {
+            log("no peers: bench/python-env.sh could not make the Python environment");
+            return null;
+        }
+        return out.lines().reduce((a, b) -> b).orElse(null);
     }
 
     /** The sample corpus (KJV) as r50k ids: the same stream for both trainers. */
@@ -171,27 +272,32 @@ final class TrainBench implements Callable<Integer> {
         return all;
     }
 
-    private JsonNode runPeer(GptConfig config, int[] tokens, boolean gpu) throws Exception {
+    /** {@code bench/train_torch.py} in {@code mode} (eager or compiled), under this process's allocator. */
+    private JsonNode runPeer(String py, String mode, int peerThreads, int n, GptConfig config, int[] tokens, boolean gpu,
+            String allocator) throws Exception {
         Path script = BenchSupport.repoFile("bench/train_torch.py");
         Path ids = Files.createTempFile("millrace-bench-tokens", ".i32");
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(ids)))) {
             for (int t : tokens) out.writeInt(Integer.reverseBytes(t));
         }
         try {
-            List<String> cmd = new ArrayList<>(List.of(python, script.toString(), "--layers", "" + config.nLayer(), "--heads", "" + config.nHead(),
+            List<String> cmd = new ArrayList<>(List.of(py, script.toString(), "--layers", "" + config.nLayer(), "--heads", "" + config.nHead(),
                     "--width", "" + config.nEmbd(), "--vocab", "" + config.vocabSize(), "--seq", "" + seq, "--batch", "" + batch,
-                    "--steps", "" + steps, "--warmup", "" + warmup, "--tokens", ids.toString(),
+                    "--steps", "" + n, "--warmup", "" + warmup, "--tokens", ids.toString(),
                     "--threads", "" + peerThreads));
+            if (mode.equals("compiled")) cmd.add("--compile");
+            else if (!mode.equals("eager")) throw new IllegalArgumentException("unknown peer mode " + mode + " (eager, compiled)");
             if (gpu) {
                 boolean tf32 = "1".equals(System.getenv("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"));
                 cmd.addAll(List.of("--device", "cuda", "--dtype",
                         precision == TrainSettings.Precision.FP16 ? "fp16" : tf32 ? "tf32" : "fp32"));
             }
-            log("peer: %s", String.join(" ", cmd));
+            log("peer (%s): %s", allocator, String.join(" ", cmd));
+            // the environment is inherited: LD_PRELOAD and MALLOC_CONF are this process's, so the allocator is the same
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!p.waitFor(4, TimeUnit.HOURS) || p.exitValue() != 0) {
-                log("peer failed (needs torch for %s: apt-get install python3-torch libopenblas0-pthread): %s", python, out);
+                log("peer %s failed: %s", mode, out);
                 return null;
             }
             return JsonSerde.MAPPER.readTree(out.lines().reduce((a, b) -> b).orElse("{}"));

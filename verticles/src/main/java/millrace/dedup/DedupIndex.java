@@ -7,6 +7,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import millrace.protocol.DedupClaim;
+import millrace.protocol.RejectReason;
 
 /**
  * The dedup decision, as a deterministic function of the claim log: claims are applied in log order, the first
@@ -24,13 +25,16 @@ public final class DedupIndex {
     public record Original(String docId, String source) {}
 
     /** What a claim was judged to be. */
-    public sealed interface Verdict permits Kept, ExactDuplicate, NearDuplicate, Reingested {}
+    public sealed interface Verdict permits Kept, ExactDuplicate, NearDuplicate, Reingested, Filtered {}
 
     public record Kept() implements Verdict {}
 
     public record ExactDuplicate(Original original) implements Verdict {}
 
     public record NearDuplicate(Original original, double similarity) implements Verdict {}
+
+    /** The quality filters rejected it (its claim says which): it is not in the index. */
+    public record Filtered(RejectReason reason) implements Verdict {}
 
     /** This document (same id) was claimed before from another input position: a re-ingest, which adds nothing. */
     public record Reingested() implements Verdict {}
@@ -67,6 +71,12 @@ public final class DedupIndex {
         if (prior != null) {
             return prior.input().equals(claim.input()) ? new Judgement(prior.verdict(), true)
                     : new Judgement(new Reingested(), false);
+        }
+        if (claim.filtered() != null) {
+            Verdict verdict = new Filtered(claim.filtered());
+            claims.put(claim.docId(), new Claimed(claim.input(), verdict));
+            claimBytes += 120 + 2L * (claim.docId().length() + claim.input().length());
+            return new Judgement(verdict, false);
         }
         if (claim.signature().length != settings.permutations()) {
             throw new IllegalArgumentException("claim " + claim.docId() + " has a signature of "

@@ -63,23 +63,33 @@ public final class DedupVerticle extends StageVerticle {
         /** Input records this incarnation handled (tests check that each of two replicas did work). */
         long handled;
 
-        private record Waiting(DocumentScreen.Candidate candidate, Future<RecordMetadata> sent) {}
+        /** A screened document whose claim was sent: kept, filtered or duplicate is decided when it is read back. */
+        private record Waiting(DocumentScreen.Screened screened, Future<RecordMetadata> sent) {}
 
         DedupWorker(KafkaSettings kafka, DedupSettings settings) {
             this.screen = new DocumentScreen(settings);
             this.index = new DedupIndex(settings.nearDuplicates());
             this.claimProducer = new KafkaProducer<>(kafka.producer("dedup-claims"));
-            this.claimReader = new KafkaConsumer<>(kafka.consumer(null, 5000));
-            claimReader.assign(List.of(CLAIMS));
-            claimReader.seekToBeginning(List.of(CLAIMS));
-            long end = claimReader.endOffsets(List.of(CLAIMS)).get(CLAIMS);
-            long started = System.nanoTime();
-            readClaimsUpTo(end - 1, java.util.Set.of(), new HashMap<>());
-            publishIndexSize();
-            LOG.info("dedup index rebuilt from {} claims in {} ms: {} kept documents, about {} bytes each",
-                    index.claimCount(), (System.nanoTime() - started) / 1_000_000, index.keptCount(),
-                    index.keptCount() == 0 ? 0 : index.bytes() / index.keptCount());
-            this.pipe = new TransactionalPipe(kafka, "dedup", Topics.DOCS, 500, this);
+            KafkaConsumer<String, byte[]> reader = null;
+            try {
+                reader = new KafkaConsumer<>(kafka.consumer(null, 5000));
+                this.claimReader = reader;
+                claimReader.assign(List.of(CLAIMS));
+                claimReader.seekToBeginning(List.of(CLAIMS));
+                long end = claimReader.endOffsets(List.of(CLAIMS)).get(CLAIMS);
+                long started = System.nanoTime();
+                readClaimsUpTo(end - 1, java.util.Set.of(), new HashMap<>());
+                publishIndexSize();
+                LOG.info("dedup index rebuilt from {} claims in {} ms: {} kept documents, about {} bytes each",
+                        index.claimCount(), (System.nanoTime() - started) / 1_000_000, index.keptCount(),
+                        index.keptCount() == 0 ? 0 : index.bytes() / index.keptCount());
+                this.pipe = new TransactionalPipe(kafka, "dedup", Topics.DOCS, 500, this);
+            } catch (RuntimeException | Error e) {
+                // a half-built worker closes what it opened: the stage builds a new one every second
+                claimProducer.close(Duration.ZERO);
+                if (reader != null) reader.close(Duration.ZERO);
+                throw e;
+            }
         }
 
         @Override
@@ -96,20 +106,15 @@ public final class DedupVerticle extends StageVerticle {
             } catch (InvalidPayloadException e) {
                 Rejection r = MalformedRecords.rejection(record, "dedup", e);
                 out.send(Topics.DOCS_REJECTED, r.docId(), rejections.toBytes(r));
-                Metrics.DEDUP_DOCUMENTS.labelValues("malformed").inc();
+                out.afterCommit(() -> Metrics.DEDUP_DOCUMENTS.labelValues("malformed").inc());
                 return;
             }
             DocumentScreen.Screened screened = screen.screen(doc);
-            if (screened instanceof DocumentScreen.Filtered f) {
-                reject(out, new Rejection(doc.id(), doc.source(), "dedup", f.reason(), f.detail(), null,
-                        System.currentTimeMillis()));
-                Metrics.DEDUP_DOCUMENTS.labelValues("filtered").inc();
-                return;
-            }
-            DocumentScreen.Candidate candidate = (DocumentScreen.Candidate) screened;
             String input = record.topic() + "-" + record.partition() + "@" + record.offset();
-            DedupClaim claim = candidate.claim(input);
-            waiting.add(new Waiting(candidate,
+            // filtered documents are claimed too: a second copy of one (a re-ingest) must not get a second verdict
+            DedupClaim claim = screened instanceof DocumentScreen.Filtered f ? f.claim(input)
+                    : ((DocumentScreen.Candidate) screened).claim(input);
+            waiting.add(new Waiting(screened,
                     claimProducer.send(new ProducerRecord<>(Topics.DEDUP_CLAIMS, claim.docId(), claimSerde.toBytes(claim)))));
         }
 
@@ -127,31 +132,40 @@ public final class DedupVerticle extends StageVerticle {
             }
             Map<Long, DedupIndex.Judgement> ours = new HashMap<>();
             readClaimsUpTo(last, byOffset.keySet(), ours);
-            byOffset.forEach((offset, w) -> emit(w.candidate(), ours.get(offset), out));
+            byOffset.forEach((offset, w) -> emit(w.screened(), ours.get(offset), out));
             waiting.clear();
             publishIndexSize();
         }
 
-        private void emit(DocumentScreen.Candidate c, DedupIndex.Judgement judgement, TransactionalPipe.Output out) {
-            Document doc = c.doc();
+        private void emit(DocumentScreen.Screened screened, DedupIndex.Judgement judgement, TransactionalPipe.Output out) {
             DedupIndex.Verdict verdict = judgement.verdict();
+            if (verdict instanceof DedupIndex.Reingested) {
+                out.afterCommit(() -> Metrics.DEDUP_DOCUMENTS.labelValues("reingested").inc());
+                return;
+            }
+            if (screened instanceof DocumentScreen.Filtered f) {
+                reject(out, new Rejection(f.doc().id(), f.doc().source(), "dedup", f.reason(), f.detail(), null,
+                        System.currentTimeMillis()));
+                out.afterCommit(() -> Metrics.DEDUP_DOCUMENTS.labelValues("filtered").inc());
+                return;
+            }
+            DocumentScreen.Candidate c = (DocumentScreen.Candidate) screened;
+            Document doc = c.doc();
             if (verdict instanceof DedupIndex.Kept) {
                 DocumentScreen.Redaction r = screen.clean(c);
                 out.send(Topics.DOCS_CLEAN, doc.id(), documents.toBytes(r.clean()));
-                Metrics.DEDUP_DOCUMENTS.labelValues("kept").inc();
-                Metrics.DEDUP_PII_REDACTED.labelValues("email").inc(r.emails());
-                Metrics.DEDUP_PII_REDACTED.labelValues("ip").inc(r.ips());
-            } else if (verdict instanceof DedupIndex.Reingested) {
-                Metrics.DEDUP_DOCUMENTS.labelValues("reingested").inc();
+                out.afterCommit(() -> Metrics.DEDUP_DOCUMENTS.labelValues("kept").inc());
+                out.afterCommit(() -> Metrics.DEDUP_PII_REDACTED.labelValues("email").inc(r.emails()));
+                out.afterCommit(() -> Metrics.DEDUP_PII_REDACTED.labelValues("ip").inc(r.ips()));
             } else {
                 reject(out, DuplicateRejections.of(doc, verdict));
-                Metrics.DEDUP_DOCUMENTS.labelValues("duplicate").inc();
+                out.afterCommit(() -> Metrics.DEDUP_DOCUMENTS.labelValues("duplicate").inc());
             }
         }
 
         private void reject(TransactionalPipe.Output out, Rejection r) {
             out.send(Topics.DOCS_REJECTED, r.docId(), rejections.toBytes(r));
-            Metrics.DEDUP_REJECTED.labelValues(r.reason().label()).inc();
+            out.afterCommit(() -> Metrics.DEDUP_REJECTED.labelValues(r.reason().label()).inc());
         }
 
         /**

@@ -26,7 +26,13 @@ public final class DocumentScreen {
     }
 
     /** A document a filter rejected. */
-    public record Filtered(Document doc, RejectReason reason, String detail) implements Screened {}
+    public record Filtered(Document doc, RejectReason reason, String detail) implements Screened {
+        /** Its record in the claim log: judged once, whatever number of times it is ingested. */
+        public DedupClaim claim(String input) {
+            return new DedupClaim(doc.id(), doc.source(), input, TextHash.of(doc.text()), new int[0],
+                    System.currentTimeMillis(), reason);
+        }
+    }
 
     private final DedupSettings settings;
     private final List<QualityFilter> filters;

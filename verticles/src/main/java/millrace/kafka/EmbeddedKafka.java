@@ -187,7 +187,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         LOG.info("embedded Kafka broker stopped");
     }
 
-    static int freePort() {
+    public static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             s.setReuseAddress(true);
             return s.getLocalPort();

@@ -26,11 +26,26 @@ public abstract class StageVerticle extends VerticleBase {
         void close();
     }
 
+    /**
+     * A loop is unhealthy when its step has failed this many times in a row (a minute of restarts: a broken broker
+     * address, a full disk) or has not come back for {@link #STUCK_NANOS}: {@code /health} then says so, and
+     * Kubernetes restarts the pod.
+     */
+    private static final int FAILURES_UNHEALTHY = 60;
+    private static final long STUCK_NANOS = 15L * 60 * 1_000_000_000L;
+    /** Every running stage loop of this process, for {@link #health()}. */
+    private static final java.util.Set<StageVerticle> LOOPS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private final String stage;
     private final Function<Vertx, Worker> factory;
     private Context context;
     private Worker worker;
     private volatile boolean stopped;
+    /** When a step last began, and how many in a row failed. */
+    private volatile long stepStartedNanos = System.nanoTime();
+    private volatile boolean stepping;
+    private volatile int failuresInRow;
+    private int failuresUnhealthy = FAILURES_UNHEALTHY;
 
     /**
      * @param stage the stage's name, in logs and in the restart counter
@@ -47,29 +62,63 @@ public abstract class StageVerticle extends VerticleBase {
         context = vertx.getOrCreateContext();
         Metrics.STAGE_RESTARTS.labelValues(stage); // the series exists (at 0) before the first restart
         worker = factory.apply(vertx);
+        LOOPS.add(this);
         context.runOnContext(v -> run());
         return Future.succeededFuture();
     }
 
+    /**
+     * Whether every stage loop of this process is alive: stepping, not stuck in one step, not failing over and over.
+     * {@code stages} names each loop with {@code up}, {@code failing} ({@code n} failures in a row) or {@code stuck}.
+     */
+    public static io.vertx.core.json.JsonObject health() {
+        io.vertx.core.json.JsonObject stages = new io.vertx.core.json.JsonObject();
+        boolean up = true;
+        for (StageVerticle loop : LOOPS) {
+            String state = loop.state();
+            up &= state.equals("up");
+            stages.put(loop.stage, state);
+        }
+        return new io.vertx.core.json.JsonObject().put("status", up ? "up" : "down").put("stages", stages);
+    }
+
+    private String state() {
+        if (failuresInRow >= failuresUnhealthy) return "failing (" + failuresInRow + " failures in a row)";
+        if (stepping && System.nanoTime() - stepStartedNanos > STUCK_NANOS) return "stuck in one step";
+        return "up";
+    }
+
+    /** Test hook: fewer failures in a row make the loop unhealthy. */
+    void unhealthyAfter(int failures) {
+        failuresUnhealthy = failures;
+    }
+
     private void run() {
         if (stopped) return;
+        stepStartedNanos = System.nanoTime();
+        stepping = true;
         try {
             if (worker == null) worker = factory.apply(vertx);
             worker.step();
+            failuresInRow = 0;
         } catch (Exception | Error e) {
             // an Error too (out of memory, a native library): the loop must not end while /health says up
             LOG.warn("{}: step failed, restarting from the last commit in 1 s: {}", stage, e.toString());
             LOG.debug("{} failure", stage, e);
             Metrics.STAGE_RESTARTS.labelValues(stage).inc();
+            failuresInRow++;
+            stepping = false;
             closeWorker();
             vertx.setTimer(1000, id -> run());
             return;
         }
+        stepping = false;
         context.runOnContext(v -> run());
     }
 
     @Override
     public Future<?> stop() {
+        LOOPS.remove(this);
         stopped = true;
         closeWorker();
         return Future.succeededFuture();

@@ -50,6 +50,12 @@ public final class TransactionalPipe implements AutoCloseable {
     /** Where a stage puts its output records; they are sent inside the current transaction. */
     public interface Output {
         void send(String topic, String key, byte[] value);
+
+        /**
+         * Runs {@code update} (a metric counting this output) once the transaction commits: an aborted transaction's
+         * records are processed again, and must not be counted twice.
+         */
+        void afterCommit(Runnable update);
     }
 
     private final KafkaConsumer<String, byte[]> consumer;
@@ -58,15 +64,31 @@ public final class TransactionalPipe implements AutoCloseable {
     private final String stageName;
     private final String inputTopic;
     private final List<ProducerRecord<String, byte[]>> pending = new ArrayList<>();
-    private final Output output = (topic, key, value) -> pending.add(new ProducerRecord<>(topic, key, value));
+    private final List<Runnable> afterCommit = new ArrayList<>();
+    private final Output output = new Output() {
+        @Override
+        public void send(String topic, String key, byte[] value) {
+            pending.add(new ProducerRecord<>(topic, key, value));
+        }
+
+        @Override
+        public void afterCommit(Runnable update) {
+            afterCommit.add(update);
+        }
+    };
 
     public TransactionalPipe(KafkaSettings kafka, String stageName, String inputTopic, int maxPollRecords, Stage stage) {
         this.stage = stage;
         this.stageName = stageName;
         this.inputTopic = inputTopic;
         this.producer = new KafkaProducer<>(kafka.transactionalProducer(stageName));
-        this.producer.initTransactions();
-        this.consumer = new KafkaConsumer<>(kafka.consumer("millrace-" + stageName, maxPollRecords));
+        try {
+            this.producer.initTransactions();
+            this.consumer = new KafkaConsumer<>(kafka.consumer("millrace-" + stageName, maxPollRecords));
+        } catch (RuntimeException | Error e) {
+            producer.close(Duration.ZERO); // the stage retries every second: nothing may pile up
+            throw e;
+        }
         this.consumer.subscribe(List.of(inputTopic), new ConsumerRebalanceListener() {
             @Override
             public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
@@ -97,7 +119,10 @@ public final class TransactionalPipe implements AutoCloseable {
         if (records.isEmpty()) stage.idle(output);
         for (ConsumerRecord<String, byte[]> record : records) stage.process(record, output);
         if (!records.isEmpty()) stage.endOfBatch(output);
-        if (records.isEmpty() && pending.isEmpty()) return 0;
+        if (records.isEmpty() && pending.isEmpty()) {
+            runAfterCommit(); // what idle() counted without records to send
+            return 0;
+        }
 
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         for (TopicPartition tp : consumer.assignment()) {
@@ -108,7 +133,13 @@ public final class TransactionalPipe implements AutoCloseable {
         pending.clear();
         producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
         producer.commitTransaction();
+        runAfterCommit();
         return records.count();
+    }
+
+    private void runAfterCommit() {
+        afterCommit.forEach(Runnable::run);
+        afterCommit.clear();
     }
 
     /** Input partitions this pipe's consumer owns now. */
@@ -119,6 +150,7 @@ public final class TransactionalPipe implements AutoCloseable {
     @Override
     public void close() {
         pending.clear();
+        afterCommit.clear();
         try {
             consumer.close(Duration.ofSeconds(5));
         } finally {

@@ -25,7 +25,12 @@ public final class MetricsVerticle extends VerticleBase {
         Router router = Router.router(vertx);
         router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE)
                 .end(Metrics.scrape()));
-        router.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "up")));
+        // alive while every stage loop of the process is (a loop that failed for a minute, or hangs, is not)
+        router.get("/health").handler(ctx -> {
+            io.vertx.core.json.JsonObject health = millrace.kafka.StageVerticle.health();
+            ctx.response().setStatusCode(health.getString("status").equals("up") ? 200 : 503)
+                    .putHeader("content-type", "application/json").end(health.encode());
+        });
         router.get("/ready").handler(ctx -> ctx.response().setStatusCode(ready.getAsBoolean() ? 200 : 503)
                 .putHeader("content-type", "application/json")
                 .end(new io.vertx.core.json.JsonObject().put("ready", ready.getAsBoolean()).encode()));

@@ -108,7 +108,7 @@ public final class TokenizeVerticle extends StageVerticle {
             } catch (InvalidPayloadException e) {
                 Rejection r = MalformedRecords.rejection(record, "tokenize", e);
                 out.send(Topics.DOCS_REJECTED, r.docId(), JsonSerde.rejections().toBytes(r));
-                Metrics.TOKENIZE_MALFORMED.inc();
+                out.afterCommit(() -> Metrics.TOKENIZE_MALFORMED.inc());
                 return;
             }
             Split split = Splits.of(doc.id(), settings.validationShare());
@@ -117,7 +117,7 @@ public final class TokenizeVerticle extends StageVerticle {
             tokens[text.length] = tokenizer.endOfText();
             ShardPacker packer = state.packers.get(split);
             packer.add(record.offset(), new ShardDoc(doc.id(), doc.ingestedAtMillis()), tokens);
-            Metrics.TOKENIZE_DOCUMENTS.labelValues(split.label()).inc();
+            out.afterCommit(() -> Metrics.TOKENIZE_DOCUMENTS.labelValues(split.label()).inc());
             while (packer.fullRows() >= settings.rowsPerShard()) ship(packer.take(settings.rowsPerShard()), state, out);
         }
 
@@ -136,8 +136,8 @@ public final class TokenizeVerticle extends StageVerticle {
             out.send(Topics.SHARDS, shard.id(), TokenShardCodec.encode(shard));
             state.lastShipMillis = System.currentTimeMillis();
             shardsShipped++;
-            Metrics.TOKENIZE_SHARDS.labelValues(shard.split().label()).inc();
-            Metrics.TOKENIZE_TOKENS.labelValues(shard.split().label()).inc(shard.tokens().length);
+            out.afterCommit(() -> Metrics.TOKENIZE_SHARDS.labelValues(shard.split().label()).inc());
+            out.afterCommit(() -> Metrics.TOKENIZE_TOKENS.labelValues(shard.split().label()).inc(shard.tokens().length));
         }
 
         @Override

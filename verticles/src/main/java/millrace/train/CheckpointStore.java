@@ -4,6 +4,10 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -20,8 +24,10 @@ import millrace.tokenizer.Vocabularies;
 
 /**
  * Checkpoint directories {@code step-000000123/} under {@code root/<model>/}, each holding {@code model.safetensors},
- * {@code optimizer.safetensors} (AdamW's moments), {@code checkpoint.json} and the model's {@code tokenizer.json}. A checkpoint is written to a temporary directory and renamed into place, so a reader
- * never sees half of one; only the newest {@code keep} are kept.
+ * {@code optimizer.safetensors} (AdamW's moments), {@code checkpoint.json} and the model's {@code tokenizer.json}. A
+ * checkpoint is written to a temporary directory, fsynced and renamed into place, so a reader never sees half of one,
+ * not even after a power cut; the newest is the one of the highest step recorded inside it; only the newest
+ * {@code keep} are kept, and one that a reader holds ({@link CheckpointReaders}) waits for the next prune.
  */
 public final class CheckpointStore {
     /**
@@ -44,6 +50,10 @@ public final class CheckpointStore {
     /** Hugging Face's tokenizer settings, with the chat template of a chat model. */
     public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
     private static final ObjectMapper JSON = JsonSerde.MAPPER;
+    /** A directory being written: {@code .writing-<pid>-<random>}. */
+    private static final String WRITING = ".writing-";
+    /** A directory written again, set aside until the new one is in place. */
+    private static final String REPLACED = ".replaced-";
 
     private final Path dir;
     private final int keep;
@@ -81,15 +91,17 @@ public final class CheckpointStore {
     public static Path writeAtomically(Path parent, String name, DirectoryWriter writer) throws IOException {
         Files.createDirectories(parent);
         Path target = parent.resolve(name);
-        Path aside = parent.resolve(".replaced-" + name);
-        Path tmp = Files.createTempDirectory(parent, ".writing-");
+        Path aside = parent.resolve(REPLACED + name);
+        Path tmp = Files.createTempDirectory(parent, WRITING + ProcessHandle.current().pid() + "-");
         try {
             writer.write(tmp);
+            syncTree(tmp);
             if (Files.exists(target)) {
                 if (Files.exists(aside)) deleteTree(aside);
                 Files.move(target, aside, StandardCopyOption.ATOMIC_MOVE);
             }
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            sync(parent);
         } catch (IOException | RuntimeException e) {
             deleteTree(tmp);
             if (!Files.exists(target) && Files.exists(aside)) Files.move(aside, target, StandardCopyOption.ATOMIC_MOVE);
@@ -97,6 +109,54 @@ public final class CheckpointStore {
         }
         if (Files.exists(aside)) deleteTree(aside);
         return target;
+    }
+
+    /** Flushes every file of a directory, and the directory itself, to the disk. */
+    private static void syncTree(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path f : s.toList()) {
+                if (Files.isRegularFile(f)) sync(f);
+            }
+        }
+        sync(dir);
+    }
+
+    private static void sync(Path p) throws IOException {
+        // a directory opens for reading only; its entries become durable with force()
+        try (FileChannel c = FileChannel.open(p, Files.isDirectory(p) ? StandardOpenOption.READ : StandardOpenOption.WRITE)) {
+            c.force(true);
+        }
+    }
+
+    /**
+     * Clears what writers killed half-way left in {@code parent}: {@code .writing-<pid>-} directories of processes that
+     * are gone (a live writer's are left alone), and {@code .replaced-} ones, which go back in place if the directory
+     * they stood for is missing.
+     */
+    public static void cleanLeftovers(Path parent) throws IOException {
+        if (!Files.isDirectory(parent)) return;
+        try (Stream<Path> s = Files.list(parent)) {
+            for (Path p : s.toList()) {
+                String name = p.getFileName().toString();
+                if (name.startsWith(WRITING) && !writerAlive(name.substring(WRITING.length()))) {
+                    deleteTree(p);
+                } else if (name.startsWith(REPLACED)) {
+                    Path original = parent.resolve(name.substring(REPLACED.length()));
+                    if (Files.exists(original)) deleteTree(p);
+                    else Files.move(p, original, StandardCopyOption.ATOMIC_MOVE);
+                }
+            }
+        }
+    }
+
+    private static boolean writerAlive(String pidAndSuffix) {
+        int dash = pidAndSuffix.indexOf('-');
+        try {
+            long pid = Long.parseLong(dash < 0 ? pidAndSuffix : pidAndSuffix.substring(0, dash));
+            return pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+        } catch (NumberFormatException e) {
+            return false; // written before the pid was in the name
+        }
     }
 
     /** A checkpoint's files: weights, optimizer state, the facts beside them, the tokenizer. */
@@ -134,9 +194,14 @@ public final class CheckpointStore {
         JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(META).toFile(), meta);
     }
 
-    /** The newest complete checkpoint, if any. */
+    /** The newest complete checkpoint (highest step), if any. */
     public Optional<Path> latest() throws IOException {
         return list().stream().reduce((a, b) -> b);
+    }
+
+    /** This model's directory. */
+    public Path dir() {
+        return dir;
     }
 
     /** {@code dir} itself, if it is a checkpoint directory; a clear error otherwise. */
@@ -168,24 +233,34 @@ public final class CheckpointStore {
         return trainer;
     }
 
-    /** Loads the model of a checkpoint directory into {@code manager}. */
+    /** Loads the model of a checkpoint directory into {@code manager}; pruning leaves it alone meanwhile. */
     public static Gpt loadModel(Path checkpoint, NDManager manager) throws IOException {
-        return Gpt.load(readMeta(checkpoint).config(), manager, checkpoint.resolve(WEIGHTS));
+        try (CheckpointReaders.Reading ignored = CheckpointReaders.open(checkpoint)) {
+            return Gpt.load(readMeta(checkpoint).config(), manager, checkpoint.resolve(WEIGHTS));
+        }
     }
 
+    /** Complete checkpoints, oldest first by the step inside them (the directory name only breaks ties). */
     private List<Path> list() throws IOException {
         if (!Files.isDirectory(dir)) return List.of();
+        record Found(Path dir, long step) {}
+        List<Found> found = new ArrayList<>();
         try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(p -> p.getFileName().toString().startsWith("step-"))
-                    .filter(p -> Files.exists(p.resolve(META)))
-                    .sorted(Comparator.comparing(p -> p.getFileName().toString()))
-                    .toList();
+            for (Path p : s.filter(p -> p.getFileName().toString().startsWith("step-")).toList()) {
+                try {
+                    found.add(new Found(p, readMeta(p).step()));
+                } catch (NoSuchFileException e) {
+                    // not a complete checkpoint, or pruned meanwhile
+                }
+            }
         }
+        found.sort(Comparator.comparingLong(Found::step).thenComparing(f -> f.dir().getFileName().toString()));
+        return found.stream().map(Found::dir).toList();
     }
 
     private void prune() throws IOException {
         List<Path> all = list();
-        for (int i = 0; i < all.size() - keep; i++) deleteTree(all.get(i));
+        for (int i = 0; i < all.size() - keep; i++) CheckpointReaders.deleteUnlessRead(all.get(i));
     }
 
     public static void deleteTree(Path p) throws IOException {

@@ -17,6 +17,7 @@ import java.util.Optional;
 import millrace.kafka.ConsumerLag;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.StageVerticle;
+import millrace.ProcessLock;
 import millrace.metrics.Metrics;
 import millrace.model.Gpt;
 import millrace.protocol.Checkpoint;
@@ -92,10 +93,12 @@ public final class TrainVerticle extends StageVerticle {
         private Float lastValidationLoss;
         private long lastCheckpointMillis = System.currentTimeMillis();
         private long lastCheckpointStep;
-        /** Where the weights stand in each partition: {offset of a shard, rows of it trained}; see CheckpointStore.Meta. */
-        private final Map<Integer, long[]> position = new HashMap<>();
-        /** The position of the checkpoint this worker resumed from: rows before it are skipped when read again. */
-        private final Map<Integer, long[]> resumedAt = new HashMap<>();
+        /** Where the weights stand in each partition, and where reading resumes after a rebalance. */
+        private TrainPositions positions = new TrainPositions();
+        /** Closing: a partition revoked now is not checkpointed (the worker may be closing after a failure). */
+        private boolean closing;
+        /** Shard records read (test hook: a rebalance must not re-read far back). */
+        long recordsRead;
         /** Test hook: told the rows of every step taken. */
         java.util.function.Consumer<List<QueuedRow>> onStep = rows -> { };
         /** Completed when --max-steps are trained and checkpointed (see {@link TrainVerticle#finished}). */
@@ -110,6 +113,7 @@ public final class TrainVerticle extends StageVerticle {
                 return size() > 8192;
             }
         });
+        private final ProcessLock lock;
 
         TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
             this(kafka, settings, checkpointRoot, new java.util.concurrent.CompletableFuture<>());
@@ -119,62 +123,118 @@ public final class TrainVerticle extends StageVerticle {
                 java.util.concurrent.CompletableFuture<Long> finished) {
             this.settings = settings;
             this.finished = finished;
-            this.root = GptTrainer.newRootManager(settings);
             this.tokenizer = Tokenizers.load(settings.tokenizer());
             this.checkpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
-            this.trainer = resumeOrStart();
-            this.lastCheckpointStep = trainer.step();
-            this.startedStep = trainer.step();
-            this.audit = new TrainAudit(checkpointRoot.resolve(settings.modelName()).resolve("audit"));
-            audit.truncateAfter(trainer.step()); // what was trained after the checkpoint died with its process
-            this.flopsPerToken = trainer.model().flopsPerToken();
-            this.peakFlops = PeakFlops.of(root.getDevice(), settings.precision());
-            this.producer = new KafkaProducer<>(kafka.producer("train"));
-            // a group per model: two models (a small run beside a big one) each train on every shard
-            this.consumer = new KafkaConsumer<>(kafka.staticConsumer(consumerGroup(settings.modelName()), 50));
-            // the checkpoint, not the group's offsets, says where the weights stand: resume reading there
-            this.consumer.subscribe(List.of(Topics.SHARDS), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
-                @Override
-                public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {}
-
-                @Override
-                public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
-                    for (TopicPartition tp : partitions) {
-                        long[] at = resumedAt.get(tp.partition());
-                        if (at != null) consumer.seek(tp, at[0]);
-                    }
-                }
-            });
+            // what is opened is closed again if a later part fails (the stage retries every second)
+            List<AutoCloseable> opened = new ArrayList<>();
+            try {
+                this.lock = lockModel(checkpoints.dir());
+                opened.add(lock);
+                CheckpointStore.cleanLeftovers(checkpoints.dir());
+                this.root = GptTrainer.newRootManager(settings);
+                opened.add(root);
+                this.trainer = resumeOrStart();
+                opened.add(trainer);
+                this.lastCheckpointStep = trainer.step();
+                this.startedStep = trainer.step();
+                this.audit = new TrainAudit(checkpointRoot.resolve(settings.modelName()).resolve("audit"));
+                audit.truncateAfter(trainer.step()); // what was trained after the checkpoint died with its process
+                this.flopsPerToken = trainer.model().flopsPerToken();
+                this.peakFlops = PeakFlops.of(root.getDevice(), settings.precision());
+                this.producer = new KafkaProducer<>(kafka.producer("train"));
+                opened.add(producer);
+                // a group per model: two models (a small run beside a big one) each train on every shard
+                this.consumer = new KafkaConsumer<>(kafka.staticConsumer(consumerGroup(settings.modelName()), 50));
+            } catch (IOException e) {
+                closeAll(opened);
+                throw new UncheckedIOException("cannot open the checkpoints of " + settings.modelName(), e);
+            } catch (RuntimeException | Error e) {
+                closeAll(opened);
+                throw e;
+            }
+            consumer.subscribe(List.of(Topics.SHARDS), new Rebalance());
             Metrics.TRAIN_LOSS_SCALE.set(trainer.lossScale());
             Metrics.TRAIN_DEVICE_MEMORY.set(0);
             LOG.info("training on {} in {}", root.getDevice(), settings.precision());
         }
 
-        private GptTrainer resumeOrStart() {
-            try {
-                Optional<Path> latest = checkpoints.latest();
-                if (latest.isPresent()) {
-                    CheckpointStore.Meta meta = CheckpointStore.readMeta(latest.get());
-                    if (meta.config().equals(settings.model()) && meta.tokenizerId().equals(tokenizer.id())) {
-                        LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
-                        lastLoss = meta.trainLoss();
-                        meta.positions().forEach((p, at) -> {
-                            String[] parts = at.split(":");
-                            long[] where = {Long.parseLong(parts[0]), Long.parseLong(parts[1])};
-                            resumedAt.put(Integer.parseInt(p), where);
-                            position.put(Integer.parseInt(p), where.clone());
-                        });
-                        return CheckpointStore.resume(latest.get(), settings, root);
-                    }
-                    LOG.warn("checkpoint {} has another config or tokenizer; starting a new model", latest.get());
+        /** One trainer per model and data dir: two would write the same checkpoints. */
+        private ProcessLock lockModel(Path modelDir) throws IOException {
+            java.nio.file.Files.createDirectories(modelDir);
+            return ProcessLock.tryLock(modelDir.resolve(".trainer.lock")).orElseThrow(() -> new IllegalStateException(
+                    "another trainer of model '" + settings.modelName() + "' is running on " + modelDir
+                            + "; a second trainer of the same model needs its own --data-dir"));
+        }
+
+        private static void closeAll(List<AutoCloseable> opened) {
+            for (int i = opened.size() - 1; i >= 0; i--) {
+                try {
+                    opened.get(i).close();
+                } catch (Exception e) {
+                    LOG.debug("close failed", e);
                 }
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read checkpoints", e);
+            }
+        }
+
+        /**
+         * A rebalance: before partitions go, the weights that trained on them are checkpointed and their position
+         * committed (so whoever takes them next trains each row once) and their queued rows are dropped; when
+         * partitions come, reading resumes where training stands ({@link TrainPositions}).
+         */
+        private final class Rebalance implements org.apache.kafka.clients.consumer.ConsumerRebalanceListener {
+            @Override
+            public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
+                if (partitions.isEmpty()) return;
+                if (!closing && trainer.step() > lastCheckpointStep) checkpoint();
+                drop(partitions);
+            }
+
+            @Override
+            public void onPartitionsLost(java.util.Collection<TopicPartition> partitions) {
+                drop(partitions); // no longer ours to commit: the group's committed position stands
+            }
+
+            @Override
+            public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+                if (partitions.isEmpty()) return;
+                Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new java.util.HashSet<>(partitions));
+                for (TopicPartition tp : partitions) {
+                    TrainPositions.At start = positions.assigned(tp.partition(), committed.get(tp));
+                    if (start != null) consumer.seek(tp, start.offset());
+                }
+                LOG.info("assigned {} of {}", partitions.stream().map(TopicPartition::partition).sorted().toList(), Topics.SHARDS);
+            }
+
+            private void drop(java.util.Collection<TopicPartition> partitions) {
+                if (queue.removeIf(row -> partitions.contains(row.partition()))) retryingBatch = false;
+            }
+        }
+
+        private GptTrainer resumeOrStart() throws IOException {
+            Optional<Path> latest = checkpoints.latest();
+            if (latest.isPresent()) {
+                CheckpointStore.Meta meta = CheckpointStore.readMeta(latest.get());
+                if (!meta.config().equals(settings.model()) || !meta.tokenizerId().equals(tokenizer.id())) {
+                    // continuing would start another model in this directory, and pruning would delete its checkpoints
+                    throw new IllegalStateException("model '" + settings.modelName() + "' in " + checkpoints.dir()
+                            + " was trained with " + meta.config() + " and tokenizer " + meta.tokenizerId()
+                            + "; this run asks for " + settings.model() + " and tokenizer " + tokenizer.id()
+                            + ". Give the new model its own --model-name (or another --data-dir)");
+                }
+                LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
+                lastLoss = meta.trainLoss();
+                positions = TrainPositions.of(meta.positions());
+                return CheckpointStore.resume(latest.get(), settings, root);
             }
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed((int) settings.seed());
             Gpt gpt = Gpt.initialize(settings.model(), root);
             LOG.info("new {} model: {} parameters, {}", settings.modelName(), gpt.parameterCount(), settings.model());
             return new GptTrainer(settings, root, gpt, 0, 0);
+        }
+
+        /** Test hook: a rebalance as a pause past the poll interval or a new group member causes one. */
+        void forceRebalance() {
+            consumer.enforceRebalance();
         }
 
         @Override
@@ -212,6 +272,7 @@ public final class TrainVerticle extends StageVerticle {
         }
 
         private void accept(ConsumerRecord<String, byte[]> r) {
+            recordsRead++;
             TokenShard shard;
             try {
                 shard = TokenShardCodec.decode(r.value());
@@ -235,11 +296,11 @@ public final class TrainVerticle extends StageVerticle {
             Metrics.TRAIN_SHARDS.labelValues("accepted").inc();
             int row = shard.seqLen() + 1;
             TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-            long[] resume = resumedAt.get(r.partition());
             int skip = 0;
-            if (resume != null && shard.split() == Split.TRAIN) {
-                if (r.offset() < resume[0]) return; // trained into the weights we resumed from
-                if (r.offset() == resume[0]) skip = (int) resume[1];
+            if (shard.split() == Split.TRAIN) {
+                long trained = positions.skip(r.partition(), r.offset());
+                if (trained < 0) return; // trained already, here or by the trainer that had the partition
+                skip = (int) Math.min(trained, shard.rows());
             }
             for (int i = skip; i < shard.rows(); i++) {
                 int[] tokens = java.util.Arrays.copyOfRange(shard.tokens(), i * row, (i + 1) * row);
@@ -263,7 +324,7 @@ public final class TrainVerticle extends StageVerticle {
             if (!result.skipped()) {
                 observeFreshness(taken);
                 for (QueuedRow row : taken) {
-                    position.put(row.partition().partition(), new long[] {row.offset(), row.row() + 1});
+                    positions.trained(row.partition().partition(), row.offset(), row.row());
                     audit.trained(row.shardId(), row.row());
                 }
                 onStep.accept(taken);
@@ -285,7 +346,7 @@ public final class TrainVerticle extends StageVerticle {
                 } else {
                     LOG.warn("step {} skipped twice: dropping its {} rows (listed in the audit)", result.step() + 1, taken.size());
                     for (QueuedRow row : taken) {
-                        position.put(row.partition().partition(), new long[] {row.offset(), row.row() + 1});
+                        positions.trained(row.partition().partition(), row.offset(), row.row());
                         audit.dropped(row.shardId(), row.row());
                     }
                     retryingBatch = false;
@@ -353,26 +414,22 @@ public final class TrainVerticle extends StageVerticle {
         }
 
         /**
-         * Commits the checkpoint's position as the group's offsets (for lag and for a trainer that starts without
-         * checkpoints); the shard at a position's offset may be partly trained, so it is where reading resumes.
+         * Commits the checkpoint's positions as the group's offsets, with the rows of a partly trained shard in the
+         * metadata: where the next trainer of these partitions (this one restarted, or another after a rebalance)
+         * resumes reading.
          */
         private Map<String, Long> commitPositions() {
-            Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
-            Map<String, Long> published = new HashMap<>();
-            position.forEach((p, at) -> {
-                commit.put(new TopicPartition(Topics.SHARDS, p), new OffsetAndMetadata(at[0]));
-                published.put(Integer.toString(p), at[0]);
-            });
+            Map<TopicPartition, OffsetAndMetadata> commit = positions.toCommit(consumer.assignment());
             if (!commit.isEmpty()) consumer.commitSync(commit);
+            Map<String, Long> published = new HashMap<>();
+            commit.forEach((tp, at) -> published.put(Integer.toString(tp.partition()), at.offset()));
             return published;
         }
 
         void checkpoint() {
             long now = System.currentTimeMillis();
-            Map<String, String> positions = new HashMap<>();
-            position.forEach((p, at) -> positions.put(Integer.toString(p), at[0] + ":" + at[1]));
             CheckpointStore.Meta meta = new CheckpointStore.Meta(settings.modelName(), settings.model(),
-                    tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now, positions,
+                    tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now, positions.forCheckpoint(),
                     trainer.seed());
             try {
                 audit.commit(trainer.step()); // before the checkpoint: a crash in between leaves a segment resume deletes
@@ -396,12 +453,14 @@ public final class TrainVerticle extends StageVerticle {
 
         @Override
         public void close() {
+            closing = true;
             try {
                 consumer.close(Duration.ofSeconds(5));
                 producer.close(Duration.ofSeconds(5));
             } finally {
                 trainer.close();
                 root.close();
+                lock.close();
             }
         }
     }

@@ -64,7 +64,10 @@ public final class WebVerticle extends VerticleBase {
 
         Router router = Router.router(vertx);
         router.route().handler(WebVerticle::securityHeaders);
-        router.get("/health").handler(ctx -> Http.json(ctx, "health", 200, new JsonObject().put("status", "up")));
+        router.get("/health").handler(ctx -> {
+            JsonObject health = millrace.kafka.StageVerticle.health(); // every stage loop of this process
+            Http.json(ctx, "health", health.getString("status").equals("up") ? 200 : 503, health);
+        });
         router.get("/ready").handler(ctx -> Http.json(ctx, "ready", ready() ? 200 : 503, new JsonObject().put("ready", ready())));
         router.get("/metrics").handler(ctx -> {
             Metrics.WEB_REQUESTS.labelValues("metrics", "2xx").inc();
@@ -87,22 +90,26 @@ public final class WebVerticle extends VerticleBase {
                 + ctx.request().method() + " " + ctx.normalizedPath()));
         router.route("/*").handler(StaticHandler.create("webroot"));
         // failures say what went wrong in general terms only: exception text stays in the log
-        router.route().failureHandler(ctx -> {
-            int code = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
-            if (code >= 500) LOG.warn("{} {} failed", ctx.request().method(), ctx.normalizedPath(), ctx.failure());
-            String message = switch (code) {
-                case 413 -> "the body is too large";
-                case 404 -> "not found";
-                case 405 -> "method not allowed";
-                default -> code >= 500 ? "internal error (see the server log)" : "bad request";
-            };
-            Http.error(ctx, "other", code, message);
-        });
+        router.route().failureHandler(ctx -> failed(ctx, ctx.statusCode() > 0 ? ctx.statusCode() : 500));
+        // what no route matched, or the router refused itself, is answered and counted the same way
+        for (int code : new int[] {400, 404, 405, 413, 415, 500}) router.errorHandler(code, ctx -> failed(ctx, code));
         return vertx.createHttpServer().requestHandler(router).listen(port).onSuccess(s -> boundPort = s.actualPort());
     }
 
     public int port() {
         return boundPort;
+    }
+
+    private static void failed(RoutingContext ctx, int code) {
+        if (code >= 500) LOG.warn("{} {} failed", ctx.request().method(), ctx.normalizedPath(), ctx.failure());
+        String message = switch (code) {
+            case 413 -> "the body is too large";
+            case 404 -> "not found";
+            case 405 -> "method not allowed";
+            case 415 -> "unsupported content type";
+            default -> code >= 500 ? "internal error (see the server log)" : "bad request";
+        };
+        Http.error(ctx, "other", code, message);
     }
 
     /**

@@ -65,6 +65,15 @@ class NearDuplicateTest {
         assertInstanceOf(DedupIndex.Reingested.class, index.apply(claim("a", "p0@7", a, h)).verdict());
         assertEquals(2, index.keptCount());
         assertTrue(index.bytes() / index.keptCount() < 4000, "bytes per kept document: " + index.bytes() / index.keptCount());
+
+        // a document the filters rejected is judged once too: replayed, the same verdict; ingested again, nothing
+        DedupClaim filtered = new DedupClaim("f", "f.txt", "p0@9", TextHash.of("short"), new int[0], 1,
+                millrace.protocol.RejectReason.GOPHER_QUALITY);
+        assertEquals(new DedupIndex.Filtered(millrace.protocol.RejectReason.GOPHER_QUALITY), index.apply(filtered).verdict());
+        assertTrue(index.apply(filtered).replay());
+        assertInstanceOf(DedupIndex.Reingested.class, index.apply(new DedupClaim("f", "f.txt", "p1@3", TextHash.of("short"),
+                new int[0], 2, millrace.protocol.RejectReason.GOPHER_QUALITY)).verdict());
+        assertEquals(2, index.keptCount());
     }
 
     @Test

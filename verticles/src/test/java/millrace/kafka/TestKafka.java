@@ -39,7 +39,7 @@ public final class TestKafka implements AutoCloseable, BeforeAllCallback, AfterA
 
     private void startIn(Path dir) {
         broker = new EmbeddedKafka(dir, 0).start();
-        TopicSetup.ensureTopics(settings("setup"), partitions, (short) 1);
+        TopicSetup.ensureTopics(settings("setup"), partitions, TopicSetup.AUTO_REPLICATION);
     }
 
     @Override

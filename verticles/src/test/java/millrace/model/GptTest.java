@@ -32,6 +32,36 @@ class GptTest {
                 new LearningRateSchedule(lr, lr, 1, 1), 1.0f, d.adam(), 7, 60, 2, 0);
     }
 
+    /**
+     * A position sees only itself and what came before: changing a later token leaves every earlier position's logits
+     * as they were, with the fused attention kernel and written out. (The overfit and initial-loss tests would pass with
+     * a mask that lets positions see the future; this one would not.)
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void attentionIsCausal(boolean fused) {
+        try (NDManager root = NDManager.newBaseManager()) {
+            GptConfig config = GptConfig.tiny(300, 16);
+            Gpt gpt = Gpt.initialize(config, root);
+            gpt.useFusedKernels(fused);
+            long[] tokens = new long[16];
+            for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 37 + 5) % 300;
+            float[] before = gpt.forward(root.create(tokens).reshape(1, 16), false).toFloatArray();
+            for (int changed : new int[] {15, 9, 3}) {
+                long[] other = tokens.clone();
+                other[changed] = (other[changed] + 101) % 300;
+                float[] after = gpt.forward(root.create(other).reshape(1, 16), false).toFloatArray();
+                for (int i = 0; i < changed * 300; i++) {
+                    assertEquals(before[i], after[i], 1e-5f, "position " + i / 300 + " saw token " + changed);
+                }
+                boolean moved = false;
+                for (int i = changed * 300; i < (changed + 1) * 300; i++) moved |= Math.abs(before[i] - after[i]) > 1e-4f;
+                assertTrue(moved, "the changed position's own logits moved");
+            }
+            gpt.close();
+        }
+    }
+
     @Test
     void lossAtInitialisationIsAboutLnVocab() {
         try (NDManager root = GptTrainer.newRootManager()) {

@@ -1,0 +1,215 @@
+package millrace.faults;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import millrace.kafka.KafkaSettings;
+import millrace.kafka.TopicReader;
+import millrace.protocol.Document;
+import millrace.protocol.JsonSerde;
+import millrace.protocol.Rejection;
+import millrace.protocol.ShardDoc;
+import millrace.protocol.Split;
+import millrace.protocol.TokenShard;
+import millrace.protocol.TokenShardCodec;
+import millrace.protocol.Topics;
+import millrace.train.TrainAudit;
+
+/**
+ * What the topics and the trainer's audit say happened to a corpus, stage by stage, checked against what was written:
+ * every valid line reached {@code millrace.docs} and every malformed one was rejected; every ingested document has
+ * exactly one verdict (kept or rejected by dedup; a document ingested again after an ingest crash is the same document,
+ * known by its id); every kept document's tokens are in exactly one run of consecutive shards of one packer; every
+ * training row is in the final weights once. A document the audit was not told about (the filler that pushes the last
+ * partial shards out) is checked for duplicates only.
+ */
+public final class StreamAudit {
+    /** One stage's figures. */
+    public record Stage(long audited, long lost, long duplicated, List<String> examples) {
+        public Stage {
+            examples = List.copyOf(examples.subList(0, Math.min(5, examples.size())));
+        }
+    }
+
+    /** Everything: per stage, in pipeline order. */
+    public record Result(Map<String, Stage> stages, long trainRowsPending) {
+        public long lost() {
+            return stages.values().stream().mapToLong(Stage::lost).sum();
+        }
+
+        public long duplicated() {
+            return stages.values().stream().mapToLong(Stage::duplicated).sum();
+        }
+    }
+
+    private final Map<String, List<String>> docIdsByLine = new HashMap<>(); // our id -> document ids seen
+    private final Set<String> rejectedLines = new HashSet<>();
+    private final Map<String, Integer> verdicts = new HashMap<>();
+    private final Set<String> kept = new HashSet<>();
+    private final Map<String, String> ourIdOf = new HashMap<>();
+    private final List<TokenShard> shards = new ArrayList<>();
+    private final Map<String, Integer> shardIds = new HashMap<>();
+
+    private StreamAudit() {}
+
+    /** Reads the topics now. */
+    public static StreamAudit read(KafkaSettings kafka) {
+        StreamAudit a = new StreamAudit();
+        JsonSerde<Document> documents = JsonSerde.documents();
+        JsonSerde<Rejection> rejections = JsonSerde.rejections();
+        TopicReader.readAll(kafka, Topics.DOCS, r -> {
+            Document d = documents.fromBytes(r.value());
+            String ours = d.metadata().get("id");
+            if (ours == null) return;
+            a.ourIdOf.put(d.id(), ours);
+            List<String> ids = a.docIdsByLine.computeIfAbsent(ours, k -> new ArrayList<>());
+            if (!ids.contains(d.id())) ids.add(d.id());
+        });
+        TopicReader.readAll(kafka, Topics.DOCS_CLEAN, r -> {
+            Document d = documents.fromBytes(r.value());
+            a.verdicts.merge(d.id(), 1, Integer::sum);
+            a.kept.add(d.id());
+        });
+        TopicReader.readAll(kafka, Topics.DOCS_REJECTED, r -> {
+            Rejection x = rejections.fromBytes(r.value());
+            if (x.stage().equals("ingest")) a.rejectedLines.add(x.source());
+            else if (x.stage().equals("dedup")) a.verdicts.merge(x.docId(), 1, Integer::sum);
+        });
+        TopicReader.readAll(kafka, Topics.SHARDS, r -> {
+            TokenShard s = TokenShardCodec.decode(r.value());
+            a.shards.add(s);
+            a.shardIds.merge(s.id(), 1, Integer::sum);
+        });
+        return a;
+    }
+
+    /**
+     * @param validIds ids of the valid lines written (in {@code id} fields)
+     * @param malformedLines malformed lines written into files whose names start with {@code corpusPrefix}
+     * @param trainAudit the trainer's audit directory
+     * @param batchSize rows of a batch: fewer than that may wait, untrained, for rows that never come
+     */
+    public Result audit(List<String> validIds, int malformedLines, String corpusPrefix, Path trainAudit, int batchSize)
+            throws IOException {
+        Map<String, Stage> stages = new LinkedHashMap<>();
+
+        // ingest: every valid line became a document (one id), every malformed line a rejection
+        List<String> missing = new ArrayList<>();
+        long twoIds = 0;
+        Set<String> audited = new HashSet<>();
+        for (String id : validIds) {
+            List<String> docIds = docIdsByLine.get(id);
+            if (docIds == null) missing.add(id);
+            else {
+                if (docIds.size() > 1) twoIds++;
+                audited.addAll(docIds);
+            }
+        }
+        long lostLines = missing.size();
+        long malformedSeen = rejectedLines.stream().filter(s -> fileName(s).startsWith(corpusPrefix)).count();
+        long malformedLost = Math.max(0, malformedLines - malformedSeen);
+        if (malformedLost > 0) missing.add(malformedLost + " malformed lines without a rejection");
+        stages.put("ingest", new Stage(validIds.size() + malformedLines, lostLines + malformedLost, twoIds, missing));
+
+        // dedup: one verdict per ingested document
+        List<String> dedupProblems = new ArrayList<>();
+        long lost = 0, duplicated = 0;
+        for (String docId : audited) {
+            int n = verdicts.getOrDefault(docId, 0);
+            if (n == 0) {
+                lost++;
+                dedupProblems.add("no verdict: " + ourIdOf.get(docId));
+            } else if (n > 1) {
+                duplicated++;
+                dedupProblems.add(n + " verdicts: " + ourIdOf.get(docId));
+            }
+        }
+        stages.put("dedup", new Stage(audited.size(), lost, duplicated, dedupProblems));
+
+        // tokenize: each kept document in one run of consecutive shards of one packer; no shard twice
+        Map<String, List<TokenShard>> byPacker = new HashMap<>();
+        for (TokenShard s : shards) byPacker.computeIfAbsent(packer(s.id()), k -> new ArrayList<>()).add(s);
+        Map<String, List<int[]>> runs = new HashMap<>(); // document -> {packer hash, first index, last index}
+        for (Map.Entry<String, List<TokenShard>> e : byPacker.entrySet()) {
+            Map<String, TokenShard> once = new LinkedHashMap<>(); // a shard twice is counted below
+            for (TokenShard s : e.getValue()) once.putIfAbsent(s.id(), s);
+            List<TokenShard> ordered = new ArrayList<>(once.values());
+            ordered.sort(Comparator.comparingLong((TokenShard s) -> position(s.id())[0]).thenComparingLong(s -> position(s.id())[1]));
+            for (int i = 0; i < ordered.size(); i++) {
+                for (ShardDoc d : ordered.get(i).docs()) {
+                    List<int[]> r = runs.computeIfAbsent(d.id(), k -> new ArrayList<>());
+                    int[] last = r.isEmpty() ? null : r.get(r.size() - 1);
+                    if (last != null && last[0] == e.getKey().hashCode() && last[2] == i - 1) last[2] = i;
+                    else if (last == null || last[0] != e.getKey().hashCode() || last[2] != i) r.add(new int[] {e.getKey().hashCode(), i, i});
+                }
+            }
+        }
+        List<String> tokenizeProblems = new ArrayList<>();
+        lost = 0;
+        duplicated = shardIds.values().stream().filter(n -> n > 1).count();
+        if (duplicated > 0) tokenizeProblems.add(duplicated + " shard ids twice on " + Topics.SHARDS);
+        long keptAudited = 0;
+        for (String docId : audited) {
+            if (!kept.contains(docId)) continue;
+            keptAudited++;
+            List<int[]> r = runs.get(docId);
+            if (r == null) {
+                lost++;
+                tokenizeProblems.add("kept, in no shard: " + ourIdOf.get(docId));
+            } else if (r.size() > 1) {
+                duplicated++;
+                tokenizeProblems.add("in " + r.size() + " runs of shards: " + ourIdOf.get(docId));
+            }
+        }
+        stages.put("tokenize", new Stage(keptAudited, lost, duplicated, tokenizeProblems));
+
+        // train: every row of every training shard in the final weights once
+        Map<String, Integer> trained = new HashMap<>();
+        for (String row : TrainAudit.read(trainAudit)) trained.merge(row.replace("!dropped", ""), 1, Integer::sum);
+        List<String> trainProblems = new ArrayList<>();
+        duplicated = 0;
+        for (Map.Entry<String, Integer> e : trained.entrySet()) {
+            if (e.getValue() > 1) {
+                duplicated++;
+                trainProblems.add(e.getValue() + " times: " + e.getKey());
+            }
+        }
+        long rows = 0, untrained = 0;
+        Set<String> seen = new HashSet<>();
+        for (TokenShard s : shards) {
+            if (s.split() != Split.TRAIN || !seen.add(s.id())) continue;
+            for (int r = 0; r < s.rows(); r++) {
+                rows++;
+                if (!trained.containsKey(s.id() + "#" + r)) untrained++;
+            }
+        }
+        long trainLost = untrained >= batchSize ? untrained : 0;
+        if (trainLost > 0) trainProblems.add(untrained + " rows on the topic not in the final weights");
+        stages.put("train", new Stage(rows, trainLost, duplicated, trainProblems));
+        return new Result(stages, untrained);
+    }
+
+    private static String fileName(String source) {
+        int slash = Math.max(source.lastIndexOf('/'), source.lastIndexOf('\\'));
+        return source.substring(slash + 1);
+    }
+
+    /** {@code p3-train-1234+56}: the packer is {@code p3-train}. */
+    private static String packer(String shardId) {
+        int dash = shardId.lastIndexOf('-');
+        return shardId.substring(0, dash);
+    }
+
+    private static long[] position(String shardId) {
+        String pos = shardId.substring(shardId.lastIndexOf('-') + 1);
+        int plus = pos.indexOf('+');
+        return new long[] {Long.parseLong(pos.substring(0, plus)), Long.parseLong(pos.substring(plus + 1))};
+    }
+}
