@@ -1,5 +1,6 @@
 package millrace.cli;
 
+import millrace.model.CheckpointFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
@@ -37,7 +38,6 @@ import millrace.raters.RaterAdmin;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.TokenizeSettings;
 import millrace.tokenizer.Vocabularies;
-import millrace.train.CheckpointStore;
 import millrace.train.TrainSettings;
 import millrace.feedback.FeedbackSettings;
 import millrace.web.WebSettings;
@@ -85,7 +85,7 @@ final class ArenaBench implements Callable<Integer> {
         try {
             KafkaSettings kafka = new KafkaSettings(broker.bootstrapServers(), "bench-arena");
             TopicSetup.ensureTopics(kafka, PlatformOptions.DEFAULT_PARTITIONS, TopicSetup.AUTO_REPLICATION);
-            Path served = checkpoint != null ? CheckpointStore.requireCheckpoint(checkpoint) : BenchSupport.freshCheckpoint(dir.resolve("checkpoints"), model);
+            Path served = checkpoint != null ? CheckpointFormat.requireCheckpoint(checkpoint) : BenchSupport.freshCheckpoint(dir.resolve("checkpoints"), model);
             announce(kafka, served);
             // the simulated raters are not to be throttled: the bench measures capacity, not the limits
             WebSettings web = new WebSettings("bench", 64, 120_000, 1000, 1000, 1000, 1000, 100_000, 3_600_000);
@@ -239,7 +239,7 @@ final class ArenaBench implements Callable<Integer> {
     }
 
     private static void announce(KafkaSettings kafka, Path checkpoint) throws Exception {
-        CheckpointStore.Meta meta = CheckpointStore.readMeta(checkpoint);
+        CheckpointFormat.Meta meta = CheckpointFormat.readMeta(checkpoint);
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer("bench"))) {
             Checkpoint c = new Checkpoint("bench", meta.step(), meta.tokensSeen(), Map.of(), checkpoint.toAbsolutePath().toString(),
                     meta.trainLoss(), null, meta.tokenizerId(), System.currentTimeMillis());

@@ -1,5 +1,6 @@
 package millrace.cli;
 
+import millrace.model.CheckpointFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import millrace.model.Gpt;
@@ -32,7 +33,7 @@ final class BenchSupport {
         TrainSettings settings = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), 64);
         try (var manager = GptTrainer.newRootManager();
                 GptTrainer trainer = new GptTrainer(settings, manager, Gpt.initialize(config, manager), 0, 0)) {
-            return new CheckpointStore(root, "bench", 1).write(trainer, new CheckpointStore.Meta("bench", config,
+            return new CheckpointStore(root, "bench", 1).write(trainer, new CheckpointFormat.Meta("bench", config,
                     tokenizer.id(), 0, 0, 0f, null, System.currentTimeMillis(), null, settings.seed()), tokenizer);
         }
     }

@@ -1,5 +1,6 @@
 package millrace.cli;
 
+import millrace.model.CheckpointFormat;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,7 +9,6 @@ import java.util.concurrent.Callable;
 import millrace.model.Gpt;
 import millrace.protocol.JsonSerde;
 import millrace.tokenizer.ByteLevelBpe;
-import millrace.train.CheckpointStore;
 import millrace.train.Evaluator;
 import millrace.train.GptTrainer;
 import millrace.sft.SftData;
@@ -44,13 +44,13 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        CheckpointStore.requireCheckpoint(checkpoint);
+        CheckpointFormat.requireCheckpoint(checkpoint);
         if ((text == null) == (sft == null)) throw new IllegalArgumentException("give --text FILE or --sft FILE");
         if (sft != null) return evaluateSft();
         if (!Files.isRegularFile(text)) throw new IllegalArgumentException("no such file: " + text);
         try (NDManager root = GptTrainer.newRootManager()) {
-            Gpt gpt = CheckpointStore.loadModel(checkpoint, root);
-            ByteLevelBpe tokenizer = CheckpointStore.loadTokenizer(checkpoint);
+            Gpt gpt = CheckpointFormat.loadModel(checkpoint, root);
+            ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(checkpoint);
             Evaluator.Result r = Evaluator.evaluate(gpt, tokenizer, Files.readString(text), lines);
             if (json) {
                 System.out.println(JsonSerde.MAPPER.writeValueAsString(r));

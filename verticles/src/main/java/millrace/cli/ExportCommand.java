@@ -1,11 +1,11 @@
 package millrace.cli;
 
+import millrace.model.CheckpointFormat;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import millrace.model.Gpt;
 import millrace.model.HuggingFaceGpt2;
-import millrace.train.CheckpointStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -26,10 +26,10 @@ final class ExportCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!format.equals("hf")) throw new IllegalArgumentException("unknown format " + format + " (hf)");
-        CheckpointStore.requireCheckpoint(checkpoint);
+        CheckpointFormat.requireCheckpoint(checkpoint);
         try (NDManager manager = millrace.train.GptTrainer.newRootManager();
-             Gpt gpt = CheckpointStore.loadModel(checkpoint, manager)) {
-            HuggingFaceGpt2.export(gpt, CheckpointStore.loadTokenizer(checkpoint), CheckpointStore.isChatModel(checkpoint), out);
+             Gpt gpt = CheckpointFormat.loadModel(checkpoint, manager)) {
+            HuggingFaceGpt2.export(gpt, CheckpointFormat.loadTokenizer(checkpoint), CheckpointFormat.isChatModel(checkpoint), out);
             System.out.printf("wrote %s (GPT-2: %d layers, %d heads, width %d, context %d, vocabulary %d, %d parameters)%n",
                     out, gpt.config().nLayer(), gpt.config().nHead(), gpt.config().nEmbd(), gpt.config().blockSize(),
                     gpt.config().vocabSize(), gpt.parameterCount());

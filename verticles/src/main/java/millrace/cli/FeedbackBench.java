@@ -1,5 +1,6 @@
 package millrace.cli;
 
+import millrace.model.CheckpointFormat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
@@ -100,7 +101,7 @@ final class FeedbackBench implements Callable<Integer> {
         int[] tokens = tokenizer.encode(String.join("\n", verses));
         int heldTokens = tokens.length / 50; // the last 2% of the corpus: validation rows, never trained on
         // --base: a pretrained checkpoint to start from; without one, `small` is pretrained here
-        Path checkpoint = feedback.base != null ? CheckpointStore.requireCheckpoint(feedback.base)
+        Path checkpoint = feedback.base != null ? CheckpointFormat.requireCheckpoint(feedback.base)
                 : pretrain(dir.resolve("checkpoints"), tokenizer, java.util.Arrays.copyOf(tokens, tokens.length - heldTokens));
         EmbeddedKafka broker = new EmbeddedKafka(dir.resolve("kafka"), 0).start();
         Platform platform = null;
@@ -323,7 +324,7 @@ final class FeedbackBench implements Callable<Integer> {
                 if ((step + 1) % 100 == 0) log("pretraining small: step %d loss %.3f", step + 1, loss);
             }
             log("pretrained small for %d steps in %.0f s, loss %.3f", pretrainSteps, (System.nanoTime() - started) / 1e9, loss);
-            return new CheckpointStore(root, "bench", 1).write(trainer, new CheckpointStore.Meta("bench", config,
+            return new CheckpointStore(root, "bench", 1).write(trainer, new CheckpointFormat.Meta("bench", config,
                     tokenizer.id(), trainer.step(), trainer.tokensSeen(), loss, null, System.currentTimeMillis(), null,
                     settings.seed()), tokenizer);
         }
@@ -345,7 +346,7 @@ final class FeedbackBench implements Callable<Integer> {
     }
 
     private static void announce(KafkaSettings kafka, Path checkpoint) throws Exception {
-        CheckpointStore.Meta meta = CheckpointStore.readMeta(checkpoint);
+        CheckpointFormat.Meta meta = CheckpointFormat.readMeta(checkpoint);
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer("bench"))) {
             Checkpoint c = new Checkpoint("bench", meta.step(), meta.tokensSeen(), Map.of(), checkpoint.toAbsolutePath().toString(),
                     meta.trainLoss(), null, meta.tokenizerId(), System.currentTimeMillis());

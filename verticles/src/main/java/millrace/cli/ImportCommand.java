@@ -1,5 +1,6 @@
 package millrace.cli;
 
+import millrace.model.CheckpointFormat;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -47,7 +48,7 @@ final class ImportCommand implements Callable<Integer> {
                     demo.keepCheckpoints(), demo.evalEverySteps());
             try (GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0)) {
                 Path dir = new CheckpointStore(dataDir.resolve("checkpoints"), modelName, demo.keepCheckpoints()).write(
-                        trainer, new CheckpointStore.Meta(modelName, gpt.config(), tokenizer.id(), 0, 0, Float.NaN, null,
+                        trainer, new CheckpointFormat.Meta(modelName, gpt.config(), tokenizer.id(), 0, 0, Float.NaN, null,
                                 System.currentTimeMillis(), null, settings.seed()), tokenizer, chat);
                 System.out.printf("imported %s as %s (%d parameters, tokenizer %s); start the trainer with "
                         + "--data-dir %s --tokenizer %s to continue training it%n", hf, dir, gpt.parameterCount(),

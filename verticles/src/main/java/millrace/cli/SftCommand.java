@@ -1,5 +1,6 @@
 package millrace.cli;
 
+import millrace.model.CheckpointFormat;
 import java.io.BufferedWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -95,7 +96,7 @@ final class SftCommand implements Callable<Integer> {
         String name = modelName;
         if (name == null) {
             if (base == null) throw new IllegalArgumentException("--model-name is required without --base");
-            name = CheckpointStore.readMeta(CheckpointStore.requireCheckpoint(base)).model() + "-chat";
+            name = CheckpointFormat.readMeta(CheckpointFormat.requireCheckpoint(base)).model() + "-chat";
         }
         Path runDir = dataDir.resolve("checkpoints").resolve(name);
         if (base == null && new CheckpointStore(dataDir.resolve("checkpoints"), name, keep).latest().isEmpty()) {

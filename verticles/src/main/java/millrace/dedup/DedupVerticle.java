@@ -16,6 +16,7 @@ import millrace.protocol.DedupClaim;
 import millrace.protocol.Document;
 import millrace.protocol.InvalidPayloadException;
 import millrace.protocol.JsonSerde;
+import millrace.protocol.RejectReason;
 import millrace.protocol.Rejection;
 import millrace.protocol.Topics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -137,15 +138,23 @@ public final class DedupVerticle extends StageVerticle {
             publishIndexSize();
         }
 
+        /**
+         * Publishes the claim log's verdict. The screen's result of today normally agrees with it; after the filters
+         * were changed, a replay can disagree, and the log's verdict wins (a document the log filtered stays
+         * rejected; one it judged while today's filters reject it is rejected now, with today's reason).
+         */
         private void emit(DocumentScreen.Screened screened, DedupIndex.Judgement judgement, TransactionalPipe.Output out) {
             DedupIndex.Verdict verdict = judgement.verdict();
             if (verdict instanceof DedupIndex.Reingested) {
                 out.afterCommit(() -> Metrics.DEDUP_DOCUMENTS.labelValues("reingested").inc());
                 return;
             }
-            if (screened instanceof DocumentScreen.Filtered f) {
-                reject(out, new Rejection(f.doc().id(), f.doc().source(), "dedup", f.reason(), f.detail(), null,
-                        System.currentTimeMillis()));
+            if (verdict instanceof DedupIndex.Filtered || screened instanceof DocumentScreen.Filtered) {
+                Document doc = screened instanceof DocumentScreen.Filtered f ? f.doc() : ((DocumentScreen.Candidate) screened).doc();
+                RejectReason reason = verdict instanceof DedupIndex.Filtered v ? v.reason() : ((DocumentScreen.Filtered) screened).reason();
+                String detail = screened instanceof DocumentScreen.Filtered f && f.reason() == reason ? f.detail()
+                        : "rejected by the filters when first judged";
+                reject(out, new Rejection(doc.id(), doc.source(), "dedup", reason, detail, null, System.currentTimeMillis()));
                 out.afterCommit(() -> Metrics.DEDUP_DOCUMENTS.labelValues("filtered").inc());
                 return;
             }

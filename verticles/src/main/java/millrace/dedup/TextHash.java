@@ -4,7 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.text.Normalizer;
 import java.util.HexFormat;
 import java.util.Locale;
-import millrace.ingest.DocumentIds;
+import millrace.protocol.DocumentIds;
 
 /**
  * The key of exact de-duplication: SHA-256 of the text in NFKC form, lower-cased, with whitespace runs collapsed, so

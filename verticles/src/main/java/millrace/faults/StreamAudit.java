@@ -55,6 +55,8 @@ public final class StreamAudit {
     private final Set<String> kept = new HashSet<>();
     private final Map<String, String> ourIdOf = new HashMap<>();
     private final List<TokenShard> shards = new ArrayList<>();
+    /** Where each training shard is on the topic, in topic order per partition. */
+    private final Map<Integer, List<TokenShard>> trainShardsByPartition = new HashMap<>();
     private final Map<String, Integer> shardIds = new HashMap<>();
 
     private StreamAudit() {}
@@ -85,6 +87,7 @@ public final class StreamAudit {
         TopicReader.readAll(kafka, Topics.SHARDS, r -> {
             TokenShard s = TokenShardCodec.decode(r.value());
             a.shards.add(s);
+            if (s.split() == Split.TRAIN) a.trainShardsByPartition.computeIfAbsent(r.partition(), k -> new ArrayList<>()).add(s);
             a.shardIds.merge(s.id(), 1, Integer::sum);
         });
         return a;
@@ -181,19 +184,32 @@ public final class StreamAudit {
                 trainProblems.add(e.getValue() + " times: " + e.getKey());
             }
         }
-        long rows = 0, untrained = 0;
-        Set<String> seen = new HashSet<>();
-        for (TokenShard s : shards) {
-            if (s.split() != Split.TRAIN || !seen.add(s.id())) continue;
-            for (int r = 0; r < s.rows(); r++) {
-                rows++;
-                if (!trained.containsKey(s.id() + "#" + r)) untrained++;
+        // rows not in the weights are lost unless they are the tail of their partition, still waiting for a batch
+        long rows = 0, untrained = 0, lostRows = 0;
+        for (List<TokenShard> partition : trainShardsByPartition.values()) {
+            List<String> order = new ArrayList<>();
+            Set<String> seen = new HashSet<>();
+            for (TokenShard s : partition) {
+                if (!seen.add(s.id())) continue;
+                for (int r = 0; r < s.rows(); r++) order.add(s.id() + "#" + r);
             }
+            int lastTrained = -1;
+            for (int i = 0; i < order.size(); i++) if (trained.containsKey(order.get(i))) lastTrained = i;
+            for (int i = 0; i < order.size(); i++) {
+                if (trained.containsKey(order.get(i))) continue;
+                untrained++;
+                if (i < lastTrained) {
+                    lostRows++;
+                    if (trainProblems.size() < 5) trainProblems.add("not in the weights, rows after it are: " + order.get(i));
+                }
+            }
+            rows += order.size();
         }
-        long trainLost = untrained >= batchSize ? untrained : 0;
-        if (trainLost > 0) trainProblems.add(untrained + " rows on the topic not in the final weights");
+        long tail = untrained - lostRows;
+        long trainLost = lostRows + (tail >= batchSize ? tail : 0);
+        if (tail >= batchSize) trainProblems.add(tail + " rows at the end of the topic not in the final weights");
         stages.put("train", new Stage(rows, trainLost, duplicated, trainProblems));
-        return new Result(stages, untrained);
+        return new Result(stages, tail);
     }
 
     private static String fileName(String source) {

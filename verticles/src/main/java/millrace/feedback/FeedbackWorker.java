@@ -1,5 +1,6 @@
 package millrace.feedback;
 
+import millrace.model.CheckpointFormat;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -20,7 +21,6 @@ import millrace.protocol.InvalidPayloadException;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.Rating;
 import millrace.protocol.Topics;
-import millrace.train.CheckpointStore;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -118,7 +118,7 @@ final class FeedbackWorker implements StageVerticle.Worker {
         }
         for (TopicPartition tp : partitions) ratings.seek(tp, from.getOrDefault(RatingsLog.key(tp), 0L));
         if (meta != null) {
-            baseStep = CheckpointStore.readMeta(Path.of(meta.base())).step();
+            baseStep = CheckpointFormat.readMeta(Path.of(meta.base())).step();
             publisher.announce(latest.get(), meta); // a version written just before a crash was maybe never announced
             Metrics.FEEDBACK_POLICY_VERSION.set(meta.version());
         }
@@ -194,7 +194,7 @@ final class FeedbackWorker implements StageVerticle.Worker {
         Map<String, Long> start = new HashMap<>();
         for (TopicPartition tp : partitions) start.put(RatingsLog.key(tp), 0L);
         meta = publisher.write(policy, 1, 0, start, List.of(), null, java.util.Set.of(), "base " + baseCheckpoint.getFileName());
-        baseStep = CheckpointStore.readMeta(base).step();
+        baseStep = CheckpointFormat.readMeta(base).step();
         checkpointsSinceBase = 0;
         Metrics.FEEDBACK_POLICY_VERSION.set(1);
         LOG.info("feedback: policy {} version 1 is {}", settings.model(), baseCheckpoint);

@@ -1,5 +1,6 @@
 package millrace.feedback;
 
+import millrace.model.CheckpointFormat;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -8,7 +9,6 @@ import java.util.List;
 import millrace.model.Gpt;
 import millrace.sft.PromptFormat;
 import millrace.sft.ScoredSequence;
-import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
 
 /**
@@ -27,8 +27,8 @@ public final class ImplicitReward {
 
     public static Result of(Path policy, Path reference, List<Pair> pairs, float beta) throws IOException {
         try (NDManager root = GptTrainer.newRootManager()) {
-            Gpt p = CheckpointStore.loadModel(policy, root);
-            Gpt r = CheckpointStore.loadModel(reference, root);
+            Gpt p = CheckpointFormat.loadModel(policy, root);
+            Gpt r = CheckpointFormat.loadModel(reference, root);
             PromptFormat format = PromptFormat.of(policy);
             List<ScoredSequence> sequences = new ArrayList<>();
             for (Pair pair : pairs) sequences.add(format.answer(pair.prompt(), pair.chosen(), p.config().blockSize()));

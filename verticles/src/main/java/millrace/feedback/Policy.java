@@ -1,5 +1,6 @@
 package millrace.feedback;
 
+import millrace.model.CheckpointFormat;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -98,16 +99,16 @@ final class Policy implements AutoCloseable {
     }
 
     private static Policy open(FeedbackSettings settings, Path weights, Path base, Text text) throws IOException {
-        CheckpointStore.Meta meta = CheckpointStore.readMeta(weights);
+        CheckpointFormat.Meta meta = CheckpointFormat.readMeta(weights);
         var root = GptTrainer.newRootManager();
         GptTrainer policy = null;
         try {
             TrainSettings trainSettings = trainSettings(settings, meta);
             // from the base: its weights with a fresh optimizer at step 0 (the base's training state is not the policy's)
-            policy = weights.equals(base) ? new GptTrainer(trainSettings, root, CheckpointStore.loadModel(base, root), 0, 0)
+            policy = weights.equals(base) ? new GptTrainer(trainSettings, root, CheckpointFormat.loadModel(base, root), 0, 0)
                     : CheckpointStore.resume(weights, trainSettings, root);
-            Gpt reference = CheckpointStore.loadModel(base, root);
-            ByteLevelBpe tokenizer = CheckpointStore.loadTokenizer(weights);
+            Gpt reference = CheckpointFormat.loadModel(base, root);
+            ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(weights);
             FeedbackTrainer trainer = new FeedbackTrainer(settings, millrace.sft.PromptFormat.of(weights), policy, reference);
             return new Policy(settings, tokenizer, trainer, base, text);
         } catch (IOException | RuntimeException e) {
@@ -118,7 +119,7 @@ final class Policy implements AutoCloseable {
     }
 
     /** Preference steps take the model's shape from the checkpoint, a constant learning rate, no dropout. */
-    private static TrainSettings trainSettings(FeedbackSettings s, CheckpointStore.Meta meta) {
+    private static TrainSettings trainSettings(FeedbackSettings s, CheckpointFormat.Meta meta) {
         var c = meta.config();
         var config = new millrace.model.GptConfig(c.nLayer(), c.nHead(), c.nEmbd(), c.blockSize(), c.vocabSize(), 0f);
         var schedule = new millrace.model.LearningRateSchedule(s.learningRate(), s.learningRate(), 0, 1);
@@ -378,9 +379,9 @@ final class Policy implements AutoCloseable {
     }
 
     /** The checkpoint facts of a version: the trainer's format, its step being the version. */
-    CheckpointStore.Meta checkpointMeta(long version) {
+    CheckpointFormat.Meta checkpointMeta(long version) {
         var config = trainer.policy().model().config();
-        return new CheckpointStore.Meta(settings.model(), config, tokenizer.id(), trainer.policy().step(),
+        return new CheckpointFormat.Meta(settings.model(), config, tokenizer.id(), trainer.policy().step(),
                 trainer.policy().tokensSeen(), metrics.getOrDefault("loss", Double.NaN).floatValue(), null,
                 System.currentTimeMillis(), Map.of("policy_version", Long.toString(version)), settings.seed());
     }

@@ -1,5 +1,7 @@
 package millrace.feedback;
 
+import millrace.model.CheckpointFormat;
+import millrace.model.CheckpointReaders;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -116,7 +118,7 @@ final class PolicyStore {
      * Writes a version: its weights and optimizer state (the trainer's), its tokenizer (its base's), its meta; then
      * prunes.
      */
-    Path write(GptTrainer policy, CheckpointStore.Meta checkpoint, Meta meta) throws IOException {
+    Path write(GptTrainer policy, CheckpointFormat.Meta checkpoint, Meta meta) throws IOException {
         Path written = CheckpointStore.writeAtomically(dir, version(meta.version()).getFileName().toString(), tmp -> {
             CheckpointStore.writeFiles(tmp, policy, checkpoint, Path.of(meta.base()));
             JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(POLICY).toFile(), meta);
@@ -130,13 +132,13 @@ final class PolicyStore {
      * under a name of its step; the same base again is the same copy.
      */
     Path copyBase(Path checkpoint) throws IOException {
-        CheckpointStore.Meta meta = CheckpointStore.readMeta(CheckpointStore.requireCheckpoint(checkpoint));
+        CheckpointFormat.Meta meta = CheckpointFormat.readMeta(CheckpointFormat.requireCheckpoint(checkpoint));
         String name = String.format("base-%s-%09d", meta.model(), meta.step());
         Path target = dir.resolve(name);
-        if (Files.isRegularFile(target.resolve(CheckpointStore.META))) return target;
+        if (Files.isRegularFile(target.resolve(CheckpointFormat.META))) return target;
         return CheckpointStore.writeAtomically(dir, name, tmp -> {
-            for (String file : List.of(CheckpointStore.WEIGHTS, CheckpointStore.META, CheckpointStore.TOKENIZER,
-                    CheckpointStore.TOKENIZER_CONFIG)) {
+            for (String file : List.of(CheckpointFormat.READ_LOCK, CheckpointFormat.WEIGHTS, CheckpointFormat.META, CheckpointFormat.TOKENIZER,
+                    CheckpointFormat.TOKENIZER_CONFIG)) {
                 if (Files.exists(checkpoint.resolve(file))) Files.copy(checkpoint.resolve(file), tmp.resolve(file));
             }
         });
@@ -165,15 +167,14 @@ final class PolicyStore {
         List<Path> all = versions();
         Set<String> bases = new HashSet<>();
         for (int i = 0; i < all.size(); i++) {
-            if (i < all.size() - keep) CheckpointStore.deleteTree(all.get(i));
+            if (i < all.size() - keep) CheckpointReaders.deleteUnlessRead(all.get(i)); // not under a serving web role
             else bases.add(Path.of(readMeta(all.get(i)).base()).getFileName().toString());
         }
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.toList()) {
                 String name = p.getFileName().toString();
-                if ((name.startsWith("base-") && !bases.contains(name)) || name.startsWith(".writing-")) {
-                    CheckpointStore.deleteTree(p);
-                }
+                if (name.startsWith("base-") && !bases.contains(name)) CheckpointReaders.deleteUnlessRead(p);
+                else if (name.startsWith(".writing-")) CheckpointStore.deleteTree(p);
             }
         }
     }

@@ -1,5 +1,6 @@
 package millrace.feedback;
 
+import millrace.model.CheckpointFormat;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,7 +15,6 @@ import millrace.protocol.Split;
 import millrace.protocol.TokenShard;
 import millrace.protocol.TokenShardCodec;
 import millrace.protocol.Topics;
-import millrace.train.CheckpointStore;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -39,8 +39,8 @@ final class ShardRows {
 
     /** The text of a new lineage on {@code base}. */
     static Policy.Text first(KafkaSettings kafka, Path base) throws IOException {
-        CheckpointStore.Meta m = CheckpointStore.readMeta(base);
-        java.util.Set<String> tokenizers = millrace.tokenizer.ChatTemplate.textTokenizerIds(CheckpointStore.loadTokenizer(base));
+        CheckpointFormat.Meta m = CheckpointFormat.readMeta(base);
+        java.util.Set<String> tokenizers = millrace.tokenizer.ChatTemplate.textTokenizerIds(CheckpointFormat.loadTokenizer(base));
         List<String> validation = refs(kafka, Split.VAL, tokenizers, m.config().blockSize(), VALIDATION);
         if (validation.isEmpty()) {
             LOG.warn("no validation rows of {} on {}: the policy's perplexity (and its bound) is not measured",

@@ -1,5 +1,6 @@
 package millrace.ingest;
 
+import millrace.protocol.DocumentIds;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;

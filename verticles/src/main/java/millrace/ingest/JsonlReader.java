@@ -1,5 +1,6 @@
 package millrace.ingest;
 
+import millrace.protocol.DocumentIds;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;

@@ -1,5 +1,6 @@
 package millrace.ingest;
 
+import millrace.protocol.DocumentIds;
 import millrace.protocol.Document;
 import millrace.protocol.RejectReason;
 import millrace.protocol.Rejection;

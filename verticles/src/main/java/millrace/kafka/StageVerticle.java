@@ -27,11 +27,13 @@ public abstract class StageVerticle extends VerticleBase {
     }
 
     /**
-     * A loop is unhealthy when its step has failed this many times in a row (a minute of restarts: a broken broker
-     * address, a full disk) or has not come back for {@link #STUCK_NANOS}: {@code /health} then says so, and
-     * Kubernetes restarts the pod.
+     * A loop whose steps fail over and over is not ready (a broker outage: traffic should go elsewhere, but a restart
+     * would not help); one that has failed this many times in a row (ten minutes of restarts: a full disk, a state a
+     * fresh process might not have) or has not come back from one step for {@link #STUCK_NANOS} is not alive:
+     * {@code /health} then says so, and Kubernetes restarts the pod.
      */
-    private static final int FAILURES_UNHEALTHY = 60;
+    private static final int FAILURES_UNHEALTHY = 600;
+    private static final int FAILURES_NOT_READY = 3;
     private static final long STUCK_NANOS = 15L * 60 * 1_000_000_000L;
     /** Every running stage loop of this process, for {@link #health()}. */
     private static final java.util.Set<StageVerticle> LOOPS = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -68,24 +70,22 @@ public abstract class StageVerticle extends VerticleBase {
     }
 
     /**
-     * Whether every stage loop of this process is alive: stepping, not stuck in one step, not failing over and over.
-     * {@code stages} names each loop with {@code up}, {@code failing} ({@code n} failures in a row) or {@code stuck}.
+     * Whether every stage loop of this process is alive ({@code status}: not stuck in one step, not failing for ten
+     * minutes) and stepping ({@code ready}: its last steps did not fail). {@code stages} names each loop's state:
+     * {@code up}, {@code failing (n failures in a row)} or {@code stuck in one step}.
      */
     public static io.vertx.core.json.JsonObject health() {
         io.vertx.core.json.JsonObject stages = new io.vertx.core.json.JsonObject();
         boolean up = true;
+        boolean ready = true;
         for (StageVerticle loop : LOOPS) {
-            String state = loop.state();
-            up &= state.equals("up");
-            stages.put(loop.stage, state);
+            boolean stuck = loop.stepping && System.nanoTime() - loop.stepStartedNanos > STUCK_NANOS;
+            int failures = loop.failuresInRow;
+            up &= !stuck && failures < loop.failuresUnhealthy;
+            ready &= !stuck && failures < FAILURES_NOT_READY;
+            stages.put(loop.stage, stuck ? "stuck in one step" : failures > 0 ? "failing (" + failures + " failures in a row)" : "up");
         }
-        return new io.vertx.core.json.JsonObject().put("status", up ? "up" : "down").put("stages", stages);
-    }
-
-    private String state() {
-        if (failuresInRow >= failuresUnhealthy) return "failing (" + failuresInRow + " failures in a row)";
-        if (stepping && System.nanoTime() - stepStartedNanos > STUCK_NANOS) return "stuck in one step";
-        return "up";
+        return new io.vertx.core.json.JsonObject().put("status", up ? "up" : "down").put("ready", ready).put("stages", stages);
     }
 
     /** Test hook: fewer failures in a row make the loop unhealthy. */

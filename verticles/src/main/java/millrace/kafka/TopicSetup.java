@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Creates the topics of the contract that do not exist yet; existing topics are left as they are. Each is replicated
- * to min(3, brokers) brokers unless told otherwise, with {@code min.insync.replicas} one less (at least 1): with
- * {@code acks=all}, a record is then on two brokers before anyone is told it was written, and one broker can be down.
+ * to min(3, brokers up now) brokers unless told otherwise, with {@code min.insync.replicas} one less (at least 1):
+ * with three replicas and {@code acks=all}, a record is on two brokers before anyone is told it was written, and one
+ * broker can be down. (On a cluster with a broker down at setup, pass the factor: it is not changed later.)
  */
 public final class TopicSetup {
     private static final Logger LOG = LoggerFactory.getLogger(TopicSetup.class);

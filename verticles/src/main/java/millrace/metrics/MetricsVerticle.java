@@ -25,15 +25,18 @@ public final class MetricsVerticle extends VerticleBase {
         Router router = Router.router(vertx);
         router.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", Metrics.CONTENT_TYPE)
                 .end(Metrics.scrape()));
-        // alive while every stage loop of the process is (a loop that failed for a minute, or hangs, is not)
+        // alive while every stage loop of the process is (one that failed for ten minutes, or hangs, is not)
         router.get("/health").handler(ctx -> {
             io.vertx.core.json.JsonObject health = millrace.kafka.StageVerticle.health();
             ctx.response().setStatusCode(health.getString("status").equals("up") ? 200 : 503)
                     .putHeader("content-type", "application/json").end(health.encode());
         });
-        router.get("/ready").handler(ctx -> ctx.response().setStatusCode(ready.getAsBoolean() ? 200 : 503)
-                .putHeader("content-type", "application/json")
-                .end(new io.vertx.core.json.JsonObject().put("ready", ready.getAsBoolean()).encode()));
+        // ready once the roles started, and while no stage loop keeps failing (a broker outage: not a reason to restart)
+        router.get("/ready").handler(ctx -> {
+            boolean now = ready.getAsBoolean() && millrace.kafka.StageVerticle.health().getBoolean("ready");
+            ctx.response().setStatusCode(now ? 200 : 503).putHeader("content-type", "application/json")
+                    .end(new io.vertx.core.json.JsonObject().put("ready", now).encode());
+        });
         return vertx.createHttpServer().requestHandler(router).listen(port).onSuccess(s -> boundPort = s.actualPort());
     }
 

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -32,8 +33,6 @@ public final class Gpt implements AutoCloseable {
     private final Map<String, NDArray> params = new LinkedHashMap<>();
     /** Additive causal mask: 0 on and below the diagonal, a large negative number above it. */
     private final NDArray causalMask;
-    /** The weights the forward pass in progress reads: the parameters, or their fp16 casts. */
-    private Map<String, NDArray> weights = params;
     /** libtorch's fused kernels (see {@link TorchScriptModule}): causal attention with the config's dropout and
      *  without, and GELU. */
     private final TorchScriptModule attentionTraining;
@@ -210,16 +209,13 @@ public final class Gpt implements AutoCloseable {
         Map<String, NDArray> fp16 = new LinkedHashMap<>();
         int i = 0;
         for (String name : params.keySet()) fp16.put(name, casts.get(i++));
-        weights = fp16;
-        try {
-            return forward(idx, training, (KvCache) null);
-        } finally {
-            weights = params;
-        }
+        Weights w = Weights.of(fp16, config.nLayer());
+        return logits(w, hidden(w, idx, training, null));
     }
 
     private NDArray forward(NDArray idx, boolean training, KvCache cache) {
-        return logits(hidden(idx, training, cache));
+        Weights w = weights();
+        return logits(w, hidden(w, idx, training, cache));
     }
 
     /**
@@ -228,21 +224,25 @@ public final class Gpt implements AutoCloseable {
      * model's work.
      */
     public NDArray hidden(NDArray idx, boolean training) {
-        return hidden(idx, training, null);
+        return hidden(weights(), idx, training, null);
     }
 
     /** Logits for final-layer states {@code [..., C]}: the projection tied to the token embedding. */
     public NDArray logits(NDArray hidden) {
-        return hidden.matMul(p("wte.weight").transpose());
+        return logits(weights(), hidden);
     }
 
-    private NDArray hidden(NDArray idx, boolean training, KvCache cache) {
+    private static NDArray logits(Weights w, NDArray hidden) {
+        return hidden.matMul(w.wte().transpose());
+    }
+
+    private NDArray hidden(Weights w, NDArray idx, boolean training, KvCache cache) {
         long t = idx.getShape().get(1);
         int past = cache == null ? 0 : cache.length;
         if (past + t > config.blockSize()) {
             throw new IllegalArgumentException("sequence " + (past + t) + " > block " + config.blockSize());
         }
-        return blocks(idx, p("wpe.weight").get(past + ":" + (past + t)), null, training, cache);
+        return blocks(w, idx, w.wpe().get(past + ":" + (past + t)), null, training, cache);
     }
 
     /**
@@ -265,29 +265,31 @@ public final class Gpt implements AutoCloseable {
             }
         }
         NDManager scope = idx.getManager();
-        NDArray pos = p("wpe.weight").get(scope.create(positions)).reshape(b, t, config.nEmbd());
+        Weights w = weights();
+        NDArray pos = w.wpe().get(scope.create(positions)).reshape(b, t, config.nEmbd());
         NDArray segments = scope.create(seg, new Shape(b, t));
         // [B, 1, T, T]: same sequence, and not after the query
         NDArray same = segments.expandDims(2).eq(segments.expandDims(1));
         NDArray causal = causalMask.get("0:" + t + ", 0:" + t).eq(0f);
         NDArray allowed = same.logicalAnd(causal.expandDims(0)).expandDims(1);
-        return blocks(idx, pos, allowed, training, null);
+        return blocks(w, idx, pos, allowed, training, null);
     }
 
     /** Token + position embeddings through every block and the final LayerNorm; {@code mask} null: causal. */
-    private NDArray blocks(NDArray idx, NDArray positionEmbedding, NDArray mask, boolean training, KvCache cache) {
+    private NDArray blocks(Weights w, NDArray idx, NDArray positionEmbedding, NDArray mask, boolean training,
+            KvCache cache) {
         long b = idx.getShape().get(0);
         long t = idx.getShape().get(1);
-        NDArray x = idx.getNDArrayInternal().embedding(idx, p("wte.weight"), SparseFormat.DENSE).singletonOrThrow()
+        NDArray x = idx.getNDArrayInternal().embedding(idx, w.wte(), SparseFormat.DENSE).singletonOrThrow()
                 .add(positionEmbedding);
         x = dropout(x, training);
-        for (int i = 0; i < config.nLayer(); i++) {
-            String h = "h." + i + ".";
-            x = x.add(attention(layerNorm(x, h + "ln_1"), h + "attn.", b, t, mask, training, cache, i));
-            x = x.add(mlp(layerNorm(x, h + "ln_2"), h + "mlp.", training));
+        for (int i = 0; i < w.blocks().size(); i++) {
+            Block block = w.blocks().get(i);
+            x = x.add(attention(layerNorm(x, block.ln1()), block, b, t, mask, training, cache, i));
+            x = x.add(mlp(layerNorm(x, block.ln2()), block, training));
         }
         if (cache != null) cache.length += (int) t;
-        return layerNorm(x, "ln_f");
+        return layerNorm(x, w.lnF());
     }
 
     /** Keys and values of every layer for the tokens seen so far, kept in its own manager between steps. */
@@ -332,10 +334,10 @@ public final class Gpt implements AutoCloseable {
         return new KvCache(manager.newSubManager(), config.nLayer());
     }
 
-    private NDArray attention(NDArray x, String prefix, long b, long t, NDArray mask, boolean training, KvCache cache,
+    private NDArray attention(NDArray x, Block block, long b, long t, NDArray mask, boolean training, KvCache cache,
             int layer) {
         int c = config.nEmbd();
-        NDList qkv = linear(x, prefix + "c_attn").split(3, 2);
+        NDList qkv = block.attn().apply(x).split(3, 2);
         NDArray q = heads(qkv.get(0), b, t);
         NDArray k = heads(qkv.get(1), b, t);
         NDArray v = heads(qkv.get(2), b, t);
@@ -361,7 +363,7 @@ public final class Gpt implements AutoCloseable {
             y = dropout(att, training).matMul(v);
         }
         y = y.transpose(0, 2, 1, 3).reshape(b, t, c);
-        return dropout(linear(y, prefix + "c_proj"), training);
+        return dropout(block.attnProj().apply(y), training);
     }
 
     /** The additive form of a boolean mask: 0 where allowed, -1e9 elsewhere — in fp32 (in fp16 it is -inf, never 0 · -inf). */
@@ -392,9 +394,9 @@ public final class Gpt implements AutoCloseable {
         return x.reshape(b, t, config.nHead(), config.headDim()).transpose(0, 2, 1, 3);
     }
 
-    private NDArray mlp(NDArray x, String prefix, boolean training) {
-        NDArray h = linear(x, prefix + "c_fc");
-        return dropout(linear(fused ? gelu.forward(h) : geluTanh(h), prefix + "c_proj"), training);
+    private NDArray mlp(NDArray x, Block block, boolean training) {
+        NDArray h = block.fc().apply(x);
+        return dropout(block.mlpProj().apply(fused ? gelu.forward(h) : geluTanh(h)), training);
     }
 
     /**
@@ -406,13 +408,9 @@ public final class Gpt implements AutoCloseable {
         return Scalars.times(x, 0.5f).mul(inner.add(1f));
     }
 
-    private NDArray linear(NDArray x, String name) {
-        return x.matMul(p(name + ".weight")).add(p(name + ".bias"));
-    }
-
-    private NDArray layerNorm(NDArray x, String name) {
+    private NDArray layerNorm(NDArray x, Norm norm) {
         return x.getNDArrayInternal()
-                .layerNorm(x, new Shape(config.nEmbd()), p(name + ".weight"), p(name + ".bias"), 1e-5f)
+                .layerNorm(x, new Shape(config.nEmbd()), norm.weight(), norm.bias(), 1e-5f)
                 .singletonOrThrow();
     }
 
@@ -429,8 +427,48 @@ public final class Gpt implements AutoCloseable {
         return logProbs.gather(targets.expandDims(-1), -1).mean().neg();
     }
 
-    private NDArray p(String name) {
-        return weights.get(name);
+    /** The parameters, typed (a view of the named map the optimizer, save and export use). */
+    private Weights weights() {
+        return Weights.of(params, config.nLayer());
+    }
+
+    /** A linear layer: {@code x · weight + bias}, the weight {@code [in, out]} as in GPT-2's Conv1D. */
+    record Linear(NDArray weight, NDArray bias) {
+        NDArray apply(NDArray x) {
+            return x.matMul(weight).add(bias);
+        }
+    }
+
+    /** A LayerNorm's scale and shift. */
+    record Norm(NDArray weight, NDArray bias) {}
+
+    /** One transformer block, nanoGPT's {@code Block}: {@code x + attn(ln_1(x))}, then {@code x + mlp(ln_2(x))}. */
+    record Block(Norm ln1, Linear attn, Linear attnProj, Norm ln2, Linear fc, Linear mlpProj) {}
+
+    /**
+     * Every weight a forward pass reads, typed: the parameters, or their fp16 casts for one pass — passed explicitly,
+     * so no pass can read another's weights.
+     */
+    record Weights(NDArray wte, NDArray wpe, List<Block> blocks, Norm lnF) {
+        /** The typed view of weights named as in Hugging Face's GPT-2 ({@code h.0.attn.c_attn.weight}). */
+        static Weights of(Map<String, NDArray> named, int layers) {
+            List<Block> blocks = new ArrayList<>(layers);
+            for (int i = 0; i < layers; i++) {
+                String h = "h." + i + ".";
+                blocks.add(new Block(norm(named, h + "ln_1"), linear(named, h + "attn.c_attn"),
+                        linear(named, h + "attn.c_proj"), norm(named, h + "ln_2"), linear(named, h + "mlp.c_fc"),
+                        linear(named, h + "mlp.c_proj")));
+            }
+            return new Weights(named.get("wte.weight"), named.get("wpe.weight"), blocks, norm(named, "ln_f"));
+        }
+
+        private static Linear linear(Map<String, NDArray> named, String name) {
+            return new Linear(named.get(name + ".weight"), named.get(name + ".bias"));
+        }
+
+        private static Norm norm(Map<String, NDArray> named, String name) {
+            return new Norm(named.get(name + ".weight"), named.get(name + ".bias"));
+        }
     }
 
     private void normal(String name, float std, long... shape) {

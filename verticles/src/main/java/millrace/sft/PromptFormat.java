@@ -1,5 +1,6 @@
 package millrace.sft;
 
+import millrace.model.CheckpointFormat;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -31,7 +32,7 @@ public final class PromptFormat {
 
     /** The format of a checkpoint: chat for a chat model ({@link CheckpointStore#isChatModel}). */
     public static PromptFormat of(Path checkpoint) throws IOException {
-        return of(CheckpointStore.loadTokenizer(checkpoint), CheckpointStore.isChatModel(checkpoint));
+        return of(CheckpointFormat.loadTokenizer(checkpoint), CheckpointFormat.isChatModel(checkpoint));
     }
 
     public boolean chat() {

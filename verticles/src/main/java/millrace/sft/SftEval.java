@@ -1,5 +1,6 @@
 package millrace.sft;
 
+import millrace.model.CheckpointFormat;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -14,7 +15,6 @@ import millrace.protocol.ChatMessage;
 import millrace.protocol.SftExample;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.ChatTemplate;
-import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
 
 /**
@@ -36,8 +36,8 @@ public final class SftEval {
 
     public static Result evaluate(Path checkpoint, List<SftExample> examples, int maxNewTokens, int samples) throws IOException {
         try (NDManager root = GptTrainer.newRootManager()) {
-            ByteLevelBpe tokenizer = CheckpointStore.loadTokenizer(checkpoint);
-            Gpt gpt = CheckpointStore.loadModel(checkpoint, root);
+            ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(checkpoint);
+            Gpt gpt = CheckpointFormat.loadModel(checkpoint, root);
             if (!ChatTemplate.supports(tokenizer)) {
                 tokenizer = ChatTemplate.withMarkers(tokenizer);
                 Gpt grown = gpt.withVocabulary(tokenizer.vocabSize(), root);

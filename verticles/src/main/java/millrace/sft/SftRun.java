@@ -1,5 +1,6 @@
 package millrace.sft;
 
+import millrace.model.CheckpointFormat;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -71,7 +72,7 @@ public final class SftRun implements AutoCloseable {
         this.audit = new AuditSegments(checkpoints.resolve(settings.modelName()).resolve("audit"), "step");
         Optional<Path> latest = store.latest();
         if (latest.isPresent()) {
-            CheckpointStore.Meta meta = CheckpointStore.readMeta(latest.get());
+            CheckpointFormat.Meta meta = CheckpointFormat.readMeta(latest.get());
             Map<String, String> at = meta.positions();
             if (!at.containsKey(EPOCH) && at.keySet().stream().noneMatch(k -> k.startsWith(TOPIC_POSITION))) {
                 throw new IllegalArgumentException(settings.modelName() + " already names a model that is not a fine-tuning run ("
@@ -83,7 +84,7 @@ public final class SftRun implements AutoCloseable {
                 throw new IllegalArgumentException(settings.modelName() + " was fine-tuned from " + at.get(BASE) + ", not "
                         + given + ": leave out --base to resume it, or choose another --model-name");
             }
-            tokenizer = CheckpointStore.loadTokenizer(latest.get());
+            tokenizer = CheckpointFormat.loadTokenizer(latest.get());
             this.root = GptTrainer.newRootManager(trainSettings(meta.config(), tokenizer.id()));
             try {
                 trainer = CheckpointStore.resume(latest.get(), trainSettings(meta.config(), tokenizer.id()), this.root);
@@ -96,16 +97,16 @@ public final class SftRun implements AutoCloseable {
             audit.truncateAfter(meta.step());
             log.accept("resuming " + settings.modelName() + " from " + latest.get() + " (step " + meta.step() + ")");
         } else {
-            Path base = CheckpointStore.requireCheckpoint(settings.base());
-            CheckpointStore.Meta baseMeta = CheckpointStore.readMeta(base);
-            tokenizer = ChatTemplate.withMarkers(CheckpointStore.loadTokenizer(base));
+            Path base = CheckpointFormat.requireCheckpoint(settings.base());
+            CheckpointFormat.Meta baseMeta = CheckpointFormat.readMeta(base);
+            tokenizer = ChatTemplate.withMarkers(CheckpointFormat.loadTokenizer(base));
             var config = baseMeta.config();
             TrainSettings grownSettings = trainSettings(new millrace.model.GptConfig(config.nLayer(), config.nHead(),
                     config.nEmbd(), config.blockSize(), tokenizer.vocabSize(), 0f), tokenizer.id());
             this.root = GptTrainer.newRootManager(grownSettings);
             try {
                 Gpt grown;
-                try (Gpt loaded = CheckpointStore.loadModel(base, this.root)) {
+                try (Gpt loaded = CheckpointFormat.loadModel(base, this.root)) {
                     grown = loaded.withVocabulary(tokenizer.vocabSize(), this.root);
                 }
                 trainer = new GptTrainer(grownSettings, this.root, grown, 0, 0);
@@ -318,7 +319,7 @@ public final class SftRun implements AutoCloseable {
     private void checkpoint(Map<String, String> positions, StringBuilder trained, float loss) throws IOException {
         audit.write(trainer.step(), trained);
         trained.setLength(0);
-        Path dir = store.write(trainer, new CheckpointStore.Meta(settings.modelName(), trainer.model().config(),
+        Path dir = store.write(trainer, new CheckpointFormat.Meta(settings.modelName(), trainer.model().config(),
                 tokenizer.id(), trainer.step(), trainer.tokensSeen(), loss, null, System.currentTimeMillis(), positions,
                 trainer.seed()), tokenizer, true);
         log.accept("checkpoint at step " + trainer.step() + " in " + dir);

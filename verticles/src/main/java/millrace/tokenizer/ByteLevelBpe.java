@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import millrace.ingest.DocumentIds;
+import millrace.protocol.DocumentIds;
 
 /**
  * Byte-level BPE, as in GPT-2 and tiktoken: text is split into pieces by a regular expression, each piece's UTF-8

@@ -1,5 +1,7 @@
 package millrace.train;
 
+import static millrace.model.CheckpointFormat.*;
+
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -16,6 +18,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
+import millrace.model.CheckpointFormat.Meta;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import millrace.model.CheckpointReaders;
 import millrace.model.Gpt;
 import millrace.model.GptConfig;
 import millrace.protocol.JsonSerde;
@@ -30,25 +36,7 @@ import millrace.tokenizer.Vocabularies;
  * {@code keep} are kept, and one that a reader holds ({@link CheckpointReaders}) waits for the next prune.
  */
 public final class CheckpointStore {
-    /**
-     * The facts beside the weights. {@code positions}: per {@code millrace.shards} partition, {@code "offset:rows"} —
-     * every training row before the shard at {@code offset}, and its first {@code rows} rows, went into these weights.
-     * {@code seed}: the run's random seed; with the step it determines every later dropout mask (null in checkpoints
-     * written before it was recorded).
-     */
-    public record Meta(String model, GptConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
-            Float validationLoss, long createdAtMillis, Map<String, String> positions, Long seed) {
-        public Meta {
-            positions = positions == null ? Map.of() : Map.copyOf(positions);
-        }
-    }
-
-    public static final String WEIGHTS = "model.safetensors";
-    public static final String META = "checkpoint.json";
-    public static final String TOKENIZER = "tokenizer.json";
-    public static final String OPTIMIZER = "optimizer.safetensors";
-    /** Hugging Face's tokenizer settings, with the chat template of a chat model. */
-    public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
+    private static final Logger LOG = LoggerFactory.getLogger(CheckpointStore.class);
     private static final ObjectMapper JSON = JsonSerde.MAPPER;
     /** A directory being written: {@code .writing-<pid>-<random>}. */
     private static final String WRITING = ".writing-";
@@ -129,16 +117,16 @@ public final class CheckpointStore {
     }
 
     /**
-     * Clears what writers killed half-way left in {@code parent}: {@code .writing-<pid>-} directories of processes that
-     * are gone (a live writer's are left alone), and {@code .replaced-} ones, which go back in place if the directory
-     * they stood for is missing.
+     * Clears what writers killed half-way left in {@code parent}: {@code .writing-} directories (the caller holds the
+     * lock of the only writer there), and {@code .replaced-} ones, which go back in place if the directory they stood
+     * for is missing.
      */
     public static void cleanLeftovers(Path parent) throws IOException {
         if (!Files.isDirectory(parent)) return;
         try (Stream<Path> s = Files.list(parent)) {
             for (Path p : s.toList()) {
                 String name = p.getFileName().toString();
-                if (name.startsWith(WRITING) && !writerAlive(name.substring(WRITING.length()))) {
+                if (name.startsWith(WRITING)) {
                     deleteTree(p);
                 } else if (name.startsWith(REPLACED)) {
                     Path original = parent.resolve(name.substring(REPLACED.length()));
@@ -149,30 +137,11 @@ public final class CheckpointStore {
         }
     }
 
-    private static boolean writerAlive(String pidAndSuffix) {
-        int dash = pidAndSuffix.indexOf('-');
-        try {
-            long pid = Long.parseLong(dash < 0 ? pidAndSuffix : pidAndSuffix.substring(0, dash));
-            return pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
-        } catch (NumberFormatException e) {
-            return false; // written before the pid was in the name
-        }
-    }
-
     /** A checkpoint's files: weights, optimizer state, the facts beside them, the tokenizer. */
     public static void writeFiles(Path dir, GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer, boolean chat) throws IOException {
         writeState(dir, trainer, meta);
         Vocabularies.writeHuggingFace(tokenizer, dir.resolve(TOKENIZER));
         Vocabularies.writeHuggingFaceConfig(tokenizer, meta.config().blockSize(), chat, dir.resolve(TOKENIZER_CONFIG));
-    }
-
-    /**
-     * Whether a checkpoint is a chat model — fine-tuned on conversations, so prompts go through its chat template: its
-     * {@code tokenizer_config.json} names one, as Hugging Face marks chat models. A pretrained model whose vocabulary
-     * has the markers (every trained one does) is not.
-     */
-    public static boolean isChatModel(Path checkpoint) throws IOException {
-        return Vocabularies.chatTemplate(checkpoint.resolve(TOKENIZER_CONFIG)).isPresent();
     }
 
     /** A checkpoint's files, its tokenizer copied from another checkpoint of the same (faster than writing it again). */
@@ -185,6 +154,7 @@ public final class CheckpointStore {
     }
 
     private static void writeState(Path dir, GptTrainer trainer, Meta meta) throws IOException {
+        Files.createFile(dir.resolve(READ_LOCK));
         try (OutputStream out = Files.newOutputStream(dir.resolve(WEIGHTS))) {
             trainer.model().save(out);
         }
@@ -204,21 +174,6 @@ public final class CheckpointStore {
         return dir;
     }
 
-    /** {@code dir} itself, if it is a checkpoint directory; a clear error otherwise. */
-    public static Path requireCheckpoint(Path dir) {
-        if (!Files.isRegularFile(dir.resolve(META))) throw new IllegalArgumentException("not a checkpoint directory: " + dir);
-        return dir;
-    }
-
-    public static Meta readMeta(Path checkpoint) throws IOException {
-        return JSON.readValue(checkpoint.resolve(META).toFile(), Meta.class);
-    }
-
-    /** The tokenizer a checkpoint's model was trained with. */
-    public static ByteLevelBpe loadTokenizer(Path checkpoint) throws IOException {
-        return Vocabularies.read(checkpoint.resolve(TOKENIZER));
-    }
-
     /** A trainer that continues a checkpoint exactly: its weights, its step and its optimizer's moments. */
     public static GptTrainer resume(Path checkpoint, TrainSettings settings, NDManager root) throws IOException {
         Meta meta = readMeta(checkpoint);
@@ -233,13 +188,6 @@ public final class CheckpointStore {
         return trainer;
     }
 
-    /** Loads the model of a checkpoint directory into {@code manager}; pruning leaves it alone meanwhile. */
-    public static Gpt loadModel(Path checkpoint, NDManager manager) throws IOException {
-        try (CheckpointReaders.Reading ignored = CheckpointReaders.open(checkpoint)) {
-            return Gpt.load(readMeta(checkpoint).config(), manager, checkpoint.resolve(WEIGHTS));
-        }
-    }
-
     /** Complete checkpoints, oldest first by the step inside them (the directory name only breaks ties). */
     private List<Path> list() throws IOException {
         if (!Files.isDirectory(dir)) return List.of();
@@ -251,6 +199,9 @@ public final class CheckpointStore {
                     found.add(new Found(p, readMeta(p).step()));
                 } catch (NoSuchFileException e) {
                     // not a complete checkpoint, or pruned meanwhile
+                } catch (IOException e) {
+                    // an unreadable one (cut short by a crash before checkpoints were fsynced) is not a checkpoint
+                    LOG.warn("ignoring {}: its {} cannot be read ({})", p, META, e.getMessage());
                 }
             }
         }

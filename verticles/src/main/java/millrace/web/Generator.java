@@ -1,5 +1,7 @@
 package millrace.web;
 
+import millrace.model.CheckpointFormat;
+import millrace.model.CheckpointReaders;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -14,8 +16,6 @@ import millrace.model.Sampler;
 import millrace.sft.PromptFormat;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.TextTokenizer;
-import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
 
 /**
  * A checkpoint's model and tokenizer, loaded once, that answers prompts: one answer, or several sampled as one batch
@@ -33,11 +33,11 @@ public final class Generator implements AutoCloseable {
     private final Path checkpoint;
     private final NDManager root;
     private final Gpt model;
-    private final CheckpointStore.Meta meta;
+    private final CheckpointFormat.Meta meta;
     private final ByteLevelBpe tokenizer;
     private final PromptFormat format;
 
-    private Generator(Path checkpoint, NDManager root, Gpt model, CheckpointStore.Meta meta, ByteLevelBpe tokenizer,
+    private Generator(Path checkpoint, NDManager root, Gpt model, CheckpointFormat.Meta meta, ByteLevelBpe tokenizer,
             boolean chat) {
         this.checkpoint = checkpoint;
         this.root = root;
@@ -49,13 +49,14 @@ public final class Generator implements AutoCloseable {
 
     /** Loads a checkpoint directory (weights, configuration and tokenizer) into a manager of its own. */
     public static Generator load(Path checkpoint) throws IOException {
-        CheckpointStore.requireCheckpoint(checkpoint);
-        NDManager root = GptTrainer.newRootManager();
-        try {
-            CheckpointStore.Meta meta = CheckpointStore.readMeta(checkpoint);
-            ByteLevelBpe tokenizer = CheckpointStore.loadTokenizer(checkpoint);
-            return new Generator(checkpoint, root, CheckpointStore.loadModel(checkpoint, root), meta, tokenizer,
-                    CheckpointStore.isChatModel(checkpoint));
+        CheckpointFormat.requireCheckpoint(checkpoint);
+        NDManager root = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+        // held for the whole load: pruning must not delete the tokenizer under us after the weights are read
+        try (CheckpointReaders.Reading reading = CheckpointReaders.open(checkpoint)) {
+            CheckpointFormat.Meta meta = CheckpointFormat.readMeta(checkpoint);
+            ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(checkpoint);
+            return new Generator(checkpoint, root, CheckpointFormat.loadModel(checkpoint, root), meta, tokenizer,
+                    CheckpointFormat.isChatModel(checkpoint));
         } catch (IOException | RuntimeException e) {
             root.close();
             throw e;
@@ -66,7 +67,7 @@ public final class Generator implements AutoCloseable {
         return checkpoint;
     }
 
-    public CheckpointStore.Meta meta() {
+    public CheckpointFormat.Meta meta() {
         return meta;
     }
 

@@ -1,5 +1,6 @@
 package millrace.feedback;
 
+import millrace.model.CheckpointFormat;
 import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -30,7 +31,6 @@ import millrace.protocol.Rating;
 import millrace.protocol.Topics;
 import millrace.raters.RaterAdmin;
 import millrace.tokenizer.TokenizeSettings;
-import millrace.train.CheckpointStore;
 import millrace.train.TrainSettings;
 import millrace.web.WebSettings;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -151,12 +151,12 @@ class FeedbackIT {
         PolicyRebuilder.Outcome rebuilt = PolicyRebuilder.rebuild(kafka.settings("rebuild"), dir.resolve("data"), "millrace", null, Set.of());
         assertEquals(onlineMeta.version() + 1, rebuilt.version());
         assertEquals(onlineMeta.ratingsApplied(), rebuilt.ratingsApplied());
-        assertArrayEquals(Files.readAllBytes(online.resolve(CheckpointStore.WEIGHTS)),
-                Files.readAllBytes(rebuilt.checkpoint().resolve(CheckpointStore.WEIGHTS)), "rebuild == online, bit for bit");
+        assertArrayEquals(Files.readAllBytes(online.resolve(CheckpointFormat.WEIGHTS)),
+                Files.readAllBytes(rebuilt.checkpoint().resolve(CheckpointFormat.WEIGHTS)), "rebuild == online, bit for bit");
         PolicyRebuilder.Outcome without = PolicyRebuilder.rebuild(kafka.settings("rebuild"), dir.resolve("data"), "millrace", null, Set.of("ann"));
         assertEquals(0, without.ratingsApplied());
-        assertFalse(java.util.Arrays.equals(Files.readAllBytes(online.resolve(CheckpointStore.WEIGHTS)),
-                Files.readAllBytes(without.checkpoint().resolve(CheckpointStore.WEIGHTS))), "ann's ratings are out");
+        assertFalse(java.util.Arrays.equals(Files.readAllBytes(online.resolve(CheckpointFormat.WEIGHTS)),
+                Files.readAllBytes(without.checkpoint().resolve(CheckpointFormat.WEIGHTS))), "ann's ratings are out");
         assertTrue(FeedbackAudit.read(store.auditDir()).stream().filter(e -> e.outcome() != FeedbackAudit.Outcome.OTHER_MODEL)
                 .allMatch(e -> e.outcome() == FeedbackAudit.Outcome.EXCLUDED), "the newest lineage lists every rating of ann's as excluded");
         PolicyVersion announced = lastPolicy("millrace");
@@ -209,7 +209,7 @@ class FeedbackIT {
     private static double logProb(Path checkpoint, String prompt, String answer) throws Exception {
         millrace.sft.PromptFormat format = millrace.sft.PromptFormat.of(checkpoint);
         assertTrue(format.chat(), checkpoint + " is a chat model");
-        try (var root = millrace.train.GptTrainer.newRootManager(); var gpt = CheckpointStore.loadModel(checkpoint, root);
+        try (var root = millrace.train.GptTrainer.newRootManager(); var gpt = CheckpointFormat.loadModel(checkpoint, root);
                 var scope = root.newSubManager()) {
             gpt.attachTo(scope);
             var sequence = format.answer(prompt, answer, gpt.config().blockSize());
@@ -229,8 +229,8 @@ class FeedbackIT {
             assertEquals(0, rolledBack.ratingsApplied());
             assertTrue(rolledBack.metrics().containsKey("rejected_kl"));
             Path v1 = Path.of(rolledBack.checkpointLocation()).resolveSibling("v-000000001");
-            assertArrayEquals(Files.readAllBytes(v1.resolve(CheckpointStore.WEIGHTS)),
-                    Files.readAllBytes(Path.of(rolledBack.checkpointLocation()).resolve(CheckpointStore.WEIGHTS)),
+            assertArrayEquals(Files.readAllBytes(v1.resolve(CheckpointFormat.WEIGHTS)),
+                    Files.readAllBytes(Path.of(rolledBack.checkpointLocation()).resolve(CheckpointFormat.WEIGHTS)),
                     "the rolled-back version serves the last good weights");
             assertTrue(Metrics.FEEDBACK_ROLLBACKS.get() - rollbacks >= 1);
         } finally {

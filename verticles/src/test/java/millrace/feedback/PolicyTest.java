@@ -1,5 +1,6 @@
 package millrace.feedback;
 
+import millrace.model.CheckpointFormat;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Path;
@@ -40,7 +41,7 @@ class PolicyTest {
         TrainSettings settings = TrainSettings.tinyDemo("t", tokenizer.vocabSize(), 16);
         try (var root = GptTrainer.newRootManager();
                 GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(GptConfig.tiny(tokenizer.vocabSize(), 16), root), 0, 0)) {
-            base = new CheckpointStore(dir.resolve("checkpoints"), "m", 2).write(trainer, new CheckpointStore.Meta("m",
+            base = new CheckpointStore(dir.resolve("checkpoints"), "m", 2).write(trainer, new CheckpointFormat.Meta("m",
                     settings.model(), tokenizer.id(), 0, 0, 5f, null, 1, null, 1L), tokenizer);
         }
     }

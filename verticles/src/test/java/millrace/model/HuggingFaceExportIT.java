@@ -81,7 +81,7 @@ class HuggingFaceExportIT {
                 millrace.sft.SftStep.step(trainer, List.of(conversation), true);
             }
             checkpoint = new CheckpointStore(dir.resolve("data/checkpoints"), "m", 2).write(trainer,
-                    new CheckpointStore.Meta("m", settings.model(), tokenizer.id(), 3, 0, 1f, null, 1L, null, 3L), tokenizer, chat);
+                    new CheckpointFormat.Meta("m", settings.model(), tokenizer.id(), 3, 0, 1f, null, 1L, null, 3L), tokenizer, chat);
             original = logits(trainer.model(), ids, root);
             trainer.close();
         }
@@ -145,9 +145,9 @@ class HuggingFaceExportIT {
         assertEquals(0, new CommandLine(new Main()).execute("import", "--hf", hf.toString(), "--data-dir",
                 dir.resolve("imported").toString(), "--model-name", "m"));
         Path imported = dir.resolve("imported/checkpoints/m/step-000000000");
-        assertEquals(tokenizer.id(), CheckpointStore.loadTokenizer(imported).id());
-        assertEquals(tokenizer.specials(), CheckpointStore.loadTokenizer(imported).specials(), "the special tokens survive");
-        assertEquals(chat, millrace.tokenizer.Vocabularies.chatTemplate(imported.resolve(CheckpointStore.TOKENIZER_CONFIG)).isPresent());
+        assertEquals(tokenizer.id(), CheckpointFormat.loadTokenizer(imported).id());
+        assertEquals(tokenizer.specials(), CheckpointFormat.loadTokenizer(imported).specials(), "the special tokens survive");
+        assertEquals(chat, millrace.tokenizer.Vocabularies.chatTemplate(imported.resolve(CheckpointFormat.TOKENIZER_CONFIG)).isPresent());
         try (NDManager root = GptTrainer.newRootManager()) {
             GptTrainer resumed = CheckpointStore.resume(imported, settings, root);
             assertArrayEquals(original[0], logits(resumed.model(), ids, root)[0], 0f);

@@ -1,5 +1,6 @@
 package millrace.sft;
 
+import millrace.model.CheckpointFormat;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDManager;
@@ -51,7 +52,7 @@ class SftRunIT {
         try (NDManager root = GptTrainer.newRootManager();
                 GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(config, root), 0, 0)) {
             return new CheckpointStore(dir.resolve("pretrained/checkpoints"), "base", 2).write(trainer,
-                    new CheckpointStore.Meta("base", config, tokenizer.id(), 0, 0, 10f, null, 1L, null, 3L), tokenizer);
+                    new CheckpointFormat.Meta("base", config, tokenizer.id(), 0, 0, 10f, null, 1L, null, 3L), tokenizer);
         }
     }
 
@@ -134,8 +135,8 @@ class SftRunIT {
         assertEquals(1000, audit().size(), "every example once per epoch, none twice");
         assertEquals(new java.util.TreeSet<>(expected), new java.util.TreeSet<>(perEpoch.keySet()));
         Path last = new CheckpointStore(dir.resolve("data/checkpoints"), "chat", 3).latest().orElseThrow();
-        assertEquals(500, CheckpointStore.readMeta(last).step(), "two epochs of 250 steps");
-        assertEquals("2", CheckpointStore.readMeta(last).positions().get("sft.epoch"));
+        assertEquals(500, CheckpointFormat.readMeta(last).step(), "two epochs of 250 steps");
+        assertEquals("2", CheckpointFormat.readMeta(last).positions().get("sft.epoch"));
     }
 
     @Test

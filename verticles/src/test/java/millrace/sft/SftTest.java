@@ -1,5 +1,6 @@
 package millrace.sft;
 
+import millrace.model.CheckpointFormat;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDArray;
@@ -17,7 +18,6 @@ import millrace.protocol.SftExample;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.ChatTemplate;
 import millrace.tokenizer.Vocabularies;
-import millrace.train.CheckpointStore;
 import millrace.train.GptTrainer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -59,11 +59,11 @@ class SftTest {
 
         List<String> log = new ArrayList<>();
         Path tuned = TinyChatModel.fineTune(base, dir.resolve("data"), "chat", log::add);
-        assertEquals(chat.vocabSize(), CheckpointStore.readMeta(tuned).config().vocabSize());
-        assertEquals(150, CheckpointStore.readMeta(tuned).step());
-        assertEquals("150", CheckpointStore.readMeta(tuned).positions().get("sft.epoch"));
-        assertTrue(ChatTemplate.supports(CheckpointStore.loadTokenizer(tuned)));
-        assertEquals(ChatTemplate.JINJA, Vocabularies.chatTemplate(tuned.resolve(CheckpointStore.TOKENIZER_CONFIG)).orElseThrow(),
+        assertEquals(chat.vocabSize(), CheckpointFormat.readMeta(tuned).config().vocabSize());
+        assertEquals(150, CheckpointFormat.readMeta(tuned).step());
+        assertEquals("150", CheckpointFormat.readMeta(tuned).positions().get("sft.epoch"));
+        assertTrue(ChatTemplate.supports(CheckpointFormat.loadTokenizer(tuned)));
+        assertEquals(ChatTemplate.JINJA, Vocabularies.chatTemplate(tuned.resolve(CheckpointFormat.TOKENIZER_CONFIG)).orElseThrow(),
                 "transformers renders the same prompts");
 
         SftEval.Result after = SftEval.evaluate(tuned, EXAMPLES, 48, 4);

@@ -1,5 +1,6 @@
 package millrace.sft;
 
+import millrace.model.CheckpointFormat;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,7 +51,7 @@ public final class TinyChatModel {
         try (NDManager manager = GptTrainer.newRootManager();
                 GptTrainer trainer = new GptTrainer(settings, manager, Gpt.initialize(config, manager), 0, 0)) {
             return new CheckpointStore(root, "base", 2).write(trainer,
-                    new CheckpointStore.Meta("base", config, tokenizer.id(), 0, 0, 6f, null, 1L, null, 3L), tokenizer);
+                    new CheckpointFormat.Meta("base", config, tokenizer.id(), 0, 0, 6f, null, 1L, null, 3L), tokenizer);
         }
     }
 

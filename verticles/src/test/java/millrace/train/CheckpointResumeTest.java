@@ -1,5 +1,6 @@
 package millrace.train;
 
+import millrace.model.CheckpointFormat;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDManager;
@@ -45,9 +46,9 @@ class CheckpointResumeTest {
         try (NDManager root = GptTrainer.newRootManager()) {
             GptTrainer original = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
             for (int i = 0; i < 5; i++) original.step(rows(i));
-            Path checkpoint = store.write(original, new CheckpointStore.Meta("m", settings.model(), tokenizer.id(),
+            Path checkpoint = store.write(original, new CheckpointFormat.Meta("m", settings.model(), tokenizer.id(),
                     original.step(), original.tokensSeen(), 0f, null, 1L, null, original.seed()), tokenizer);
-            assertTrue(Files.exists(checkpoint.resolve(CheckpointStore.OPTIMIZER)));
+            assertTrue(Files.exists(checkpoint.resolve(CheckpointFormat.OPTIMIZER)));
             float originalLoss = original.step(rows(99)).loss();
 
             GptTrainer resumed = CheckpointStore.resume(checkpoint, settings, root);
@@ -58,7 +59,7 @@ class CheckpointResumeTest {
                 assertArrayEquals(original.model().parameters().get(name).toFloatArray(),
                         resumed.model().parameters().get(name).toFloatArray(), 1e-7f, name);
             }
-            assertEquals(tokenizer.id(), CheckpointStore.loadTokenizer(checkpoint).id());
+            assertEquals(tokenizer.id(), CheckpointFormat.loadTokenizer(checkpoint).id());
             original.close();
             resumed.close();
         }

@@ -1,5 +1,7 @@
 package millrace.train;
 
+import millrace.model.CheckpointFormat;
+import millrace.model.CheckpointReaders;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDManager;
@@ -21,14 +23,14 @@ class CheckpointStoreTest {
 
     private static final GptConfig CONFIG = GptConfig.tiny(50257, 8);
 
-    private static CheckpointStore.Meta meta(long step) {
-        return new CheckpointStore.Meta("m", CONFIG, "r50k", step, step * 10, 1f, null, step, null, 1L);
+    private static CheckpointFormat.Meta meta(long step) {
+        return new CheckpointFormat.Meta("m", CONFIG, "r50k", step, step * 10, 1f, null, step, null, 1L);
     }
 
     /** A checkpoint directory with only its facts: enough for listing, not for loading. */
     private static void writeMetaOnly(Path modelDir, String name, long step) throws Exception {
         CheckpointStore.writeAtomically(modelDir, name,
-                tmp -> JsonSerde.MAPPER.writeValue(tmp.resolve(CheckpointStore.META).toFile(), meta(step)));
+                tmp -> JsonSerde.MAPPER.writeValue(tmp.resolve(CheckpointFormat.META).toFile(), meta(step)));
     }
 
     @Test
@@ -36,6 +38,31 @@ class CheckpointStoreTest {
         writeMetaOnly(dir.resolve("m"), "step-000000900", 9);
         writeMetaOnly(dir.resolve("m"), "step-000000010", 10);
         assertEquals("step-000000010", new CheckpointStore(dir, "m", 5).latest().orElseThrow().getFileName().toString());
+    }
+
+    @Test
+    void aReaderInAnotherProcessHoldsACheckpointAgainstPruning() throws Exception {
+        ByteLevelBpe tokenizer = Tokenizers.load("r50k");
+        TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 8);
+        CheckpointStore store = new CheckpointStore(dir, "m", 1);
+        try (NDManager root = GptTrainer.newRootManager();
+                GptTrainer trainer = new GptTrainer(demo, root, Gpt.initialize(CONFIG, root), 0, 0)) {
+            Path first = store.write(trainer, meta(1), tokenizer);
+            // another process holds a shared POSIX lock on the checkpoint's lock file, as a reader there does
+            Process reader = new ProcessBuilder("python3", "-c", "import fcntl, sys, time\n"
+                    + "f = open(sys.argv[1]); fcntl.lockf(f, fcntl.LOCK_SH); print('locked', flush=True); time.sleep(30)",
+                    first.resolve(CheckpointFormat.READ_LOCK).toString()).redirectErrorStream(true).start();
+            try {
+                assertEquals("locked", new java.io.BufferedReader(new java.io.InputStreamReader(reader.getInputStream())).readLine());
+                CheckpointFormat.readMeta(first); // this process opening and closing checkpoint.json changes nothing
+                store.write(trainer, meta(2), tokenizer);
+                assertTrue(Files.exists(first.resolve(CheckpointFormat.WEIGHTS)), "pruned under another process's reader");
+            } finally {
+                reader.destroyForcibly().waitFor();
+            }
+            store.write(trainer, meta(3), tokenizer);
+            assertFalse(Files.exists(first), "pruned once the other process let go");
+        }
     }
 
     @Test
@@ -49,14 +76,14 @@ class CheckpointStoreTest {
             try (CheckpointReaders.Reading reading = CheckpointReaders.open(first);
                     CheckpointReaders.Reading again = CheckpointReaders.open(first)) {
                 Path second = store.write(trainer, meta(2), tokenizer);
-                assertTrue(Files.exists(first.resolve(CheckpointStore.WEIGHTS)), "pruned under its reader");
+                assertTrue(Files.exists(first.resolve(CheckpointFormat.WEIGHTS)), "pruned under its reader");
                 store.write(trainer, meta(3), tokenizer);
                 assertFalse(Files.exists(second), "a checkpoint nobody reads is pruned");
             }
             store.write(trainer, meta(4), tokenizer);
             assertFalse(Files.exists(first), "pruned once its readers are done");
             try (NDManager m = NDManager.newBaseManager()) {
-                assertNotNull(CheckpointStore.loadModel(store.latest().orElseThrow(), m));
+                assertNotNull(CheckpointFormat.loadModel(store.latest().orElseThrow(), m));
             }
             Exception gone = assertThrows(java.nio.file.NoSuchFileException.class, () -> CheckpointReaders.open(first));
             assertTrue(gone.getMessage().contains("no such checkpoint"), gone.getMessage());
@@ -68,8 +95,6 @@ class CheckpointStoreTest {
         Path model = dir.resolve("m");
         writeMetaOnly(model, "step-000000001", 1);
         Path dead = Files.createDirectories(model.resolve(".writing-2147483000-123"));
-        long live = ProcessHandle.current().parent().orElseThrow().pid();
-        Path alive = Files.createDirectories(model.resolve(".writing-" + live + "-456"));
         // killed between setting the old step-2 aside and moving the new one in: the old one goes back
         writeMetaOnly(model, ".replaced-step-000000002", 2);
         // killed after the new step-1 was in place: the old one is deleted
@@ -77,13 +102,12 @@ class CheckpointStoreTest {
 
         CheckpointStore.cleanLeftovers(model);
         assertFalse(Files.exists(dead));
-        assertTrue(Files.exists(alive), "a live writer's directory stays");
-        assertTrue(Files.exists(model.resolve("step-000000002").resolve(CheckpointStore.META)));
+        assertTrue(Files.exists(model.resolve("step-000000002").resolve(CheckpointFormat.META)));
         assertFalse(Files.exists(model.resolve(".replaced-step-000000002")));
         assertFalse(Files.exists(model.resolve(".replaced-step-000000001")));
         assertEquals(2, new CheckpointStore(dir, "m", 5).latest().map(p -> {
             try {
-                return CheckpointStore.readMeta(p).step();
+                return CheckpointFormat.readMeta(p).step();
             } catch (java.io.IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
@@ -100,18 +124,18 @@ class CheckpointStoreTest {
         TrainSettings longer = new TrainSettings("millrace", other, "r50k", 8, demo.schedule(), demo.clipNorm(),
                 demo.adam(), 1, 10, 3, 0);
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> new TrainVerticle.TrainWorker(nowhere, longer, dir).close());
+                () -> new TrainWorker(nowhere, longer, dir).close());
         assertTrue(e.getMessage().contains("--model-name"), e.getMessage());
         assertTrue(Files.exists(dir.resolve("millrace").resolve("step-000000005")), "the old model's checkpoint stays");
 
         TrainSettings fresh = new TrainSettings("other", CONFIG, "r50k", 8, demo.schedule(), demo.clipNorm(),
                 demo.adam(), 1, 10, 3, 0);
-        try (TrainVerticle.TrainWorker first = new TrainVerticle.TrainWorker(nowhere, fresh, dir)) {
+        try (TrainWorker first = new TrainWorker(nowhere, fresh, dir)) {
             IllegalStateException second = assertThrows(IllegalStateException.class,
-                    () -> new TrainVerticle.TrainWorker(nowhere, fresh, dir).close());
+                    () -> new TrainWorker(nowhere, fresh, dir).close());
             assertTrue(second.getMessage().contains("another trainer"), second.getMessage());
         }
         // released with the first: a third may start
-        new TrainVerticle.TrainWorker(nowhere, fresh, dir).close();
+        new TrainWorker(nowhere, fresh, dir).close();
     }
 }

@@ -61,7 +61,7 @@ class TrainRebalanceIT {
     @Test
     void aTrainersOwnRebalanceNeitherRetrainsNorReReads() throws Exception {
         List<String> stream = publish(kafka, "own-");
-        try (TrainVerticle.TrainWorker worker = new TrainVerticle.TrainWorker(kafka.settings("own"), settings(), dir.resolve("own"))) {
+        try (TrainWorker worker = new TrainWorker(kafka.settings("own"), settings(), dir.resolve("own"))) {
             List<String> trained = new ArrayList<>();
             worker.onStep = rows -> rows.forEach(r -> trained.add(r.shardId() + "#" + r.row()));
             runUntil(() -> trained.size() >= 20, worker);
@@ -84,11 +84,11 @@ class TrainRebalanceIT {
                 1, 3600, 3, 0);
     }
 
-    static void runUntil(BooleanSupplier done, TrainVerticle.TrainWorker... workers) {
+    static void runUntil(BooleanSupplier done, TrainWorker... workers) {
         long deadline = System.nanoTime() + 120_000_000_000L;
         while (!done.getAsBoolean()) {
             assertTrue(System.nanoTime() < deadline, "timed out");
-            for (TrainVerticle.TrainWorker w : workers) w.step();
+            for (TrainWorker w : workers) w.step();
         }
     }
 }

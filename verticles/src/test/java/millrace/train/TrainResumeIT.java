@@ -49,7 +49,7 @@ class TrainResumeIT {
 
         List<String> kept = new ArrayList<>(); // rows whose training reached a checkpoint
         List<String> lost = new ArrayList<>();
-        try (TrainVerticle.TrainWorker first = new TrainVerticle.TrainWorker(kafka.settings("t"), settings, dir)) {
+        try (TrainWorker first = new TrainWorker(kafka.settings("t"), settings, dir)) {
             List<String> trained = new ArrayList<>();
             first.onStep = rows -> rows.forEach(r -> trained.add(r.shardId() + "#" + r.row()));
             runUntil(first, trained, 12); // 4 steps of 3 rows: the checkpoint falls in the middle of shard-2
@@ -62,7 +62,7 @@ class TrainResumeIT {
         assertEquals(stream.subList(12, 18), lost);
 
         List<String> resumed = new ArrayList<>();
-        try (TrainVerticle.TrainWorker second = new TrainVerticle.TrainWorker(kafka.settings("t"), settings, dir)) {
+        try (TrainWorker second = new TrainWorker(kafka.settings("t"), settings, dir)) {
             second.onStep = rows -> rows.forEach(r -> resumed.add(r.shardId() + "#" + r.row()));
             runUntil(second, resumed, 12); // 13 rows remain; the 25th never fills a batch of 3
         }
@@ -72,7 +72,7 @@ class TrainResumeIT {
         assertEquals("shard-2#2", resumed.get(0), "resumed in the middle of a shard");
     }
 
-    private static void runUntil(TrainVerticle.TrainWorker worker, List<String> trained, int rows) {
+    private static void runUntil(TrainWorker worker, List<String> trained, int rows) {
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (trained.size() < rows) {
             assertTrue(System.nanoTime() < deadline, "only " + trained.size() + " rows trained");

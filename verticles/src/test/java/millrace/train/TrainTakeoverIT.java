@@ -28,14 +28,14 @@ class TrainTakeoverIT {
         List<String> stream = TrainRebalanceIT.publish(kafka, "two-");
         Set<String> trained = new HashSet<>();
         List<String> twice = new ArrayList<>();
-        java.util.function.Consumer<List<TrainVerticle.QueuedRow>> record = rows -> rows.forEach(r -> {
+        java.util.function.Consumer<List<TrainWorker.QueuedRow>> record = rows -> rows.forEach(r -> {
             if (!trained.add(r.shardId() + "#" + r.row())) twice.add(r.shardId() + "#" + r.row());
         });
         // the same model on two machines: its own data dir each, one consumer group
-        try (TrainVerticle.TrainWorker first = new TrainVerticle.TrainWorker(kafka.settings("a"), TrainRebalanceIT.settings("two"), dir.resolve("a"))) {
+        try (TrainWorker first = new TrainWorker(kafka.settings("a"), TrainRebalanceIT.settings("two"), dir.resolve("a"))) {
             first.onStep = record;
             TrainRebalanceIT.runUntil(() -> trained.size() >= 14, first);
-            try (TrainVerticle.TrainWorker second = new TrainVerticle.TrainWorker(kafka.settings("b"), TrainRebalanceIT.settings("two"), dir.resolve("b"))) {
+            try (TrainWorker second = new TrainWorker(kafka.settings("b"), TrainRebalanceIT.settings("two"), dir.resolve("b"))) {
                 second.onStep = record;
                 TrainRebalanceIT.runUntil(() -> trained.size() + twice.size() >= stream.size(), first, second);
                 // a few more rounds: nothing more may come

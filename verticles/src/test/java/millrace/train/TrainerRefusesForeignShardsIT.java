@@ -43,7 +43,7 @@ class TrainerRefusesForeignShardsIT {
         TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 8);
         TrainSettings settings = new TrainSettings("m", GptConfig.tiny(50257, 8), "r50k", 8, demo.schedule(),
                 demo.clipNorm(), demo.adam(), 1, 3600, 2, 0);
-        try (TrainVerticle.TrainWorker worker = new TrainVerticle.TrainWorker(kafka.settings("t"), settings, dir)) {
+        try (TrainWorker worker = new TrainWorker(kafka.settings("t"), settings, dir)) {
             long deadline = System.nanoTime() + 60_000_000_000L;
             while (Metrics.TRAIN_SHARDS.labelValues("accepted").get() == acceptedBefore
                     || Metrics.TRAIN_SHARDS.labelValues("refused_tokenizer").get() == refusedBefore) {

@@ -1,5 +1,6 @@
 package millrace.web;
 
+import millrace.model.CheckpointFormat;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -70,7 +71,7 @@ public final class WebFixture implements AutoCloseable {
         TrainSettings settings = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), 16);
         try (var manager = GptTrainer.newRootManager();
                 GptTrainer trainer = new GptTrainer(settings, manager, Gpt.initialize(GptConfig.tiny(tokenizer.vocabSize(), 16), manager), step, 0)) {
-            return new CheckpointStore(root, model, 5).write(trainer, new CheckpointStore.Meta(model, settings.model(),
+            return new CheckpointStore(root, model, 5).write(trainer, new CheckpointFormat.Meta(model, settings.model(),
                     tokenizer.id(), step, 0, 10f, null, System.currentTimeMillis(), null, settings.seed()), tokenizer);
         }
     }
@@ -81,7 +82,7 @@ public final class WebFixture implements AutoCloseable {
 
     /** Announces a checkpoint of {@code model} on {@code millrace.checkpoints}, as the trainer does. */
     public static void announce(millrace.kafka.KafkaSettings kafka, String model, Path checkpoint) throws Exception {
-        CheckpointStore.Meta meta = CheckpointStore.readMeta(checkpoint);
+        CheckpointFormat.Meta meta = CheckpointFormat.readMeta(checkpoint);
         try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.producer("test"))) {
             Checkpoint c = new Checkpoint(model, meta.step(), 0, java.util.Map.of(), checkpoint.toAbsolutePath().toString(),
                     10, null, meta.tokenizerId(), System.currentTimeMillis());

@@ -1,4 +1,4 @@
-package millrace.ingest;
+package millrace.protocol;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;

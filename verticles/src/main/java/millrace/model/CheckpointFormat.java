@@ -1,0 +1,80 @@
+package millrace.model;
+
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import millrace.protocol.JsonSerde;
+import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.Vocabularies;
+
+/**
+ * What a checkpoint directory holds and how it is read: {@code model.safetensors} (the weights),
+ * {@code optimizer.safetensors} (AdamW's moments, for a trainer that continues), {@code checkpoint.json} ({@link Meta}),
+ * the model's {@code tokenizer.json} and Hugging Face's {@code tokenizer_config.json}. Everything that only reads
+ * checkpoints (serving, evaluation, export) needs this and not the trainer; writing them is
+ * {@code train.CheckpointStore}'s.
+ */
+public final class CheckpointFormat {
+    private static final ObjectMapper JSON = JsonSerde.MAPPER;
+
+    private CheckpointFormat() {}
+
+    /**
+     * The facts beside the weights. {@code positions}: per {@code millrace.shards} partition, {@code "offset:rows"} —
+     * every training row before the shard at {@code offset}, and its first {@code rows} rows, went into these weights.
+     * {@code seed}: the run's random seed; with the step it determines every later dropout mask (null in checkpoints
+     * written before it was recorded).
+     */
+    public record Meta(String model, GptConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
+            Float validationLoss, long createdAtMillis, Map<String, String> positions, Long seed) {
+        public Meta {
+            positions = positions == null ? Map.of() : Map.copyOf(positions);
+        }
+    }
+
+    public static final String WEIGHTS = "model.safetensors";
+    public static final String META = "checkpoint.json";
+    public static final String TOKENIZER = "tokenizer.json";
+    public static final String OPTIMIZER = "optimizer.safetensors";
+    /** Hugging Face's tokenizer settings, with the chat template of a chat model. */
+    public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
+    /** Empty: what readers lock so that pruning leaves the checkpoint alone ({@link CheckpointReaders}). */
+    public static final String READ_LOCK = ".read.lock";
+    /**
+     * Whether a checkpoint is a chat model — fine-tuned on conversations, so prompts go through its chat template: its
+     * {@code tokenizer_config.json} names one, as Hugging Face marks chat models. A pretrained model whose vocabulary
+     * has the markers (every trained one does) is not.
+     */
+    public static boolean isChatModel(Path checkpoint) throws IOException {
+        return Vocabularies.chatTemplate(checkpoint.resolve(TOKENIZER_CONFIG)).isPresent();
+    }
+
+
+    /** {@code dir} itself, if it is a checkpoint directory; a clear error otherwise. */
+    public static Path requireCheckpoint(Path dir) {
+        if (!Files.isRegularFile(dir.resolve(META))) throw new IllegalArgumentException("not a checkpoint directory: " + dir);
+        return dir;
+    }
+
+
+    public static Meta readMeta(Path checkpoint) throws IOException {
+        return JSON.readValue(checkpoint.resolve(META).toFile(), Meta.class);
+    }
+
+
+    /** The tokenizer a checkpoint's model was trained with. */
+    public static ByteLevelBpe loadTokenizer(Path checkpoint) throws IOException {
+        return Vocabularies.read(checkpoint.resolve(TOKENIZER));
+    }
+
+
+    /** Loads the model of a checkpoint directory into {@code manager}; pruning leaves it alone meanwhile. */
+    public static Gpt loadModel(Path checkpoint, NDManager manager) throws IOException {
+        try (CheckpointReaders.Reading ignored = CheckpointReaders.open(checkpoint)) {
+            return Gpt.load(readMeta(checkpoint).config(), manager, checkpoint.resolve(WEIGHTS));
+        }
+    }
+}

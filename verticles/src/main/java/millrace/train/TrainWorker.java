@@ -1,0 +1,343 @@
+package millrace.train;
+
+import millrace.model.CheckpointFormat;
+import ai.djl.ndarray.NDManager;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import millrace.ProcessLock;
+import millrace.kafka.ConsumerLag;
+import millrace.kafka.KafkaSettings;
+import millrace.kafka.StageVerticle;
+import millrace.metrics.Metrics;
+import millrace.model.Gpt;
+import millrace.protocol.Checkpoint;
+import millrace.protocol.JsonSerde;
+import millrace.protocol.ShardDoc;
+import millrace.protocol.Topics;
+import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.Tokenizers;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+
+/**
+ * One incarnation of the train role ({@link TrainVerticle}): reads training shards, takes an optimizer step whenever a
+ * batch of rows is ready, and every few seconds checkpoints, commits the positions the weights stand at and announces
+ * the checkpoint. Its parts: {@link ShardIntake} (shards to rows), {@link TrainPositions} (where training stands),
+ * {@link StepReport} (metrics and log), {@link CheckpointStore} and {@link TrainAudit}.
+ */
+final class TrainWorker implements StageVerticle.Worker {
+    private static final Logger LOG = LoggerFactory.getLogger(TrainWorker.class);
+
+    /** A row waiting to be trained on: where it is in the stream (shard record and row), and the shard's documents. */
+    record QueuedRow(int[] tokens, TopicPartition partition, long offset, int row, String shardId, List<ShardDoc> docs) {}
+
+    private final TrainSettings settings;
+    private final ByteLevelBpe tokenizer;
+    private final CheckpointStore checkpoints;
+    private final TrainAudit audit;
+    /** The rows at the queue's head are a batch whose gradients were not finite once: a second failure drops it. */
+    private boolean retryingBatch;
+    private final NDManager root;
+    private final GptTrainer trainer;
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final KafkaProducer<String, byte[]> producer;
+    private final ArrayDeque<QueuedRow> queue = new ArrayDeque<>();
+    private final List<int[]> validation = new ArrayList<>();
+    private final ShardIntake intake;
+    private final StepReport report;
+    private float lastLoss = Float.NaN;
+    private Float lastValidationLoss;
+    private long lastCheckpointMillis = System.currentTimeMillis();
+    private long lastCheckpointStep;
+    /** Where the weights stand in each partition, and where reading resumes after a rebalance. */
+    private TrainPositions positions = new TrainPositions();
+    /** Closing: a partition revoked now is not checkpointed (the worker may be closing after a failure). */
+    private boolean closing;
+    /** Shard records read (test hook: a rebalance must not re-read far back). */
+    long recordsRead;
+    /** Test hook: told the rows of every step taken. */
+    Consumer<List<QueuedRow>> onStep = rows -> { };
+    /** Completed when --max-steps are trained and checkpointed (see {@link TrainVerticle#finished}). */
+    private final CompletableFuture<Long> finished;
+    private final ProcessLock lock;
+
+    TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
+        this(kafka, settings, checkpointRoot, new CompletableFuture<>());
+    }
+
+    TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot,
+            CompletableFuture<Long> finished) {
+        this.settings = settings;
+        this.finished = finished;
+        this.tokenizer = Tokenizers.load(settings.tokenizer());
+        this.checkpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
+        // what is opened is closed again if a later part fails (the stage retries every second)
+        List<AutoCloseable> opened = new ArrayList<>();
+        try {
+            this.lock = lockModel(checkpoints.dir());
+            opened.add(lock);
+            CheckpointStore.cleanLeftovers(checkpoints.dir());
+            this.root = GptTrainer.newRootManager(settings);
+            opened.add(root);
+            this.trainer = resumeOrStart();
+            opened.add(trainer);
+            this.lastCheckpointStep = trainer.step();
+            this.audit = new TrainAudit(checkpointRoot.resolve(settings.modelName()).resolve("audit"));
+            audit.truncateAfter(trainer.step()); // what was trained after the checkpoint died with its process
+            this.intake = new ShardIntake(tokenizer.id(), settings.model().blockSize());
+            this.report = new StepReport(trainer.model().flopsPerToken(), PeakFlops.of(root.getDevice(), settings.precision()),
+                    root.getDevice(), settings.maxSteps(), trainer.step());
+            this.producer = new KafkaProducer<>(kafka.producer("train"));
+            opened.add(producer);
+            // a group per model: two models (a small run beside a big one) each train on every shard
+            this.consumer = new KafkaConsumer<>(kafka.staticConsumer(TrainVerticle.consumerGroup(settings.modelName()), 50));
+        } catch (IOException e) {
+            closeAll(opened);
+            throw new UncheckedIOException("cannot open the checkpoints of " + settings.modelName(), e);
+        } catch (RuntimeException | Error e) {
+            closeAll(opened);
+            throw e;
+        }
+        consumer.subscribe(List.of(Topics.SHARDS), new Rebalance());
+        Metrics.TRAIN_LOSS_SCALE.set(trainer.lossScale());
+        Metrics.TRAIN_DEVICE_MEMORY.set(0);
+        LOG.info("training on {} in {}", root.getDevice(), settings.precision());
+    }
+
+    /** One trainer per model and data dir: two would write the same checkpoints. */
+    private ProcessLock lockModel(Path modelDir) throws IOException {
+        Files.createDirectories(modelDir);
+        return ProcessLock.tryLock(modelDir.resolve(".trainer.lock")).orElseThrow(() -> new IllegalStateException(
+                "another trainer of model '" + settings.modelName() + "' is running on " + modelDir));
+    }
+
+    private static void closeAll(List<AutoCloseable> opened) {
+        for (int i = opened.size() - 1; i >= 0; i--) {
+            try {
+                opened.get(i).close();
+            } catch (Exception e) {
+                LOG.debug("close failed", e);
+            }
+        }
+    }
+
+    /**
+     * A rebalance: before partitions go, the weights that trained on them are checkpointed and their position
+     * committed (so whoever takes them next trains each row once) and their queued rows are dropped; when
+     * partitions come, reading resumes where training stands ({@link TrainPositions}).
+     */
+    private final class Rebalance implements org.apache.kafka.clients.consumer.ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
+            if (partitions.isEmpty()) return;
+            if (!closing && trainer.step() > lastCheckpointStep) checkpoint();
+            drop(partitions);
+        }
+
+        @Override
+        public void onPartitionsLost(java.util.Collection<TopicPartition> partitions) {
+            drop(partitions); // no longer ours to commit: the group's committed position stands
+        }
+
+        @Override
+        public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+            if (partitions.isEmpty()) return;
+            Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new HashSet<>(partitions));
+            for (TopicPartition tp : partitions) {
+                TrainPositions.At start = positions.assigned(tp.partition(), committed.get(tp));
+                if (start != null) consumer.seek(tp, start.offset());
+            }
+            LOG.info("assigned {} of {}", partitions.stream().map(TopicPartition::partition).sorted().toList(), Topics.SHARDS);
+        }
+
+        private void drop(java.util.Collection<TopicPartition> partitions) {
+            if (queue.removeIf(row -> partitions.contains(row.partition()))) retryingBatch = false;
+        }
+    }
+
+    private GptTrainer resumeOrStart() throws IOException {
+        Optional<Path> latest = checkpoints.latest();
+        if (latest.isPresent()) {
+            CheckpointFormat.Meta meta = CheckpointFormat.readMeta(latest.get());
+            if (!meta.config().equals(settings.model()) || !meta.tokenizerId().equals(tokenizer.id())) {
+                // continuing would start another model in this directory, and pruning would delete its checkpoints
+                throw new IllegalStateException("model '" + settings.modelName() + "' in " + checkpoints.dir()
+                        + " was trained with " + meta.config() + " and tokenizer " + meta.tokenizerId()
+                        + "; this run asks for " + settings.model() + " and tokenizer " + tokenizer.id()
+                        + ". Give the new model its own --model-name (or another --data-dir)");
+            }
+            LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
+            lastLoss = meta.trainLoss();
+            positions = TrainPositions.of(meta.positions());
+            return CheckpointStore.resume(latest.get(), settings, root);
+        }
+        ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed((int) settings.seed());
+        Gpt gpt = Gpt.initialize(settings.model(), root);
+        LOG.info("new {} model: {} parameters, {}", settings.modelName(), gpt.parameterCount(), settings.model());
+        return new GptTrainer(settings, root, gpt, 0, 0);
+    }
+
+    /** Test hook: a rebalance as a pause past the poll interval or a new group member causes one. */
+    void forceRebalance() {
+        consumer.enforceRebalance();
+    }
+
+    @Override
+    public void step() {
+        if (settings.maxSteps() > 0 && trainer.step() >= settings.maxSteps()) {
+            finish();
+            return;
+        }
+        boolean ready = queue.size() >= settings.batchSize();
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(ready ? 0 : 200))) accept(r);
+        ConsumerLag.record("train", Topics.SHARDS, consumer);
+        // bounded memory: stop fetching while a few batches are already waiting
+        if (queue.size() > 8 * settings.batchSize()) consumer.pause(consumer.assignment());
+        else consumer.resume(consumer.paused());
+
+        if (queue.size() >= settings.batchSize()) trainOneStep();
+        if (System.currentTimeMillis() - lastCheckpointMillis >= settings.checkpointEverySeconds() * 1000
+                && trainer.step() > lastCheckpointStep) {
+            checkpoint();
+        }
+    }
+
+    /** The step budget is spent: a last checkpoint (unless the newest one is of this step), then idle. */
+    private void finish() {
+        if (!finished.isDone()) {
+            if (trainer.step() > lastCheckpointStep) checkpoint();
+            LOG.info("trained {} steps (--max-steps): stopping", trainer.step());
+            finished.complete(trainer.step());
+        }
+        try {
+            Thread.sleep(200); // idle without spinning until the process stops
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void accept(ConsumerRecord<String, byte[]> r) {
+        recordsRead++;
+        intake.accept(r, positions, queue, validation);
+    }
+
+    private void trainOneStep() {
+        List<int[]> rows = new ArrayList<>(settings.batchSize());
+        List<QueuedRow> taken = new ArrayList<>(settings.batchSize());
+        while (rows.size() < settings.batchSize()) {
+            QueuedRow row = queue.poll();
+            taken.add(row);
+            rows.add(row.tokens());
+        }
+        GptTrainer.StepResult result = trainer.step(rows);
+        if (!result.skipped()) {
+            for (QueuedRow row : taken) {
+                positions.trained(row.partition().partition(), row.offset(), row.row());
+                audit.trained(row.shardId(), row.row());
+            }
+            onStep.accept(taken);
+            retryingBatch = false;
+        }
+        Metrics.TRAIN_LOSS_SCALE.set(trainer.lossScale());
+        if (result.overflowed()) {
+            // fp16 overflow: the scale is halved and the same rows go again (not a fault, never dropped)
+            Metrics.TRAIN_SKIPPED_STEPS.inc();
+            requeue(taken);
+        } else if (result.skipped()) {
+            Metrics.TRAIN_SKIPPED_STEPS.inc();
+            if (!retryingBatch) {
+                // non-finite gradients have come and gone with the same rows: try the batch once more
+                LOG.warn("step {} skipped (loss {}, gradient norm {}): retrying its batch", result.step() + 1,
+                        result.loss(), result.gradNorm());
+                requeue(taken);
+                retryingBatch = true;
+            } else {
+                LOG.warn("step {} skipped twice: dropping its {} rows (listed in the audit)", result.step() + 1, taken.size());
+                for (QueuedRow row : taken) {
+                    positions.trained(row.partition().partition(), row.offset(), row.row());
+                    audit.dropped(row.shardId(), row.row());
+                }
+                retryingBatch = false;
+            }
+        } else {
+            lastLoss = result.loss();
+            report.taken(result, taken);
+        }
+        if (settings.evalEverySteps() > 0 && result.step() % settings.evalEverySteps() == 0 && !validation.isEmpty()) {
+            lastValidationLoss = trainer.evaluate(validation);
+            Metrics.TRAIN_VALIDATION_LOSS.set(lastValidationLoss);
+            Metrics.TRAIN_VALIDATION_PERPLEXITY.set(Math.exp(lastValidationLoss));
+            LOG.info("step {} validation loss {}", result.step(), String.format("%.4f", lastValidationLoss));
+        }
+    }
+
+    /** Puts a batch back at the head of the queue, in its order: the next step takes the same rows. */
+    private void requeue(List<QueuedRow> taken) {
+        for (int i = taken.size() - 1; i >= 0; i--) queue.addFirst(taken.get(i));
+    }
+
+    /**
+     * Commits the checkpoint's positions as the group's offsets, with the rows of a partly trained shard in the
+     * metadata: where the next trainer of these partitions (this one restarted, or another after a rebalance)
+     * resumes reading.
+     */
+    private Map<String, Long> commitPositions() {
+        Map<TopicPartition, OffsetAndMetadata> commit = positions.toCommit(consumer.assignment());
+        if (!commit.isEmpty()) consumer.commitSync(commit);
+        Map<String, Long> published = new HashMap<>();
+        commit.forEach((tp, at) -> published.put(Integer.toString(tp.partition()), at.offset()));
+        return published;
+    }
+
+    void checkpoint() {
+        long now = System.currentTimeMillis();
+        CheckpointFormat.Meta meta = new CheckpointFormat.Meta(settings.modelName(), settings.model(),
+                tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now, positions.forCheckpoint(),
+                trainer.seed());
+        try {
+            audit.commit(trainer.step()); // before the checkpoint: a crash in between leaves a segment resume deletes
+            Path dir = checkpoints.write(trainer, meta, tokenizer);
+            Map<String, Long> offsets = commitPositions();
+            Checkpoint record = new Checkpoint(settings.modelName(), trainer.step(), trainer.tokensSeen(), offsets,
+                    dir.toAbsolutePath().toString(), lastLoss,
+                    lastValidationLoss == null ? null : lastValidationLoss.doubleValue(), tokenizer.id(), now);
+            producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, settings.modelName(),
+                    JsonSerde.checkpoints().toBytes(record))).get();
+            Metrics.TRAIN_CHECKPOINTS.inc();
+            LOG.info("checkpoint at step {} in {}", trainer.step(), dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("checkpoint failed", e);
+        } catch (Exception e) {
+            throw new IllegalStateException("announcing the checkpoint failed", e);
+        }
+        lastCheckpointMillis = now;
+        lastCheckpointStep = trainer.step();
+    }
+
+    @Override
+    public void close() {
+        closing = true;
+        // each part closed even when one before it fails: a lock left held would refuse every retry in this process
+        closeAll(List.<AutoCloseable>of(lock, root, trainer, () -> producer.close(Duration.ofSeconds(5)),
+                () -> consumer.close(Duration.ofSeconds(5))));
+    }
+}
