@@ -45,6 +45,8 @@ final class FaultBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // the harness's own broker probes fail on purpose while the broker is down: those warnings are not news
+        System.setProperty("org.slf4j.simpleLogger.log.org.apache.kafka", "error");
         Path work = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("millrace-faults-");
         FaultSuite.Report r;
         try {
