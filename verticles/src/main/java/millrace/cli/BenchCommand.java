@@ -1,5 +1,10 @@
 package millrace.cli;
 
+import millrace.protocol.JsonSerde;
+import java.util.Map;
+import java.util.LinkedHashMap;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.JsonNode;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;
@@ -40,8 +45,10 @@ final class BenchCommand implements Runnable {
             Path.of("/usr/share/dictd"), Path.of("/usr/share/doc/linux-doc-6.1"), Path.of("/usr/share/doc/python3.11"));
 
     @Command(name = "tokenizer", mixinStandardHelpOptions = true,
-            description = "Encode throughput of Millrace, JTokkit and Hugging Face tokenizers (DJL) on the same text "
-                    + "and vocabulary, asserting identical ids; and BPE training time for a 32k vocabulary.")
+            description = "Encode throughput of Millrace against JTokkit, Hugging Face tokenizers through DJL, and, in Python "
+                    + "as their users run them, OpenAI's tiktoken and Hugging Face tokenizers, on the same text and "
+                    + "vocabulary, asserting identical ids; the ratio against the fastest peer and its spread over rounds; "
+                    + "and BPE training time for a 32k vocabulary.")
     static final class TokenizerBench implements Callable<Integer> {
         @Option(names = "--vocab", defaultValue = "cl100k", description = "r50k, cl100k or o200k (default: ${DEFAULT-VALUE}).")
         String vocab;
@@ -57,6 +64,13 @@ final class BenchCommand implements Runnable {
 
         @Option(names = "--rounds", defaultValue = "3", description = "Timed rounds per encoder, best kept (default: ${DEFAULT-VALUE}).")
         int rounds;
+
+        @Option(names = "--python", defaultValue = "auto", description = "Python with tiktoken and tokenizers (default: ${DEFAULT-VALUE}: "
+                + "the environment bench/python-env.sh makes; none: no Python peers).")
+        String python;
+
+        @Option(names = "--json", description = "End with one JSON line.")
+        boolean json;
 
         @Override
         public Integer call() throws Exception {
@@ -87,16 +101,17 @@ final class BenchCommand implements Runnable {
                     }
                 }
                 System.out.println("ids: identical for Millrace, JTokkit and Hugging Face tokenizers on every document");
-                double m1 = throughput(docs, bytes, 1, millrace::encode);
-                double j1 = throughput(docs, bytes, 1, d -> jtokkit.encodeOrdinary(d).toArray());
-                double h1 = throughput(docs, bytes, 1, d -> hf.encode(d, false, false).getIds());
-                double mN = throughput(docs, bytes, cores, millrace::encode);
-                double jN = throughput(docs, bytes, cores, d -> jtokkit.encodeOrdinary(d).toArray());
-                double hN = throughput(docs, bytes, cores, d -> hf.encode(d, false, false).getIds());
-                System.out.printf("encode %s, 1 thread:  Millrace %.1f MB/s, JTokkit %.1f MB/s, HF tokenizers %.1f MB/s"
-                        + " -> Millrace/JTokkit %.2fx, Millrace/HF %.2fx%n", vocab, m1, j1, h1, m1 / j1, m1 / h1);
-                System.out.printf("encode %s, %d threads: Millrace %.1f MB/s, JTokkit %.1f MB/s, HF tokenizers %.1f MB/s"
-                        + " -> Millrace/JTokkit %.2fx, Millrace/HF %.2fx%n", vocab, cores, mN, jN, hN, mN / jN, mN / hN);
+                ObjectNode result = JsonSerde.MAPPER.createObjectNode().put("vocab", vocab).put("mb", bytes / 1e6)
+                        .put("cores", cores);
+                for (int threads : cores > 1 ? new int[] {1, cores} : new int[] {1}) {
+                    Map<String, double[]> runs = new LinkedHashMap<>();
+                    runs.put("Millrace", rounds(docs, bytes, threads, millrace::encode));
+                    runs.put("JTokkit", rounds(docs, bytes, threads, d -> jtokkit.encodeOrdinary(d).toArray()));
+                    runs.put("HF tokenizers via DJL", rounds(docs, bytes, threads, d -> hf.encode(d, false, false).getIds()));
+                    runs.putAll(pythonPeers(docs, json, threads));
+                    result.set(threads == 1 ? "threads_1" : "threads_" + threads, report(threads, runs));
+                }
+                if (this.json) System.out.println(JsonSerde.MAPPER.writeValueAsString(result));
             } finally {
                 Files.deleteIfExists(json);
             }
@@ -120,9 +135,10 @@ final class BenchCommand implements Runnable {
             return 0;
         }
 
-        private double throughput(List<String> docs, long bytes, int threads, Function<String, Object> encode)
+        /** MB/s of each timed round (after one warm-up round), {@code threads} threads sharing the documents. */
+        private double[] rounds(List<String> docs, long bytes, int threads, Function<String, Object> encode)
                 throws Exception {
-            double best = 0;
+            double[] out = new double[rounds];
             ExecutorService pool = Executors.newFixedThreadPool(threads);
             try {
                 for (int round = 0; round <= rounds; round++) { // round 0 warms up
@@ -135,13 +151,112 @@ final class BenchCommand implements Runnable {
                         }));
                     }
                     for (Future<?> f : done) f.get();
-                    double mbs = bytes / 1e6 / ((System.nanoTime() - started) / 1e9);
-                    if (round > 0) best = Math.max(best, mbs);
+                    if (round > 0) out[round - 1] = bytes / 1e6 / ((System.nanoTime() - started) / 1e9);
                 }
             } finally {
                 pool.shutdown();
             }
-            return best;
+            return out;
+        }
+
+        /**
+         * tiktoken and tokenizers in Python ({@code bench/tokenize_peers.py}) on the same documents, their ids checked
+         * against ours there; empty when there is no Python environment, or a peer's ids differ (said, and left out).
+         */
+        private Map<String, double[]> pythonPeers(List<String> docs, Path hfJson, int threads) throws Exception {
+            Map<String, double[]> out = new LinkedHashMap<>();
+            String py = python.equals("none") ? null : python.equals("auto") ? BenchSupport.pythonEnvironment() : python;
+            if (py == null) return out;
+            ByteLevelBpe millrace = Vocabularies.builtin(vocab);
+            java.security.MessageDigest all = java.security.MessageDigest.getInstance("SHA-256");
+            java.security.MessageDigest plain = java.security.MessageDigest.getInstance("SHA-256");
+            Path docFile = Files.createTempFile("millrace-bench-docs-", ".jsonl");
+            Path ranks = Files.createTempFile("millrace-bench-", ".tiktoken");
+            try {
+                try (var w = Files.newBufferedWriter(docFile, StandardCharsets.UTF_8)) {
+                    for (String d : docs) {
+                        w.write(JsonSerde.MAPPER.writeValueAsString(Map.of("text", d)));
+                        w.write('\n');
+                        byte[] ids = idBytes(millrace.encode(d));
+                        all.update(ids);
+                        if (!d.contains("<|")) plain.update(ids);
+                    }
+                }
+                // the rank file tiktoken would download is the one JTokkit ships
+                try (var in = Encodings.class.getResourceAsStream("/com/knuddels/jtokkit/" + vocab + "_base.tiktoken")) {
+                    Files.copy(in, ranks, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+                ProcessBuilder pb = new ProcessBuilder(py, BenchSupport.repoFile("bench/tokenize_peers.py").toString(),
+                        "--docs", docFile.toString(), "--vocab", vocab, "--ranks", ranks.toString(), "--hf-json",
+                        hfJson.toString(), "--checksum", java.util.HexFormat.of().formatHex(all.digest()), "--checksum-hf",
+                        java.util.HexFormat.of().formatHex(plain.digest()), "--threads", Integer.toString(threads),
+                        "--rounds", Integer.toString(rounds)).redirectError(ProcessBuilder.Redirect.INHERIT);
+                pb.environment().put("RAYON_NUM_THREADS", Integer.toString(threads)); // tokenizers' thread pool
+                pb.environment().put("TOKENIZERS_PARALLELISM", "true");
+                Process p = pb.start();
+                String outText = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+                if (p.waitFor() != 0) {
+                    System.err.println("Python peers failed (exit " + p.exitValue() + ")");
+                    return out;
+                }
+                JsonNode r = JsonSerde.MAPPER.readTree(outText.lines().reduce((a, b) -> b).orElse("{}"));
+                for (String lib : List.of("tiktoken", "tokenizers")) {
+                    JsonNode peer = r.get(lib);
+                    String name = lib + " " + peer.get("version").asText() + " (Python)";
+                    if (!peer.get("ids_identical").asBoolean()) {
+                        System.err.println(name + ": ids differ from Millrace's; left out");
+                        continue;
+                    }
+                    double[] mbs = new double[peer.get("mb_per_s").size()];
+                    for (int i = 0; i < mbs.length; i++) mbs[i] = peer.get("mb_per_s").get(i).asDouble();
+                    out.put(name, mbs);
+                }
+                System.out.println("ids: identical for tiktoken and Python tokenizers too (" + threads + " thread"
+                        + (threads == 1 ? "" : "s") + ")");
+            } finally {
+                Files.deleteIfExists(docFile);
+                Files.deleteIfExists(ranks);
+            }
+            return out;
+        }
+
+        private static byte[] idBytes(int[] ids) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * ids.length + 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            for (int id : ids) b.putInt(id);
+            b.putInt(ids.length);
+            return b.array();
+        }
+
+        /**
+         * Prints each encoder's best MB/s, and Millrace's ratio against the fastest peer, with its spread: the ratio of
+         * each of Millrace's rounds to the same round of that peer.
+         */
+        private static ObjectNode report(int threads, Map<String, double[]> runs) {
+            ObjectNode o = JsonSerde.MAPPER.createObjectNode();
+            double ours = Arrays.stream(runs.get("Millrace")).max().orElse(0);
+            String fastest = null;
+            double best = 0;
+            StringBuilder line = new StringBuilder(String.format("encode, %d thread%s:", threads, threads == 1 ? "" : "s"));
+            for (Map.Entry<String, double[]> e : runs.entrySet()) {
+                double mbs = Arrays.stream(e.getValue()).max().orElse(0);
+                line.append(String.format(" %s %.1f MB/s;", e.getKey(), mbs));
+                o.putObject(e.getKey()).put("mb_per_s", mbs).putPOJO("rounds", e.getValue());
+                if (!e.getKey().equals("Millrace") && mbs > best) {
+                    best = mbs;
+                    fastest = e.getKey();
+                }
+            }
+            double[] m = runs.get("Millrace");
+            double[] f = runs.get(fastest);
+            double lo = Double.MAX_VALUE, hi = 0;
+            for (int i = 0; i < Math.min(m.length, f.length); i++) {
+                lo = Math.min(lo, m[i] / f[i]);
+                hi = Math.max(hi, m[i] / f[i]);
+            }
+            line.append(String.format(" -> Millrace / fastest peer (%s) %.2fx (rounds %.2fx-%.2fx)", fastest, ours / best, lo, hi));
+            System.out.println(line);
+            o.put("fastest_peer", fastest).put("ratio", ours / best).put("ratio_min", lo).put("ratio_max", hi);
+            return o;
         }
     }
 

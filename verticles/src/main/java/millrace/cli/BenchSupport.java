@@ -2,6 +2,7 @@ package millrace.cli;
 
 import millrace.model.CheckpointFormat;
 import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import millrace.model.Gpt;
 import millrace.model.GptConfig;
@@ -36,5 +37,17 @@ final class BenchSupport {
             return new CheckpointStore(root, "bench", 1).write(trainer, new CheckpointFormat.Meta("bench", config,
                     tokenizer.id(), 0, 0, 0f, null, System.currentTimeMillis(), null, settings.seed()), tokenizer);
         }
+    }
+
+    /** The peers' Python: the environment bench/python-env.sh makes (or reuses); null when it cannot be made. */
+    static String pythonEnvironment() throws Exception {
+        Path script = BenchSupport.repoFile("bench/python-env.sh");
+        Process p = new ProcessBuilder("bash", script.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        if (p.waitFor() != 0) {
+            System.err.println("no Python peers: bench/python-env.sh could not make the Python environment");
+            return null;
+        }
+        return out.lines().reduce((a, b) -> b).orElse(null);
     }
 }

@@ -117,7 +117,7 @@ final class TrainBench implements Callable<Integer> {
                 ours.get("final_loss").asDouble(), rss);
 
         ArrayNode peerRuns = JsonSerde.MAPPER.createArrayNode();
-        String py = python.equals("auto") ? pythonEnvironment() : python;
+        String py = python.equals("auto") ? BenchSupport.pythonEnvironment() : python;
         if (!python.equals("none") && py != null) {
             for (String mode : peers) {
                 int t = peerThreads;
@@ -235,18 +235,6 @@ final class TrainBench implements Callable<Integer> {
         String preload = System.getenv().getOrDefault("LD_PRELOAD", "");
         if (!preload.contains("jemalloc")) return "glibc";
         return "jemalloc " + System.getenv().getOrDefault("MALLOC_CONF", "(defaults)");
-    }
-
-    /** The peers' Python: the environment bench/python-env.sh makes (or reuses); null when it cannot be made. */
-    private static String pythonEnvironment() throws Exception {
-        Path script = BenchSupport.repoFile("bench/python-env.sh");
-        Process p = new ProcessBuilder("bash", script.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        if (p.waitFor() != 0) {
-            log("no peers: bench/python-env.sh could not make the Python environment");
-            return null;
-        }
-        return out.lines().reduce((a, b) -> b).orElse(null);
     }
 
     /** The sample corpus (KJV) as r50k ids: the same stream for both trainers. */

@@ -29,7 +29,8 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
  * The whole pipeline under faults: the broker and every role in its own process ({@code broker}, {@code run --roles X}),
  * a corpus streamed in while a seeded injector kills each role with SIGKILL and SIGTERM, and the broker with SIGKILL,
  * each several times, every process started again at once; then an audit of the topics and the trainer's audit
- * ({@link StreamAudit}); then bad input at volume, with no fault running: mutated requests to every HTTP route
+ * ({@link StreamAudit}), while a rater compares and rates through the web role and the feedback role learns from the
+ * ratings; then bad input at volume, with no fault running: mutated requests to every HTTP route
  * ({@link HttpFuzzer}) and mutated files to ingest, each counted against the metrics.
  */
 public final class FaultSuite {
@@ -56,7 +57,7 @@ public final class FaultSuite {
         }
     }
 
-    static final List<String> ROLES = List.of("ingest", "dedup", "tokenize", "train", "web");
+    public static final List<String> ROLES = List.of("ingest", "dedup", "tokenize", "train", "web", "feedback");
     private static final int BATCH = 8;
     private static final String CORPUS = "corpus";
     private static final String FILLER = "filler";
@@ -83,9 +84,19 @@ public final class FaultSuite {
         try {
             startAll(corpus);
             CorpusFeed feed = new CorpusFeed(settings.kjv(), 4, corpus, settings.seed());
-            List<Fault> faults = injectWhileFeeding(feed);
-            log.accept(String.format("%d faults injected; draining", faults.size()));
-            StreamAudit.Result audit = drain(feed);
+            RatingClient rater = new RatingClient("http://127.0.0.1:" + httpPort, addRater(), settings.seed());
+            Thread rating = new Thread(rater, "faults-rater");
+            rating.start();
+            List<Fault> faults;
+            try {
+                faults = injectWhileFeeding(feed);
+            } finally {
+                rater.stop();
+                rating.join(60_000);
+            }
+            log.accept(String.format("%d faults injected, %d ratings acknowledged; draining", faults.size(),
+                    rater.acknowledged().size()));
+            StreamAudit.Result audit = drain(feed, rater.acknowledged());
             log.accept("audit: " + audit.stages());
 
             HttpFuzzer.Result http;
@@ -129,6 +140,7 @@ public final class FaultSuite {
                 case "train" -> args.addAll(List.of("--model", "tiny", "--batch-size", Integer.toString(BATCH),
                         "--checkpoint-every", "2", "--eval-every", "0"));
                 case "web" -> args.addAll(List.of("--http-port", Integer.toString(httpPort)));
+                case "feedback" -> args.addAll(List.of("--max-wait-ms", "1000", "--heldout-share", "0"));
                 default -> { }
             }
             ChildProcess p = new ChildProcess(role, ChildProcess.millrace(role.equals("train") ? "1g" : "512m", args),
@@ -138,6 +150,16 @@ public final class FaultSuite {
         }
         for (String role : ROLES) require(processes.get(role).awaitReady(Duration.ofSeconds(180)), processes.get(role));
         log.accept("broker and " + ROLES.size() + " roles ready, each in its own process");
+    }
+
+    /** A rater's token, from {@code raters add} against the broker, as an operator would make one. */
+    private String addRater() throws Exception {
+        Process p = new ProcessBuilder(ChildProcess.millrace("256m", List.of("raters", "add", "faults-rater", "--kafka", bootstrap)))
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) throw new IllegalStateException("raters add failed:\n" + out);
+        String last = out.strip().lines().reduce((a, b) -> b).orElse("");
+        return last.substring(last.lastIndexOf(' ') + 1);
     }
 
     private boolean brokerReady() {
@@ -221,9 +243,10 @@ public final class FaultSuite {
      * so that the last partial shards are pushed out), then until the trainer has trained and checkpointed what is
      * there; the audit at that point.
      */
-    private StreamAudit.Result drain(CorpusFeed feed) throws Exception {
+    private StreamAudit.Result drain(CorpusFeed feed, java.util.Set<String> ratings) throws Exception {
         KafkaSettings kafka = new KafkaSettings(bootstrap, "audit");
         Path trainAudit = settings.dir().resolve("train/checkpoints/millrace/audit");
+        Path feedbackAudit = settings.dir().resolve("feedback/policies/millrace/audit");
         long deadline = System.nanoTime() + settings.drainTimeout().toNanos();
         StreamAudit.Result result;
         int fillers = 0;
@@ -231,9 +254,11 @@ public final class FaultSuite {
         int stable = 0;
         while (true) {
             List<String> corpusIds = feed.validIds().stream().filter(id -> id.startsWith(CORPUS + "-")).toList();
-            result = StreamAudit.read(kafka).audit(corpusIds, feed.malformed(), CORPUS, trainAudit, BATCH);
+            result = StreamAudit.read(kafka).audit(corpusIds, feed.malformed(), CORPUS, trainAudit, BATCH, ratings,
+                    feedbackAudit);
             boolean documentsDone = result.stages().get("ingest").lost() == 0 && result.stages().get("dedup").lost() == 0
-                    && result.stages().get("tokenize").lost() == 0;
+                    && result.stages().get("tokenize").lost() == 0 && result.stages().get("ratings").lost() == 0
+                    && result.stages().get("feedback").lost() == 0;
             if (documentsDone) {
                 // training has caught up when fewer than a batch of rows wait, and nothing moved for two checks
                 stable = result.trainRowsPending() == lastPending ? stable + 1 : 0;

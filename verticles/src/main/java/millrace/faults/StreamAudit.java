@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import millrace.feedback.FeedbackAudit;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.TopicReader;
 import millrace.protocol.Document;
@@ -28,7 +29,8 @@ import millrace.train.TrainAudit;
  * exactly one verdict (kept or rejected by dedup; a document ingested again after an ingest crash is the same document,
  * known by its id); every kept document's tokens are in exactly one run of consecutive shards of one packer; every
  * training row is in the final weights once. A document the audit was not told about (the filler that pushes the last
- * partial shards out) is checked for duplicates only.
+ * partial shards out) is checked for duplicates only. Every rating the web role acknowledged is on
+ * {@code millrace.ratings} once and consumed once by the feedback role's newest policy lineage.
  */
 public final class StreamAudit {
     /** One stage's figures. */
@@ -58,6 +60,7 @@ public final class StreamAudit {
     /** Where each training shard is on the topic, in topic order per partition. */
     private final Map<Integer, List<TokenShard>> trainShardsByPartition = new HashMap<>();
     private final Map<String, Integer> shardIds = new HashMap<>();
+    private final Map<String, Integer> ratingIds = new HashMap<>();
 
     private StreamAudit() {}
 
@@ -84,6 +87,9 @@ public final class StreamAudit {
             if (x.stage().equals("ingest")) a.rejectedLines.add(x.source());
             else if (x.stage().equals("dedup")) a.verdicts.merge(x.docId(), 1, Integer::sum);
         });
+        TopicReader.readAll(kafka, Topics.RATINGS, r -> {
+            if (r.key() != null) a.ratingIds.merge(r.key(), 1, Integer::sum);
+        });
         TopicReader.readAll(kafka, Topics.SHARDS, r -> {
             TokenShard s = TokenShardCodec.decode(r.value());
             a.shards.add(s);
@@ -98,9 +104,11 @@ public final class StreamAudit {
      * @param malformedLines malformed lines written into files whose names start with {@code corpusPrefix}
      * @param trainAudit the trainer's audit directory
      * @param batchSize rows of a batch: fewer than that may wait, untrained, for rows that never come
+     * @param ratings ids of the ratings the web role acknowledged (202)
+     * @param feedbackAudit the feedback role's audit directory
      */
-    public Result audit(List<String> validIds, int malformedLines, String corpusPrefix, Path trainAudit, int batchSize)
-            throws IOException {
+    public Result audit(List<String> validIds, int malformedLines, String corpusPrefix, Path trainAudit, int batchSize,
+            Set<String> ratings, Path feedbackAudit) throws IOException {
         Map<String, Stage> stages = new LinkedHashMap<>();
 
         // ingest: every valid line became a document (one id), every malformed line a rejection
@@ -209,6 +217,40 @@ public final class StreamAudit {
         long trainLost = lostRows + (tail >= batchSize ? tail : 0);
         if (tail >= batchSize) trainProblems.add(tail + " rows at the end of the topic not in the final weights");
         stages.put("train", new Stage(rows, trainLost, duplicated, trainProblems));
+
+        // ratings: every acknowledged rating on the topic once (and no rating twice); consumed by the newest policy
+        // lineage once (one entry that is not a duplicate's)
+        List<String> ratingProblems = new ArrayList<>();
+        long ratingsLost = 0;
+        for (String id : ratings) {
+            if (!ratingIds.containsKey(id)) {
+                ratingsLost++;
+                ratingProblems.add("acknowledged, not on " + Topics.RATINGS + ": " + id);
+            }
+        }
+        long ratingsTwice = ratingIds.values().stream().filter(n -> n > 1).count();
+        if (ratingsTwice > 0) ratingProblems.add(ratingsTwice + " ratings twice on " + Topics.RATINGS);
+        stages.put("ratings", new Stage(ratings.size(), ratingsLost, ratingsTwice, ratingProblems));
+
+        Map<String, Integer> consumed = new HashMap<>();
+        if (java.nio.file.Files.isDirectory(feedbackAudit)) {
+            for (FeedbackAudit.Entry e : FeedbackAudit.read(feedbackAudit)) {
+                if (e.outcome() != FeedbackAudit.Outcome.DUPLICATE) consumed.merge(e.ratingId(), 1, Integer::sum);
+            }
+        }
+        List<String> feedbackProblems = new ArrayList<>();
+        long feedbackLost = 0, feedbackTwice = 0;
+        for (String id : ratings) {
+            int n = consumed.getOrDefault(id, 0);
+            if (n == 0) {
+                feedbackLost++;
+                feedbackProblems.add("acknowledged, not consumed by the newest policy version: " + id);
+            } else if (n > 1) {
+                feedbackTwice++;
+                feedbackProblems.add(n + " times in the policy's lineage: " + id);
+            }
+        }
+        stages.put("feedback", new Stage(ratings.size(), feedbackLost, feedbackTwice, feedbackProblems));
         return new Result(stages, tail);
     }
 

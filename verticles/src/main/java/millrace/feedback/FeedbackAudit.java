@@ -15,9 +15,9 @@ import millrace.train.AuditSegments;
  * counting what came before it. So {@link #read} gives, for the newest version, exactly the ratings it consumed and
  * what became of each — what {@code FeedbackIT} audits, after a SIGKILL, against the ratings produced.
  */
-final class FeedbackAudit {
+public final class FeedbackAudit {
     /** What became of a rating. */
-    enum Outcome {
+    public enum Outcome {
         /** trained into the weights */
         APPLIED,
         /** kept out of training, to measure the implicit reward on */
@@ -40,7 +40,7 @@ final class FeedbackAudit {
         }
     }
 
-    record Entry(String ratingId, int partition, long offset, Outcome outcome) {
+    public record Entry(String ratingId, int partition, long offset, Outcome outcome) {
         Entry as(Outcome other) {
             return new Entry(ratingId, partition, offset, other);
         }
@@ -68,7 +68,7 @@ final class FeedbackAudit {
     }
 
     /** The newest lineage's entries, in order. */
-    static List<Entry> read(Path dir) throws IOException {
+    public static List<Entry> read(Path dir) throws IOException {
         List<Entry> entries = new ArrayList<>();
         for (Path segment : new AuditSegments(dir, "v").segments()) {
             for (String line : Files.readAllLines(segment, StandardCharsets.UTF_8)) {
