@@ -227,6 +227,11 @@ public final class Gpt implements AutoCloseable {
         return hidden(weights(), idx, training, null);
     }
 
+    /** The output projection's weight {@code [vocab, C]}: the token embedding, tied. */
+    public NDArray outputWeight() {
+        return params.get("wte.weight");
+    }
+
     /** Logits for final-layer states {@code [..., C]}: the projection tied to the token embedding. */
     public NDArray logits(NDArray hidden) {
         return logits(weights(), hidden);

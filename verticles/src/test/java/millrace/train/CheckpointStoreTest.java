@@ -40,14 +40,29 @@ class CheckpointStoreTest {
         assertEquals("step-000000010", new CheckpointStore(dir, "m", 5).latest().orElseThrow().getFileName().toString());
     }
 
-    @Test
-    void aReaderInAnotherProcessHoldsACheckpointAgainstPruning() throws Exception {
+    /** Writes checkpoints of a tiny model, keeping one: {@code write.at(step)} writes the next. */
+    private interface Steps {
+        void run(CheckpointStore store, Writer write, Path first) throws Exception;
+    }
+
+    private interface Writer {
+        Path at(long step) throws Exception;
+    }
+
+    private void withStore(Steps steps) throws Exception {
         ByteLevelBpe tokenizer = Tokenizers.load("r50k");
         TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 8);
         CheckpointStore store = new CheckpointStore(dir, "m", 1);
         try (NDManager root = GptTrainer.newRootManager();
                 GptTrainer trainer = new GptTrainer(demo, root, Gpt.initialize(CONFIG, root), 0, 0)) {
-            Path first = store.write(trainer, meta(1), tokenizer);
+            Writer write = step -> store.write(trainer, meta(step), tokenizer);
+            steps.run(store, write, write.at(1));
+        }
+    }
+
+    @Test
+    void aReaderInAnotherProcessHoldsACheckpointAgainstPruning() throws Exception {
+        withStore((store, write, first) -> {
             // another process holds a shared POSIX lock on the checkpoint's lock file, as a reader there does
             Process reader = new ProcessBuilder("python3", "-c", "import fcntl, sys, time\n"
                     + "f = open(sys.argv[1]); fcntl.lockf(f, fcntl.LOCK_SH); print('locked', flush=True); time.sleep(30)",
@@ -55,39 +70,34 @@ class CheckpointStoreTest {
             try {
                 assertEquals("locked", new java.io.BufferedReader(new java.io.InputStreamReader(reader.getInputStream())).readLine());
                 CheckpointFormat.readMeta(first); // this process opening and closing checkpoint.json changes nothing
-                store.write(trainer, meta(2), tokenizer);
+                write.at(2);
                 assertTrue(Files.exists(first.resolve(CheckpointFormat.WEIGHTS)), "pruned under another process's reader");
             } finally {
                 reader.destroyForcibly().waitFor();
             }
-            store.write(trainer, meta(3), tokenizer);
+            write.at(3);
             assertFalse(Files.exists(first), "pruned once the other process let go");
-        }
+        });
     }
 
     @Test
     void pruningLeavesACheckpointThatIsBeingRead() throws Exception {
-        ByteLevelBpe tokenizer = Tokenizers.load("r50k");
-        TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 8);
-        CheckpointStore store = new CheckpointStore(dir, "m", 1);
-        try (NDManager root = GptTrainer.newRootManager();
-                GptTrainer trainer = new GptTrainer(demo, root, Gpt.initialize(CONFIG, root), 0, 0)) {
-            Path first = store.write(trainer, meta(1), tokenizer);
+        withStore((store, write, first) -> {
             try (CheckpointReaders.Reading reading = CheckpointReaders.open(first);
                     CheckpointReaders.Reading again = CheckpointReaders.open(first)) {
-                Path second = store.write(trainer, meta(2), tokenizer);
+                Path second = write.at(2);
                 assertTrue(Files.exists(first.resolve(CheckpointFormat.WEIGHTS)), "pruned under its reader");
-                store.write(trainer, meta(3), tokenizer);
+                write.at(3);
                 assertFalse(Files.exists(second), "a checkpoint nobody reads is pruned");
             }
-            store.write(trainer, meta(4), tokenizer);
+            write.at(4);
             assertFalse(Files.exists(first), "pruned once its readers are done");
             try (NDManager m = NDManager.newBaseManager()) {
                 assertNotNull(CheckpointFormat.loadModel(store.latest().orElseThrow(), m));
             }
             Exception gone = assertThrows(java.nio.file.NoSuchFileException.class, () -> CheckpointReaders.open(first));
             assertTrue(gone.getMessage().contains("no such checkpoint"), gone.getMessage());
-        }
+        });
     }
 
     @Test
