@@ -199,6 +199,16 @@ public final class Gpt implements AutoCloseable {
     }
 
     /**
+     * Logits {@code [B, vocab]} of the last position only, the cache then holding {@code idx} too: what generation
+     * needs. A prompt of {@code n} tokens costs one projection onto the vocabulary instead of {@code n}.
+     */
+    public NDArray forwardLast(NDArray idx, KvCache cache) {
+        Weights w = weights();
+        NDArray hidden = hidden(w, idx, false, cache);
+        return logits(w, hidden.get(":, -1, :"));
+    }
+
+    /**
      * fp16 logits: the pass runs on fp16 casts of the fp32 parameters, made in one call inside autograd, so the
      * gradients come back through the casts into the fp32 parameters' own gradients, in fp32 (mixed precision as
      * PyTorch's autocast does it). {@link #loss} takes the softmax of fp16 logits in fp32. (DJL's own dtype cast runs

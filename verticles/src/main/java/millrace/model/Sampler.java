@@ -84,22 +84,27 @@ public final class Sampler {
                     for (int r = 0; r < rows; r++) {
                         for (int j = fed; j < length; j++) feed[r * n + j - fed] = tokens[r][j];
                     }
-                    float[] logits;
+                    float[] logits = null;
+                    long[] greedy = null;
                     try (NDManager step = gpt.manager().newSubManager()) {
                         gpt.attachTo(step);
                         NDArray idx = step.create(feed, new Shape(rows, n));
-                        logits = gpt.forward(idx, cache).get(":, -1, :").toFloatArray();
+                        NDArray last = gpt.forwardLast(idx, cache);
+                        // greedy: the argmax in libtorch, not the whole [rows, vocab] logits copied out to pick from
+                        if (settings.temperature() <= 0) greedy = last.argMax(-1).toLongArray();
+                        else logits = last.toFloatArray();
                     }
                     fed = length;
-                    int vocab = logits.length / rows;
+                    int vocab = logits == null ? 0 : logits.length / rows;
                     boolean running = false;
                     for (int r = 0; r < rows; r++) {
                         if (ended[r] > 0) {
                             tokens[r][length] = stopToken;
                             continue;
                         }
-                        float[] row = rows == 1 ? logits : Arrays.copyOfRange(logits, r * vocab, (r + 1) * vocab);
-                        int next = pick(row, settings.temperature(), settings.topK(), settings.topP(), random[r]);
+                        int next = greedy != null ? (int) greedy[r] : pick(rows == 1 ? logits
+                                : Arrays.copyOfRange(logits, r * vocab, (r + 1) * vocab), settings.temperature(),
+                                settings.topK(), settings.topP(), random[r]);
                         tokens[r][length] = next;
                         onToken.accept(r, next);
                         if (next == stopToken) ended[r] = length + 1;

@@ -62,6 +62,22 @@ class GptTest {
         }
     }
 
+    /** Generation's last-position logits, after a cached prefix, are the full forward pass's last row. */
+    @Test
+    void lastPositionLogitsWithACacheMatchTheFullPass() {
+        try (NDManager root = NDManager.newBaseManager()) {
+            Gpt gpt = Gpt.initialize(GptConfig.tiny(300, 16), root);
+            long[] tokens = {5, 17, 42, 99, 3, 250, 7, 1};
+            float[] full = gpt.forward(root.create(tokens).reshape(2, 4), false).get(":, -1, :").toFloatArray();
+            try (Gpt.KvCache cache = gpt.newCache()) {
+                gpt.forwardLast(root.create(new long[] {5, 17, 42, 3, 250, 7}).reshape(2, 3), cache);
+                float[] last = gpt.forwardLast(root.create(new long[] {99, 1}).reshape(2, 1), cache).toFloatArray();
+                assertArrayEquals(full, last, 1e-4f);
+            }
+            gpt.close();
+        }
+    }
+
     @Test
     void lossAtInitialisationIsAboutLnVocab() {
         try (NDManager root = GptTrainer.newRootManager()) {
