@@ -1,7 +1,8 @@
 """The peer of `./millrace bench generate`: Hugging Face transformers' `generate` on the model Millrace exported, greedy,
 with its KV cache, on the prompt ids the Java side gives, at each batch size (the prompt repeated). Times, after the
 weights are loaded: the first call for one new token (cold), the same again (warm first token), and the best of
-`rounds` calls for `new` tokens each (every row made to produce all of them: no early stop). Prints one JSON object.
+`rounds` calls for `new` tokens each (every row made to produce all of them: no early stop). The cold first token
+is the process's first request, so only the first batch size has one. Prints one JSON object.
 """
 import argparse
 import json
@@ -26,7 +27,7 @@ def main():
     model = GPT2LMHeadModel.from_pretrained(a.model).eval()
     ids = [int(x) for x in a.prompt.split(",")]
     out = {"peer": "transformers %s generate (torch %s)" % (transformers.__version__, torch.__version__),
-           "threads": a.threads}
+           "threads": torch.get_num_threads()}
 
     def generate(batch, new):
         x = torch.tensor([ids] * batch)
@@ -34,10 +35,14 @@ def main():
             return model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=new, min_new_tokens=new,
                                   do_sample=False, use_cache=True, pad_token_id=0, eos_token_id=None)
 
+    first = True
     for batch in [int(b) for b in a.batches.split(",")]:
-        start = time.perf_counter()
-        generate(batch, 1)
-        cold = (time.perf_counter() - start) * 1000
+        cold = None  # the process's first request after loading only: the first batch's
+        if first:
+            start = time.perf_counter()
+            generate(batch, 1)
+            cold = (time.perf_counter() - start) * 1000
+            first = False
         start = time.perf_counter()
         generate(batch, 1)
         warm = (time.perf_counter() - start) * 1000

@@ -204,8 +204,9 @@ final class BenchCommand implements Runnable {
                     JsonNode peer = r.get(lib);
                     String name = lib + " " + peer.get("version").asText() + " (Python)";
                     if (!peer.get("ids_identical").asBoolean()) {
-                        System.err.println(name + ": ids differ from Millrace's; left out");
-                        continue;
+                        // a peer that encodes differently is not measured against: the bench fails rather than
+                        // quietly taking its ratio against a slower one
+                        throw new IllegalStateException(name + ": ids differ from Millrace's on these documents");
                     }
                     double[] mbs = new double[peer.get("mb_per_s").size()];
                     for (int i = 0; i < mbs.length; i++) mbs[i] = peer.get("mb_per_s").get(i).asDouble();

@@ -81,11 +81,13 @@ final class TrainBench implements Callable<Integer> {
             description = "fused: attention and GELU as libtorch's fused kernels; explicit: written out in elementary ops (default: ${DEFAULT-VALUE}).")
     Kernels kernels;
 
+    enum LossMode { plain, fused }
+
     @Option(names = "--loss", defaultValue = "plain",
             description = "plain: the output projection and cross-entropy over the whole logits, through autograd; fused: "
                     + "a chunk of rows at a time, gradients by hand, the logits never whole (default: ${DEFAULT-VALUE}; "
                     + "fp16 always runs plain).")
-    String loss;
+    LossMode lossMode;
 
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
@@ -188,7 +190,7 @@ final class TrainBench implements Callable<Integer> {
             Gpt gpt = Gpt.initialize(settings.model(), root);
             gpt.useFusedKernels(kernels == Kernels.fused);
             GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
-            trainer.useFusedLoss(loss.equals("fused"));
+            trainer.useFusedLoss(lossMode == LossMode.fused);
             int row = seq + 1;
             int perStep = batch * row;
             long started = 0;
@@ -203,7 +205,7 @@ final class TrainBench implements Callable<Integer> {
             }
             double seconds = (System.nanoTime() - started) / 1e9;
             double tokensPerSecond = (double) n * batch * seq / seconds;
-            out.put("kernels", kernels.name()).put("loss", loss).put("device", onDevice.toString()).put("precision", precision.name())
+            out.put("kernels", kernels.name()).put("loss", lossMode.name()).put("device", onDevice.toString()).put("precision", precision.name())
                     .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads()).put("tokens_per_s", tokensPerSecond)
                     .put("seconds", seconds).put("final_loss", loss).put("peak_rss_mb", peakRssMb())
                     .put("flops_per_token", trainer.model().flopsPerToken());

@@ -94,6 +94,8 @@ public final class FaultSuite {
                 rater.stop();
                 rating.join(60_000);
             }
+            // the audit takes the acknowledged ratings once the rater is done: none may come after it
+            if (rating.isAlive()) throw new IllegalStateException("the rater did not stop within 60 s");
             log.accept(String.format("%d faults injected, %d ratings acknowledged; draining", faults.size(),
                     rater.acknowledged().size()));
             StreamAudit.Result audit = drain(feed, rater.acknowledged());
