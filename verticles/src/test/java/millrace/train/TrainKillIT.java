@@ -8,14 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import millrace.kafka.TestKafka;
-import millrace.protocol.ShardDoc;
-import millrace.protocol.Split;
-import millrace.protocol.TokenShard;
-import millrace.protocol.TokenShardCodec;
-import millrace.protocol.Topics;
-import millrace.tokenizer.Vocabularies;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,17 +44,7 @@ class TrainKillIT {
 
     @Test
     void killDashNineMidRunThenRestartTrainsEveryRowExactlyOnce() throws Exception {
-        String tokenizer = Vocabularies.builtin("r50k").id();
-        List<String> produced = new ArrayList<>();
-        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.settings("t").producer("test"))) {
-            for (int s = 0; s < SHARDS; s++) {
-                int[] tokens = new int[ROWS * 9];
-                for (int i = 0; i < tokens.length; i++) tokens[i] = (s * 997 + i * 31) % 50000;
-                TokenShard shard = new TokenShard("shard-" + s, tokenizer, 8, Split.TRAIN, List.of(new ShardDoc("d" + s, 1)), tokens);
-                p.send(new ProducerRecord<>(Topics.SHARDS, s % 2, shard.id(), TokenShardCodec.encode(shard)));
-                for (int r = 0; r < ROWS; r++) produced.add(shard.id() + "#" + r);
-            }
-        }
+        List<String> produced = TrainingShards.publish(kafka, "shard-", SHARDS, ROWS);
 
         long started = System.nanoTime();
         Process first = trainer(dir.resolve("first.log"));

@@ -6,18 +6,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.function.BooleanSupplier;
 import millrace.kafka.TestKafka;
 import millrace.model.GptConfig;
-import millrace.protocol.ShardDoc;
-import millrace.protocol.Split;
-import millrace.protocol.TokenShard;
-import millrace.protocol.TokenShardCodec;
-import millrace.protocol.Topics;
-import millrace.tokenizer.Vocabularies;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,20 +27,9 @@ class TrainRebalanceIT {
     private static final int SHARDS_PER_PARTITION = 6;
     private static final int ROWS = 5;
 
-    /** Shards on both partitions of millrace.shards, keyed so that each lands on the partition given. */
+    /** Shards on both partitions of millrace.shards. */
     static List<String> publish(TestKafka kafka, String prefix) throws Exception {
-        String tokenizer = Vocabularies.builtin("r50k").id();
-        List<String> rows = new ArrayList<>();
-        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.settings("t").producer("test"))) {
-            for (int s = 0; s < 2 * SHARDS_PER_PARTITION; s++) {
-                int[] tokens = new int[ROWS * 9];
-                for (int i = 0; i < tokens.length; i++) tokens[i] = (s * 997 + i * 31) % 50000;
-                TokenShard shard = new TokenShard(prefix + s, tokenizer, 8, Split.TRAIN, List.of(new ShardDoc("d" + s, 1)), tokens);
-                p.send(new ProducerRecord<>(Topics.SHARDS, s % 2, shard.id(), TokenShardCodec.encode(shard))).get();
-                for (int r = 0; r < ROWS; r++) rows.add(shard.id() + "#" + r);
-            }
-        }
-        return rows;
+        return TrainingShards.publish(kafka, prefix, 2 * SHARDS_PER_PARTITION, ROWS);
     }
 
     private static TrainSettings settings() {

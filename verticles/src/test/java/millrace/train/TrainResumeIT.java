@@ -7,14 +7,6 @@ import java.util.ArrayList;
 import java.util.List;
 import millrace.kafka.TestKafka;
 import millrace.model.GptConfig;
-import millrace.protocol.ShardDoc;
-import millrace.protocol.Split;
-import millrace.protocol.TokenShard;
-import millrace.protocol.TokenShardCodec;
-import millrace.protocol.Topics;
-import millrace.tokenizer.Vocabularies;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,17 +24,7 @@ class TrainResumeIT {
 
     @Test
     void everyRowIsTrainedExactlyOnceAcrossACrash() throws Exception {
-        String tokenizer = Vocabularies.builtin("r50k").id();
-        List<String> stream = new ArrayList<>();
-        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.settings("t").producer("test"))) {
-            for (int s = 0; s < 5; s++) {
-                int[] tokens = new int[5 * 9];
-                for (int i = 0; i < tokens.length; i++) tokens[i] = (s * 997 + i * 31) % 50000;
-                TokenShard shard = new TokenShard("shard-" + s, tokenizer, 8, Split.TRAIN, List.of(new ShardDoc("d" + s, 1)), tokens);
-                p.send(new ProducerRecord<>(Topics.SHARDS, shard.id(), TokenShardCodec.encode(shard))).get();
-                for (int r = 0; r < 5; r++) stream.add(shard.id() + "#" + r);
-            }
-        }
+        List<String> stream = TrainingShards.publish(kafka, "shard-", 5, 5);
         TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 8);
         TrainSettings settings = new TrainSettings("m", GptConfig.tiny(50257, 8), "r50k", 3, demo.schedule(),
                 demo.clipNorm(), demo.adam(), 1, 3600, 3, 0);
