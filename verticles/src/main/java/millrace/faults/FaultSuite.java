@@ -282,26 +282,16 @@ public final class FaultSuite {
 
     /** The web role's rejections as its /metrics counts them: 4xx of every route. */
     private long webRejectionsCounted() throws Exception {
-        return sumMetric(scrape(httpPort), "millrace_web_requests_total", "status=\"4xx\"");
+        return Math.round(millrace.metrics.Metrics.sum(scrape(httpPort), "millrace_web_requests_total", "status=\"4xx\""));
     }
 
     private long ingestRejectionsCounted() throws Exception {
-        return sumMetric(scrape(opsPorts.get("ingest")), "millrace_ingest_rejected_total", "");
+        return Math.round(millrace.metrics.Metrics.sum(scrape(opsPorts.get("ingest")), "millrace_ingest_rejected_total", ""));
     }
 
     private static String scrape(int port) throws Exception {
         return METRICS.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
                 .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
-    }
-
-    static long sumMetric(String exposition, String name, String labelFilter) {
-        double sum = 0;
-        for (String line : exposition.split("\n")) {
-            if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) continue;
-            if (!line.contains(labelFilter)) continue;
-            sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-        }
-        return Math.round(sum);
     }
 
     /**

@@ -210,6 +210,19 @@ public final class Metrics {
         }
     }
 
+    /**
+     * The sum of a metric's series in a text exposition whose labels contain {@code labelFilter} ("" for all): what a
+     * bench or a test reads off a process's {@code /metrics}.
+     */
+    public static double sum(String exposition, String name, String labelFilter) {
+        double total = 0;
+        for (String line : exposition.split("\n")) {
+            if (!(line.startsWith(name + "{") || line.startsWith(name + " ")) || !line.contains(labelFilter)) continue;
+            total += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        }
+        return total;
+    }
+
     /** The Prometheus text exposition of everything registered. */
     public static String scrape() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
