@@ -54,6 +54,8 @@ def main():
             assert tokens.shape == (batch, len(ids) + a.new), tokens.shape
             best = max(best, batch * a.new / seconds)
         out["batch_%d" % batch] = {"tokens_per_s": best, "first_token_ms": {"warm": warm, "cold": cold}}
+    import resource
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps(out))
 
 

@@ -101,6 +101,8 @@ def main():
 
     result["tiktoken"]["mb_per_s"] = timed(tk, docs, nbytes, a.rounds)
     result["tokenizers"]["mb_per_s"] = timed(hfb, docs, nbytes, a.rounds)
+    import resource
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # both peers and the documents
     print(json.dumps(result))
 
 

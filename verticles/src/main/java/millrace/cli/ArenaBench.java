@@ -100,8 +100,8 @@ final class ArenaBench implements Callable<Integer> {
             try (RaterAdmin admin = new RaterAdmin(kafka)) {
                 for (int i = 0; i < raters; i++) tokens.add(admin.add("bench-" + i));
             }
-            for (String token : tokens) await(() -> get(http, base + "/api/me", token) == 200, "the raters");
-            await(() -> warm(http, base, tokens.get(0)), "the first answer");
+            for (String token : tokens) BenchSupport.await(() -> get(http, base + "/api/me", token) == 200, "the raters");
+            BenchSupport.await(() -> warm(http, base, tokens.get(0)), "the first answer");
 
             log("%d raters for %d s against %s (%s), %d new tokens per answer, %d cores", raters, seconds, base,
                     checkpoint != null ? checkpoint : "fresh " + model, maxTokens, Runtime.getRuntime().availableProcessors());
@@ -116,7 +116,7 @@ final class ArenaBench implements Callable<Integer> {
                 running.add(pool.submit(() -> rate(http, base, token, seed, deadline)));
             }
             while (System.nanoTime() < deadline) {
-                peakRss = Math.max(peakRss, TrainBench.rssMb());
+                peakRss = Math.max(peakRss, BenchSupport.rssMb());
                 Thread.sleep(500);
             }
             List<Tally> tallies = new ArrayList<>();
@@ -146,8 +146,8 @@ final class ArenaBench implements Callable<Integer> {
             o.put("raters", raters).put("seconds", Math.round(elapsed * 10) / 10.0).put("cores", Runtime.getRuntime().availableProcessors())
                     .put("model", checkpoint != null ? checkpoint.toString() : model).put("max_tokens", maxTokens);
             o.put("comparisons", both.size()).put("comparisons_per_s", both.size() / elapsed);
-            o.putObject("first_token_ms").put("p50", pct(first, 50) * 1000).put("p95", pct(first, 95) * 1000);
-            o.putObject("both_answers_ms").put("p50", pct(both, 50) * 1000).put("p95", pct(both, 95) * 1000);
+            o.putObject("first_token_ms").put("p50", BenchSupport.percentile(first, 50) * 1000).put("p95", BenchSupport.percentile(first, 95) * 1000);
+            o.putObject("both_answers_ms").put("p50", BenchSupport.percentile(both, 50) * 1000).put("p95", BenchSupport.percentile(both, 95) * 1000);
             o.put("ratings_accepted", accepted.size()).put("ratings_per_s", accepted.size() / elapsed);
             o.put("refused_busy", busy).put("refused_rate_limited", limited);
             o.put("lost", lost).put("duplicated", duplicated).put("peak_rss_mb", Math.round(peakRss));
@@ -157,7 +157,7 @@ final class ArenaBench implements Callable<Integer> {
                 System.out.printf("%d raters, %.0f s: %d comparisons (%.2f/s), time to first token p50 %.0f ms p95 %.0f ms, "
                         + "to both answers p50 %.0f ms p95 %.0f ms; %d ratings accepted (%.2f/s); 503 %d, 429 %d; "
                         + "lost %d, duplicated %d; peak RSS %.0f MB%n", raters, elapsed, both.size(), both.size() / elapsed,
-                        pct(first, 50) * 1000, pct(first, 95) * 1000, pct(both, 50) * 1000, pct(both, 95) * 1000,
+                        BenchSupport.percentile(first, 50) * 1000, BenchSupport.percentile(first, 95) * 1000, BenchSupport.percentile(both, 50) * 1000, BenchSupport.percentile(both, 95) * 1000,
                         accepted.size(), accepted.size() / elapsed, busy, limited, lost, duplicated, peakRss);
             }
             return lost == 0 && duplicated == 0 ? 0 : 1;
@@ -245,25 +245,6 @@ final class ArenaBench implements Callable<Integer> {
                     meta.trainLoss(), null, meta.tokenizerId(), System.currentTimeMillis());
             p.send(new ProducerRecord<>(Topics.CHECKPOINTS, "bench", JsonSerde.checkpoints().toBytes(c))).get();
         }
-    }
-
-    private interface Check {
-        boolean ok() throws Exception;
-    }
-
-    private static void await(Check check, String what) throws Exception {
-        long deadline = System.nanoTime() + 120_000_000_000L;
-        while (!check.ok()) {
-            if (System.nanoTime() > deadline) throw new IllegalStateException("no " + what + " within 2 minutes");
-            Thread.sleep(100);
-        }
-    }
-
-    private static double pct(List<Double> xs, int p) {
-        if (xs.isEmpty()) return Double.NaN;
-        List<Double> sorted = new ArrayList<>(xs);
-        Collections.sort(sorted);
-        return sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(p / 100.0 * sorted.size()) - 1));
     }
 
     private static void log(String format, Object... args) {

@@ -111,6 +111,10 @@ final class BenchCommand implements Runnable {
                     runs.putAll(pythonPeers(docs, json, threads));
                     result.set(threads == 1 ? "threads_1" : "threads_" + threads, report(threads, runs));
                 }
+                // one JVM holds Millrace, JTokkit and DJL's tokenizers: their peak together, the documents included
+                double peakRss = BenchSupport.peakRssMb();
+                System.out.printf("JVM peak RSS %.0f MB (Millrace, JTokkit and HF via DJL together, and the documents)%n", peakRss);
+                result.put("jvm_peak_rss_mb", peakRss);
                 if (this.json) System.out.println(JsonSerde.MAPPER.writeValueAsString(result));
             } finally {
                 Files.deleteIfExists(json);
@@ -212,8 +216,8 @@ final class BenchCommand implements Runnable {
                     for (int i = 0; i < mbs.length; i++) mbs[i] = peer.get("mb_per_s").get(i).asDouble();
                     out.put(name, mbs);
                 }
-                System.out.println("ids: identical for tiktoken and Python tokenizers too (" + threads + " thread"
-                        + (threads == 1 ? "" : "s") + ")");
+                System.out.printf("ids: identical for tiktoken and Python tokenizers too (%d thread%s); that process's peak RSS "
+                        + "%.0f MB%n", threads, threads == 1 ? "" : "s", r.get("peak_rss_mb").asDouble());
             } finally {
                 Files.deleteIfExists(docFile);
                 Files.deleteIfExists(ranks);

@@ -1,5 +1,8 @@
 package millrace.cli;
 
+import java.util.List;
+import java.util.Collections;
+import java.util.ArrayList;
 import millrace.model.CheckpointFormat;
 import java.nio.file.Files;
 import java.nio.charset.StandardCharsets;
@@ -49,5 +52,45 @@ final class BenchSupport {
             return null;
         }
         return out.lines().reduce((a, b) -> b).orElse(null);
+    }
+
+    /** The {@code p}-th percentile (nearest rank) of {@code xs}, in any order; NaN for none. */
+    static double percentile(List<Double> xs, int p) {
+        if (xs.isEmpty()) return Double.NaN;
+        List<Double> sorted = new ArrayList<>(xs);
+        Collections.sort(sorted);
+        return sorted.get(Math.min(sorted.size() - 1, Math.max(0, (int) Math.ceil(p / 100.0 * sorted.size()) - 1)));
+    }
+
+    /** A condition a bench waits for. */
+    interface Check {
+        boolean ok() throws Exception;
+    }
+
+    /** Waits up to two minutes for {@code check}; a clear error naming {@code what} otherwise. */
+    static void await(Check check, String what) throws Exception {
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (!check.ok()) {
+            if (System.nanoTime() > deadline) throw new IllegalStateException("no " + what + " within 2 minutes");
+            Thread.sleep(100);
+        }
+    }
+
+    /** This process's resident memory now, in MiB. */
+    static double rssMb() throws Exception {
+        return statusMb("VmRSS");
+    }
+
+    /** This process's peak resident memory, in MiB. */
+    static double peakRssMb() throws Exception {
+        return statusMb("VmHWM");
+    }
+
+    /** A memory line of /proc/self/status, in MiB. */
+    private static double statusMb(String field) throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(field + ":")) return Long.parseLong(line.replaceAll("\\D+", "")) / 1024.0;
+        }
+        return Double.NaN;
     }
 }

@@ -73,7 +73,7 @@ final class FaultBench implements Callable<Integer> {
         r.audit().stages().forEach((stage, s) -> s.examples().forEach(e -> System.out.println("  " + stage + ": " + e)));
         System.out.println("| process | faults | recovery p50 | p95 |");
         System.out.println("|---|---|---|---|");
-        recovery.forEach((p, xs) -> System.out.printf("| %s | %d | %.1f s | %.1f s |%n", p, xs.size(), pct(xs, 50), pct(xs, 95)));
+        recovery.forEach((p, xs) -> System.out.printf("| %s | %d | %.1f s | %.1f s |%n", p, xs.size(), BenchSupport.percentile(xs, 50), BenchSupport.percentile(xs, 95)));
         System.out.printf("HTTP fuzz: %d requests, %s, %d busy (503 with Retry-After), %d failures; %d rejections answered, %d counted%n",
                 r.http().sent(), r.http().byStatus(), r.http().busy(), r.http().failures().size(), r.httpRejections(),
                 r.httpRejectionsCounted());
@@ -92,7 +92,7 @@ final class FaultBench implements Callable<Integer> {
         ObjectNode byStage = o.putObject("by_stage");
         r.audit().stages().forEach((stage, s) -> byStage.putObject(stage).put("lost", s.lost()).put("duplicated", s.duplicated()));
         ObjectNode rec = o.putObject("recovery_seconds");
-        recovery.forEach((p, xs) -> rec.putObject(p).put("p50", pct(xs, 50)).put("p95", pct(xs, 95)));
+        recovery.forEach((p, xs) -> rec.putObject(p).put("p50", BenchSupport.percentile(xs, 50)).put("p95", BenchSupport.percentile(xs, 95)));
         ObjectNode http = o.putObject("http_fuzz");
         http.put("requests", r.http().sent()).put("busy", r.http().busy()).put("failures", r.http().failures().size())
                 .put("rejections", r.httpRejections()).put("rejections_counted", r.httpRejectionsCounted());
@@ -106,9 +106,4 @@ final class FaultBench implements Callable<Integer> {
         System.out.println(JsonSerde.MAPPER.writeValueAsString(o));
     }
 
-    private static double pct(List<Double> xs, int p) {
-        List<Double> sorted = new ArrayList<>(xs);
-        Collections.sort(sorted);
-        return sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(p / 100.0 * sorted.size()) - 1));
-    }
 }

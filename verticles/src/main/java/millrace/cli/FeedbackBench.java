@@ -125,7 +125,7 @@ final class FeedbackBench implements Callable<Integer> {
             try (RaterAdmin admin = new RaterAdmin(kafka)) {
                 token = admin.add("simulated");
             }
-            await(() -> get(url + "/api/me", token).path("name").asText().equals("simulated")
+            BenchSupport.await(() -> get(url + "/api/me", token).path("name").asText().equals("simulated")
                     && !get(url + "/api/policy", null).path("serving").isNull(), "the web role serving the base");
 
             // prompts: openings of Old Testament verses to rate, of New Testament verses never rated
@@ -200,7 +200,7 @@ final class FeedbackBench implements Callable<Integer> {
             o.put("ratings", ratings).put("ties", ties).put("versions", last.version()).put("rollbacks", rollbacks)
                     .put("ratings_applied", last.ratingsApplied()).put("rating_seconds", ratingSeconds)
                     .put("served", latencies.size()).put("target", target).put("cores", Runtime.getRuntime().availableProcessors());
-            o.putObject("latency_seconds").put("p50", pct(seconds, 50)).put("p95", pct(seconds, 95)).put("max", pct(seconds, 100));
+            o.putObject("latency_seconds").put("p50", BenchSupport.percentile(seconds, 50)).put("p95", BenchSupport.percentile(seconds, 95)).put("max", BenchSupport.percentile(seconds, 100));
             o.putObject("heldout_margin").put("before", before.margin()).put("after", after.margin())
                     .put("change", after.margin() - before.margin());
             o.putObject("heldout_accuracy").put("before", before.accuracy()).put("after", after.accuracy());
@@ -212,7 +212,7 @@ final class FeedbackBench implements Callable<Integer> {
             System.out.printf("%d ratings (%d ties) in %.0f s -> %d versions (%d rolled back), %d ratings applied%n",
                     ratings, ties, ratingSeconds, last.version(), rollbacks, last.ratingsApplied());
             System.out.printf("latency from 202 to serving: p50 %.2f s, p95 %.2f s (%d of %d ratings timed)%n",
-                    pct(seconds, 50), pct(seconds, 95), latencies.size(), receipts.size());
+                    BenchSupport.percentile(seconds, 50), BenchSupport.percentile(seconds, 95), latencies.size(), receipts.size());
             System.out.printf("held-out pairs (%d): implicit reward margin %.3f -> %.3f, accuracy %.2f -> %.2f%n",
                     heldoutPairs.size(), before.margin(), after.margin(), before.accuracy(), after.accuracy());
             System.out.printf("target '%s' in held-out samples: %.3f -> %.3f; KL %.3f nats/token; perplexity %.2f -> %.2f%n",
@@ -388,23 +388,6 @@ final class FeedbackBench implements Callable<Integer> {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30));
         if (token != null) b.header("authorization", "Bearer " + token);
         return JsonSerde.MAPPER.readTree(http.send(b.build(), HttpResponse.BodyHandlers.ofString()).body());
-    }
-
-    private interface Check {
-        boolean ok() throws Exception;
-    }
-
-    private static void await(Check check, String what) throws Exception {
-        long deadline = System.nanoTime() + 120_000_000_000L;
-        while (!check.ok()) {
-            if (System.nanoTime() > deadline) throw new IllegalStateException("no " + what + " within 2 minutes");
-            Thread.sleep(200);
-        }
-    }
-
-    private static double pct(List<Double> sorted, int p) {
-        if (sorted.isEmpty()) return Double.NaN;
-        return sorted.get(Math.min(sorted.size() - 1, Math.max(0, (int) Math.ceil(p / 100.0 * sorted.size()) - 1)));
     }
 
     private static void log(String format, Object... args) {

@@ -84,9 +84,14 @@ final class GenerateBench implements Callable<Integer> {
                             cold == null ? "" : String.format(", %.0f ms cold", cold));
                 }
             }
+            double peakRss = BenchSupport.peakRssMb();
+            result.put("millrace_peak_rss_mb", peakRss);
+            System.out.printf("Millrace peak RSS %.0f MB (the JVM, libtorch and the model)%n", peakRss);
             JsonNode peer = peer(dir.resolve("hf"), prompt, threads);
             if (peer != null) {
-                result.put("peer", peer.get("peer").asText());
+                result.put("peer", peer.get("peer").asText()).put("peer_peak_rss_mb", peer.get("peak_rss_mb").asDouble());
+                System.out.printf("%s peak RSS %.0f MB (Python, torch and the model)%n", peer.get("peer").asText(),
+                        peer.get("peak_rss_mb").asDouble());
                 for (int batch : BATCHES) {
                     JsonNode p = peer.get("batch_" + batch);
                     ObjectNode b = (ObjectNode) result.get("batch_" + batch);

@@ -134,7 +134,7 @@ final class SftBench implements Callable<Integer> {
             return JsonSerde.MAPPER.createObjectNode().put("layout", packed ? "packed" : "padded")
                     .put("examples_per_s", steps * batchSize / seconds).put("tokens_per_s", tokens / seconds)
                     .put("fill", (double) tokens / positions).put("rows_per_step", (double) modelRows / steps)
-                    .put("seconds", seconds).put("peak_rss_mb", TrainBench.peakRssMb());
+                    .put("seconds", seconds).put("peak_rss_mb", BenchSupport.peakRssMb());
         } finally {
             CheckpointStore.deleteTree(dir);
         }

@@ -201,13 +201,13 @@ final class TrainBench implements Callable<Integer> {
                 List<int[]> rows = new ArrayList<>(batch);
                 for (int r = 0; r < batch; r++) rows.add(java.util.Arrays.copyOfRange(tokens, start + r * row, start + (r + 1) * row));
                 loss = trainer.step(rows).loss();
-                if (rss != null && step >= warmup && (step - warmup) % 100 == 0) rss.add(Math.round(rssMb() * 10) / 10.0);
+                if (rss != null && step >= warmup && (step - warmup) % 100 == 0) rss.add(Math.round(BenchSupport.rssMb() * 10) / 10.0);
             }
             double seconds = (System.nanoTime() - started) / 1e9;
             double tokensPerSecond = (double) n * batch * seq / seconds;
             out.put("kernels", kernels.name()).put("loss", lossMode.name()).put("device", onDevice.toString()).put("precision", precision.name())
                     .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads()).put("tokens_per_s", tokensPerSecond)
-                    .put("seconds", seconds).put("final_loss", loss).put("peak_rss_mb", peakRssMb())
+                    .put("seconds", seconds).put("final_loss", loss).put("peak_rss_mb", BenchSupport.peakRssMb())
                     .put("flops_per_token", trainer.model().flopsPerToken());
             if (rss != null) out.set("rss_mb_every_100_steps", rss);
             var peak = millrace.train.PeakFlops.of(onDevice, precision);
@@ -301,22 +301,6 @@ final class TrainBench implements Callable<Integer> {
         } finally {
             Files.deleteIfExists(ids);
         }
-    }
-
-    static double rssMb() throws Exception {
-        return statusMb("VmRSS");
-    }
-
-    static double peakRssMb() throws Exception {
-        return statusMb("VmHWM");
-    }
-
-    /** A memory line of /proc/self/status, in MiB. */
-    private static double statusMb(String field) throws Exception {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith(field + ":")) return Long.parseLong(line.replaceAll("\\D+", "")) / 1024.0;
-        }
-        return Double.NaN;
     }
 
     private static void log(String format, Object... args) {

@@ -24,30 +24,51 @@ final class Cl100kSplitter {
         if (isLetter(c)) return letters(s, i);
         if (c != '\r' && c != '\n' && !isNumber(c) && next < n && isLetter(s.codePointAt(next))) return letters(s, next);
         // 3. \p{N}{1,3}
-        if (isNumber(c)) {
-            int e = next;
-            for (int k = 1; k < 3 && e < n; k++) {
-                int d = s.codePointAt(e);
-                if (!isNumber(d)) break;
-                e += Character.charCount(d);
-            }
-            return e;
-        }
+        if (isNumber(c)) return numbers(s, next);
         // 4. ' ?[^\s\p{L}\p{N}]+[\r\n]*'
-        int p = i;
-        if (c == ' ' && next < n && isOther(s.codePointAt(next))) p = next;
-        if (isOther(s.codePointAt(p))) {
-            int e = p;
-            while (e < n) {
-                int d = s.codePointAt(e);
-                if (!isOther(d)) break;
-                e += Character.charCount(d);
-            }
-            while (e < n && (s.charAt(e) == '\r' || s.charAt(e) == '\n')) e++;
-            return e;
+        int e = others(s, i, false);
+        if (e > 0) return e;
+        // 5.-7. whitespace
+        return whitespace(s, i);
+    }
+
+    /** {@code \p{N}{1,3}} whose first number ends at {@code next}: the end of the piece. */
+    static int numbers(String s, int next) {
+        int e = next;
+        for (int k = 1; k < 3 && e < s.length(); k++) {
+            int d = s.codePointAt(e);
+            if (!isNumber(d)) break;
+            e += Character.charCount(d);
         }
-        // here c is whitespace; j is the end of the whitespace run
-        int j = i;
+        return e;
+    }
+
+    /**
+     * {@code ' ?[^\s\p{L}\p{N}]+[\r\n]*'} at {@code i} (o200k's ends in {@code [\r\n/]*}: {@code slash}): the end of
+     * the piece, or -1.
+     */
+    static int others(String s, int i, boolean slash) {
+        int n = s.length();
+        int p = i;
+        if (s.charAt(i) == ' ' && i + 1 < n && isOther(s.codePointAt(i + 1))) p = i + 1;
+        if (!isOther(s.codePointAt(p))) return -1;
+        int e = p;
+        while (e < n) {
+            int d = s.codePointAt(e);
+            if (!isOther(d)) break;
+            e += Character.charCount(d);
+        }
+        while (e < n && (s.charAt(e) == '\r' || s.charAt(e) == '\n' || (slash && s.charAt(e) == '/'))) e++;
+        return e;
+    }
+
+    /**
+     * The whitespace alternatives at {@code i}, where a whitespace character stands: {@code \s*[\r\n]+},
+     * {@code \s+(?!\S)}, {@code \s+}. The end of the piece.
+     */
+    static int whitespace(String s, int i) {
+        int n = s.length();
+        int j = i; // the end of the whitespace run
         int lastNewline = -1;
         while (j < n) {
             int d = s.codePointAt(j);
@@ -55,14 +76,14 @@ final class Cl100kSplitter {
             if (d == '\r' || d == '\n') lastNewline = j;
             j += Character.charCount(d);
         }
-        // 5. \s*[\r\n]+ : up to and including the last newline of the run
+        // \s*[\r\n]+ : up to and including the last newline of the run
         if (lastNewline >= 0) return lastNewline + 1;
-        // 6. \s+(?!\S) : the run, or all of it but its last character when a non-space follows
+        // \s+(?!\S) : the run, or all of it but its last character when a non-space follows
         if (j == n) return j;
         int last = s.codePointBefore(j);
         int withoutLast = j - Character.charCount(last);
         if (withoutLast > i) return withoutLast;
-        // 7. \s+
+        // \s+
         return j;
     }
 
@@ -107,7 +128,7 @@ final class Cl100kSplitter {
                 || c == 0x202F || c == 0x205F || c == 0x3000;
     }
 
-    private static boolean isOther(int c) {
+    static boolean isOther(int c) {
         return !isSpace(c) && !isLetter(c) && !isNumber(c);
     }
 }

@@ -27,47 +27,11 @@ final class O200kSplitter {
         // 2. [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|...)?
         if (prefix && next < n && isUpper(s.codePointAt(next))) return contraction(s, lowerRun(s, upperRun(s, next)));
         if (isUpper(c)) return contraction(s, lowerRun(s, upperRun(s, i)));
-        // 3. \p{N}{1,3}
-        if (Cl100kSplitter.isNumber(c)) {
-            int end = next;
-            for (int k = 1; k < 3 && end < n; k++) {
-                int d = s.codePointAt(end);
-                if (!Cl100kSplitter.isNumber(d)) break;
-                end += Character.charCount(d);
-            }
-            return end;
-        }
-        // 4. ' ?[^\s\p{L}\p{N}]+[\r\n/]*'
-        int p = i;
-        if (c == ' ' && next < n && isOther(s.codePointAt(next))) p = next;
-        if (isOther(s.codePointAt(p))) {
-            int end = p;
-            while (end < n) {
-                int d = s.codePointAt(end);
-                if (!isOther(d)) break;
-                end += Character.charCount(d);
-            }
-            while (end < n && (s.charAt(end) == '\r' || s.charAt(end) == '\n' || s.charAt(end) == '/')) end++;
-            return end;
-        }
-        // here c is whitespace; j is the end of the whitespace run
-        int j = i;
-        int lastNewline = -1;
-        while (j < n) {
-            int d = s.codePointAt(j);
-            if (!Cl100kSplitter.isSpace(d)) break;
-            if (d == '\r' || d == '\n') lastNewline = j;
-            j += Character.charCount(d);
-        }
-        // 5. \s*[\r\n]+ : up to and including the last newline of the run
-        if (lastNewline >= 0) return lastNewline + 1;
-        // 6. \s+(?!\S) : the run, or all of it but its last character when a non-space follows
-        if (j == n) return j;
-        int last = s.codePointBefore(j);
-        int withoutLast = j - Character.charCount(last);
-        if (withoutLast > i) return withoutLast;
-        // 7. \s+
-        return j;
+        // 3.-7. as cl100k's, but for the slashes that may end a piece of other characters
+        if (Cl100kSplitter.isNumber(c)) return Cl100kSplitter.numbers(s, next);
+        int others = Cl100kSplitter.others(s, i, true);
+        if (others > 0) return others;
+        return Cl100kSplitter.whitespace(s, i);
     }
 
     /**
@@ -139,9 +103,5 @@ final class O200kSplitter {
 
     private static boolean isMark(int type) {
         return type == Character.NON_SPACING_MARK || type == Character.COMBINING_SPACING_MARK || type == Character.ENCLOSING_MARK;
-    }
-
-    private static boolean isOther(int c) {
-        return !Cl100kSplitter.isSpace(c) && !Cl100kSplitter.isLetter(c) && !Cl100kSplitter.isNumber(c);
     }
 }
