@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
 
 /** {@code millrace bench <name>}: performance, measured against a named peer on the same machine in the same run. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks against named peers.",
-        subcommands = {BenchCommand.TokenizerBench.class, DedupBench.class, ExtractBench.class, TrainBench.class, ArenaBench.class, FeedbackBench.class, SftBench.class, FaultBench.class, GenerateBench.class, PipelineBench.class})
+        subcommands = {BenchCommand.TokenizerBench.class, DedupBench.class, ExtractBench.class, TrainBench.class, ArenaBench.class, FeedbackBench.class, SftBench.class, FaultBench.class, GenerateBench.class, PipelineBench.class, DilocoBench.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -86,11 +86,47 @@ final class BenchSupport {
         return statusMb("VmHWM");
     }
 
-    /** A memory line of /proc/self/status, in MiB. */
+    /** Another process's peak resident memory, in MiB (NaN once it has gone). */
+    static double peakRssMb(long pid) {
+        try {
+            return statusMb(Path.of("/proc/" + pid + "/status"), "VmHWM");
+        } catch (Exception e) {
+            return Double.NaN;
+        }
+    }
+
     private static double statusMb(String field) throws Exception {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        return statusMb(Path.of("/proc/self/status"), field);
+    }
+
+    /** A memory line of a /proc status file, in MiB. */
+    private static double statusMb(Path status, String field) throws Exception {
+        for (String line : Files.readAllLines(status)) {
             if (line.startsWith(field + ":")) return Long.parseLong(line.replaceAll("\\D+", "")) / 1024.0;
         }
         return Double.NaN;
+    }
+
+    /** The sample corpus (KJV, {@code corpus/kjv}) as ids of {@code tokenizer}, book after book. */
+    static int[] kjvTokens(millrace.tokenizer.TextTokenizer tokenizer) throws Exception {
+        Path corpus = repoFile("corpus/kjv");
+        List<Path> books;
+        try (java.util.stream.Stream<Path> s = Files.list(corpus)) {
+            books = s.sorted().toList();
+        }
+        List<int[]> parts = new java.util.ArrayList<>();
+        int total = 0;
+        for (Path book : books) {
+            int[] ids = tokenizer.encode(Files.readString(book));
+            parts.add(ids);
+            total += ids.length;
+        }
+        int[] all = new int[total];
+        int at = 0;
+        for (int[] p : parts) {
+            System.arraycopy(p, 0, all, at, p.length);
+            at += p.length;
+        }
+        return all;
     }
 }

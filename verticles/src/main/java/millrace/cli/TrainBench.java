@@ -98,7 +98,7 @@ final class TrainBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TextTokenizer tokenizer = Tokenizers.load("r50k");
-        int[] tokens = corpusTokens(tokenizer);
+        int[] tokens = BenchSupport.kjvTokens(tokenizer); // the same stream for every trainer
         GptConfig config = GptConfig.preset(model, tokenizer.vocabSize(), seq);
         TrainSettings demo = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), seq);
         TrainSettings settings = new TrainSettings("bench", config, "r50k", batch, demo.schedule(), demo.clipNorm(),
@@ -244,29 +244,6 @@ final class TrainBench implements Callable<Integer> {
         String preload = System.getenv().getOrDefault("LD_PRELOAD", "");
         if (!preload.contains("jemalloc")) return "glibc";
         return "jemalloc " + System.getenv().getOrDefault("MALLOC_CONF", "(defaults)");
-    }
-
-    /** The sample corpus (KJV) as r50k ids: the same stream for both trainers. */
-    private static int[] corpusTokens(TextTokenizer tokenizer) throws Exception {
-        Path corpus = BenchSupport.repoFile("corpus/kjv");
-        List<Path> books;
-        try (Stream<Path> s = Files.list(corpus)) {
-            books = s.sorted().toList();
-        }
-        List<int[]> parts = new ArrayList<>();
-        int total = 0;
-        for (Path book : books) {
-            int[] ids = tokenizer.encode(Files.readString(book));
-            parts.add(ids);
-            total += ids.length;
-        }
-        int[] all = new int[total];
-        int at = 0;
-        for (int[] p : parts) {
-            System.arraycopy(p, 0, all, at, p.length);
-            at += p.length;
-        }
-        return all;
     }
 
     /** {@code bench/train_torch.py} in {@code mode} (eager or compiled), under this process's allocator. */

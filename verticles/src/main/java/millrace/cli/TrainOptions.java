@@ -3,6 +3,7 @@ package millrace.cli;
 import millrace.model.AdamW;
 import millrace.model.GptConfig;
 import millrace.model.LearningRateSchedule;
+import millrace.train.SyncSettings;
 import millrace.train.TrainSettings;
 import picocli.CommandLine.Option;
 
@@ -74,6 +75,27 @@ final class TrainOptions {
             description = "Stop after this many optimizer steps, with a last checkpoint; 0 trains for as long as shards come (default: ${DEFAULT-VALUE}).")
     long maxSteps;
 
+    @Option(names = "--diloco", description = "Train as one replica of a run: every trainer of this --model-name with "
+            + "--diloco trains on its share of the shards and syncs every --sync-every steps over millrace.sync (DiLoCo).")
+    boolean diloco;
+
+    @Option(names = "--sync-every", description = "DiLoCo: inner steps per round (default: 500 for gpt2-124m, 50 for the small presets).")
+    Integer syncEvery;
+
+    @Option(names = "--sync-timeout", defaultValue = "60",
+            description = "DiLoCo: seconds a round waits for the replicas it expects before it closes with those that arrived (default: ${DEFAULT-VALUE}).")
+    double syncTimeoutSeconds;
+
+    @Option(names = "--outer-lr", defaultValue = "0.7", description = "DiLoCo: outer Nesterov learning rate (default: ${DEFAULT-VALUE}).")
+    float outerLr;
+
+    @Option(names = "--outer-momentum", defaultValue = "0.9", description = "DiLoCo: outer Nesterov momentum (default: ${DEFAULT-VALUE}).")
+    float outerMomentum;
+
+    @Option(names = "--sync-encoding", defaultValue = "FP16",
+            description = "DiLoCo: how pseudo-gradients travel, FP16 or INT8 (one scale per 1,024 numbers) (default: ${DEFAULT-VALUE}).")
+    millrace.protocol.SyncMessage.Encoding syncEncoding;
+
     /** The settings for a tokenizer of {@code vocabSize} tokens and rows of {@code seqLen}; bad values say why. */
     TrainSettings settings(String tokenizer, int vocabSize, int seqLen) {
         GptConfig preset = GptConfig.preset(model, vocabSize, seqLen);
@@ -89,6 +111,8 @@ final class TrainOptions {
         return new TrainSettings(modelName, config, tokenizer, batchSize,
                 new LearningRateSchedule(learningRate, minLearningRate, warmupSteps, decaySteps), gradClip,
                 new AdamW.Settings(beta1, beta2, 1e-8f, weightDecay), seed, checkpointEverySeconds, keepCheckpoints,
-                evalEverySteps, microBatchSize == null ? batchSize : microBatchSize, precision, device, maxSteps);
+                evalEverySteps, microBatchSize == null ? batchSize : microBatchSize, precision, device, maxSteps,
+                diloco ? new SyncSettings(syncEvery == null ? SyncSettings.defaultSyncEvery(config) : syncEvery,
+                        Math.round(syncTimeoutSeconds * 1000), outerLr, outerMomentum, syncEncoding) : null);
     }
 }

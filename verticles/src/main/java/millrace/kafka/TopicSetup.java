@@ -52,7 +52,7 @@ public final class TopicSetup {
                             TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, minInsync));
                 } else {
                     // the stream is the record of what happened: keep it until an operator says otherwise
-                    topic.configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, "-1",
+                    topic.configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, Long.toString(Topics.RETENTION_MS.getOrDefault(name, -1L)),
                             TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, minInsync));
                 }
                 missing.add(topic);

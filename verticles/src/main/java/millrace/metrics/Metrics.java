@@ -80,6 +80,23 @@ public final class Metrics {
             .labelNames("outcome").register();
     public static final Counter TRAIN_CHECKPOINTS = Counter.builder().name("millrace_train_checkpoints_total")
             .help("Checkpoints written").register();
+    // train: replicas of one run (DiLoCo)
+    public static final Counter TRAIN_SYNC_ROUNDS = Counter.builder().name("millrace_train_sync_rounds_total")
+            .help("Rounds applied, by outcome: complete (every replica awaited contributed) or timeout (closed after --sync-timeout with those that arrived)")
+            .labelNames("outcome").register();
+    public static final Histogram TRAIN_SYNC_SECONDS = Histogram.builder().name("millrace_train_sync_seconds")
+            .help("From publishing a pseudo-gradient to the round's outer step applied: waiting for the others, and the exchange")
+            .register();
+    public static final Counter TRAIN_SYNC_BYTES = Counter.builder().name("millrace_train_sync_bytes_total")
+            .help("Bytes of millrace.sync records, by direction (sent, received)").labelNames("direction").register();
+    public static final Gauge TRAIN_SYNC_REPLICAS = Gauge.builder().name("millrace_train_sync_replicas")
+            .help("Replicas whose pseudo-gradients the last round summed").register();
+    public static final Gauge TRAIN_SYNC_EXPECTED = Gauge.builder().name("millrace_train_sync_expected_replicas")
+            .help("Replicas the last round's closer waited for (members of the model's group holding shard partitions)").register();
+    public static final Gauge TRAIN_SYNC_ROUND = Gauge.builder().name("millrace_train_sync_round")
+            .help("The open round of this replica's run").register();
+    public static final Counter TRAIN_SYNC_REFUSED = Counter.builder().name("millrace_train_sync_refused_total")
+            .help("millrace.sync records refused, by reason (malformed, size, round, base, chunk)").labelNames("reason").register();
 
     // web
     public static final Counter WEB_REQUESTS = Counter.builder().name("millrace_web_requests_total")
@@ -194,6 +211,11 @@ public final class Metrics {
             TOKENIZE_TOKENS.labelValues(split.label());
             TOKENIZE_SHARDS.labelValues(split.label());
         }
+        TRAIN_SYNC_ROUNDS.labelValues("complete");
+        TRAIN_SYNC_ROUNDS.labelValues("timeout");
+        TRAIN_SYNC_BYTES.labelValues("sent");
+        TRAIN_SYNC_BYTES.labelValues("received");
+        for (String reason : new String[] {"malformed", "size", "round", "base", "chunk"}) TRAIN_SYNC_REFUSED.labelValues(reason);
         for (String outcome : new String[] {"accepted", "refused_tokenizer", "refused_seq_len", "malformed"}) {
             TRAIN_SHARDS.labelValues(outcome);
         }

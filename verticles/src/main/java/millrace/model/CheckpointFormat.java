@@ -26,14 +26,41 @@ public final class CheckpointFormat {
      * The facts beside the weights. {@code positions}: per {@code millrace.shards} partition, {@code "offset:rows"} —
      * every training row before the shard at {@code offset}, and its first {@code rows} rows, went into these weights.
      * {@code seed}: the run's random seed; with the step it determines every later dropout mask (null in checkpoints
-     * written before it was recorded).
+     * written before it was recorded). {@code replica}: where a DiLoCo replica stands in its run (null for a trainer
+     * that trains alone); its checkpoints hold the outer optimizer's state beside, in {@link #OUTER}.
      */
     public record Meta(String model, GptConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
-            Float validationLoss, long createdAtMillis, Map<String, String> positions, Long seed) {
+            Float validationLoss, long createdAtMillis, Map<String, String> positions, Long seed, ReplicaState replica) {
         public Meta {
             positions = positions == null ? Map.of() : Map.copyOf(positions);
         }
+
+        /** The checkpoint of a trainer that trains alone. */
+        public Meta(String model, GptConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
+                Float validationLoss, long createdAtMillis, Map<String, String> positions, Long seed) {
+            this(model, config, tokenizerId, step, tokensSeen, trainLoss, validationLoss, createdAtMillis, positions, seed, null);
+        }
     }
+
+    /**
+     * A DiLoCo replica's place in its run (see {@code train.ReplicaSync}).
+     *
+     * @param replica the replica's id (its instance id)
+     * @param round the open round
+     * @param afterClose offset of {@code millrace.sync} after the close of the round before
+     * @param replayFrom where a restored replica reads {@code millrace.sync} from (at or before {@code afterClose})
+     * @param roundStartStep the replica's step when its weights were last the run's (its pseudo-gradient spans the
+     *     steps since)
+     * @param roundStartTokens the replica's tokens seen at that step
+     * @param publishedStep the step of its pseudo-gradient published and not yet met by a close (null: none)
+     * @param runSteps optimizer steps of every replica summed into the run's weights
+     * @param runTokens tokens of those steps
+     */
+    public record ReplicaState(String replica, long round, long afterClose, long replayFrom, long roundStartStep,
+            long roundStartTokens, Long publishedStep, long runSteps, long runTokens) {}
+
+    /** A DiLoCo replica's outer optimizer: the weights its round began at, and the Nesterov momentum. */
+    public static final String OUTER = "outer.bin";
 
     public static final String WEIGHTS = "model.safetensors";
     public static final String META = "checkpoint.json";

@@ -58,8 +58,20 @@ public final class CheckpointStore {
 
     /** A checkpoint; {@code chat} for a model fine-tuned on conversations ({@link #isChatModel}). */
     public Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer, boolean chat) throws IOException {
-        Path target = writeAtomically(dir, String.format("step-%09d", meta.step()),
-                tmp -> writeFiles(tmp, trainer, meta, tokenizer, chat));
+        return write(trainer, meta, tokenizer, chat, tmp -> { });
+    }
+
+    /** A pretrained model's checkpoint with more files ({@code extra} writes them: a DiLoCo replica's outer state). */
+    public Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer, DirectoryWriter extra) throws IOException {
+        return write(trainer, meta, tokenizer, false, extra);
+    }
+
+    private Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer, boolean chat, DirectoryWriter extra)
+            throws IOException {
+        Path target = writeAtomically(dir, String.format("step-%09d", meta.step()), tmp -> {
+            writeFiles(tmp, trainer, meta, tokenizer, chat);
+            extra.write(tmp);
+        });
         prune();
         return target;
     }
@@ -177,8 +189,18 @@ public final class CheckpointStore {
     /** A trainer that continues a checkpoint exactly: its weights, its step and its optimizer's moments. */
     public static GptTrainer resume(Path checkpoint, TrainSettings settings, NDManager root) throws IOException {
         Meta meta = readMeta(checkpoint);
+        return resume(checkpoint, settings, root, meta.step(), meta.tokensSeen());
+    }
+
+    /**
+     * A trainer from a checkpoint's weights and optimizer state, counting from {@code step} (a DiLoCo replica that
+     * joins from the run's checkpoint continues the step count of the replica that wrote it).
+     */
+    public static GptTrainer resume(Path checkpoint, TrainSettings settings, NDManager root, long step, long tokensSeen)
+            throws IOException {
+        Meta meta = readMeta(checkpoint);
         TrainSettings run = meta.seed() == null ? settings : settings.withSeed(meta.seed());
-        GptTrainer trainer = new GptTrainer(run, root, loadModel(checkpoint, root), meta.step(), meta.tokensSeen());
+        GptTrainer trainer = new GptTrainer(run, root, loadModel(checkpoint, root), step, tokensSeen);
         Path optimizer = checkpoint.resolve(OPTIMIZER);
         if (Files.exists(optimizer)) {
             try (var in = Files.newInputStream(optimizer)) {

@@ -280,6 +280,37 @@ public final class GptTrainer implements AutoCloseable {
         optimizer.restoreSteps(step);
     }
 
+    /** The weights as one vector, parameter after parameter in {@link Gpt#parameters}' order (a DiLoCo replica's view). */
+    public float[] weightVector() {
+        long total = 0;
+        for (NDArray p : model.parameters().values()) total += p.size();
+        if (total > Integer.MAX_VALUE - 8) throw new IllegalStateException(total + " weights do not fit one Java array");
+        float[] out = new float[(int) total];
+        int at = 0;
+        for (NDArray p : model.parameters().values()) {
+            float[] values = p.toFloatArray();
+            System.arraycopy(values, 0, out, at, values.length);
+            at += values.length;
+        }
+        return out;
+    }
+
+    /** Sets every weight from a vector in {@link #weightVector}'s order (the optimizer's moments stay). */
+    public void setWeightVector(float[] values) {
+        try (NDManager scope = root.newSubManager()) {
+            List<NDArray> params = new java.util.ArrayList<>(model.parameters().values());
+            List<NDArray> from = new java.util.ArrayList<>();
+            int at = 0;
+            for (NDArray p : params) {
+                int n = (int) p.size();
+                from.add(scope.create(java.util.Arrays.copyOfRange(values, at, at + n), p.getShape()));
+                at += n;
+            }
+            if (at != values.length) throw new IllegalArgumentException(values.length + " values for " + at + " weights");
+            optimizer.copy(params, from);
+        }
+    }
+
     /** The optimizer's state, for checkpoints (the weights are {@link #model()}'s). */
     public void saveOptimizer(java.io.OutputStream out) throws java.io.IOException {
         optimizer.save(out);

@@ -25,6 +25,8 @@ import millrace.model.LearningRateSchedule;
  * @param device {@code cpu}, {@code gpu} or {@code auto} (a GPU when libtorch sees one)
  * @param maxSteps optimizer steps after which the trainer writes a last checkpoint and stops (0: train for as long as
  *     shards come, the streaming default)
+ * @param sync null for a trainer that trains alone; else this trainer is a replica of a run of the model's name
+ *     (DiLoCo, {@link ReplicaSync})
  */
 public record TrainSettings(
         String modelName,
@@ -41,7 +43,8 @@ public record TrainSettings(
         int microBatchSize,
         Precision precision,
         String device,
-        long maxSteps) {
+        long maxSteps,
+        SyncSettings sync) {
 
     /** The arithmetic of forward and backward passes; weights and optimizer state are always fp32. */
     public enum Precision { FP32, FP16 }
@@ -62,6 +65,14 @@ public record TrainSettings(
         if (clipNorm < 0) throw new IllegalArgumentException("gradient clipping threshold must be >= 0 (0: off)");
     }
 
+    /** A trainer that trains alone. */
+    public TrainSettings(String modelName, GptConfig model, String tokenizer, int batchSize,
+            LearningRateSchedule schedule, float clipNorm, AdamW.Settings adam, long seed, long checkpointEverySeconds,
+            int keepCheckpoints, int evalEverySteps, int microBatchSize, Precision precision, String device, long maxSteps) {
+        this(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed, checkpointEverySeconds,
+                keepCheckpoints, evalEverySteps, microBatchSize, precision, device, maxSteps, null);
+    }
+
     /** Without gradient accumulation: one forward and backward pass per step. */
     public TrainSettings(String modelName, GptConfig model, String tokenizer, int batchSize,
             LearningRateSchedule schedule, float clipNorm, AdamW.Settings adam, long seed, long checkpointEverySeconds,
@@ -72,12 +83,12 @@ public record TrainSettings(
 
     public TrainSettings withMicroBatchSize(int rows) {
         return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed,
-                checkpointEverySeconds, keepCheckpoints, evalEverySteps, rows, precision, device, maxSteps);
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, rows, precision, device, maxSteps, sync);
     }
 
     public TrainSettings withHardware(Precision newPrecision, String newDevice) {
         return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed,
-                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, newPrecision, newDevice, maxSteps);
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, newPrecision, newDevice, maxSteps, sync);
     }
 
     /** The device {@link #device} names, resolved against what libtorch sees. */
@@ -91,12 +102,18 @@ public record TrainSettings(
 
     public TrainSettings withSchedule(LearningRateSchedule newSchedule) {
         return new TrainSettings(modelName, model, tokenizer, batchSize, newSchedule, clipNorm, adam, seed,
-                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, precision, device, maxSteps);
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, precision, device, maxSteps, sync);
     }
 
     public TrainSettings withSeed(long newSeed) {
         return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, newSeed,
-                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, precision, device, maxSteps);
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, precision, device, maxSteps, sync);
+    }
+
+    /** A replica of a DiLoCo run ({@code sync}), or (null) a trainer that trains alone. */
+    public TrainSettings withSync(SyncSettings newSync) {
+        return new TrainSettings(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed,
+                checkpointEverySeconds, keepCheckpoints, evalEverySteps, microBatchSize, precision, device, maxSteps, newSync);
     }
 
     /** The laptop demo: a tiny model on GPT-2's vocabulary that visibly learns within a minute on two cores. */

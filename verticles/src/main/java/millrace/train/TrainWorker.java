@@ -52,7 +52,15 @@ final class TrainWorker implements StageVerticle.Worker {
 
     private final TrainSettings settings;
     private final ByteLevelBpe tokenizer;
+    /** This trainer's checkpoints: the model's own directory, or a DiLoCo replica's under {@code replicas/<id>}. */
     private final CheckpointStore checkpoints;
+    /** The model's own directory, where a DiLoCo run's checkpoints are written and announced. */
+    private final CheckpointStore runCheckpoints;
+    /** Null for a trainer that trains alone. */
+    private final ReplicaSync sync;
+    /** What a replica resumed from: its place in the run, and the checkpoint holding its outer optimizer. */
+    private millrace.model.CheckpointFormat.ReplicaState restoredState;
+    private Path restoredFrom;
     private final TrainAudit audit;
     /** The rows at the queue's head are a batch whose gradients were not finite once: a second failure drops it. */
     private boolean retryingBatch;
@@ -89,7 +97,9 @@ final class TrainWorker implements StageVerticle.Worker {
         this.settings = settings;
         this.finished = finished;
         this.tokenizer = Tokenizers.load(settings.tokenizer());
-        this.checkpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
+        this.runCheckpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
+        this.checkpoints = settings.sync() == null ? runCheckpoints : new CheckpointStore(
+                checkpointRoot.resolve(settings.modelName()).resolve("replicas"), kafka.instanceId(), settings.keepCheckpoints());
         // what is opened is closed again if a later part fails (the stage retries every second)
         List<AutoCloseable> opened = new ArrayList<>();
         try {
@@ -101,7 +111,7 @@ final class TrainWorker implements StageVerticle.Worker {
             this.trainer = resumeOrStart();
             opened.add(trainer);
             this.lastCheckpointStep = trainer.step();
-            this.audit = new TrainAudit(checkpointRoot.resolve(settings.modelName()).resolve("audit"));
+            this.audit = new TrainAudit(checkpoints.dir().resolve("audit"));
             audit.truncateAfter(trainer.step()); // what was trained after the checkpoint died with its process
             this.intake = new ShardIntake(tokenizer.id(), settings.model().blockSize());
             this.report = new StepReport(trainer.model().flopsPerToken(), PeakFlops.of(root.getDevice(), settings.precision()),
@@ -110,6 +120,11 @@ final class TrainWorker implements StageVerticle.Worker {
             opened.add(producer);
             // a group per model: two models (a small run beside a big one) each train on every shard
             this.consumer = new KafkaConsumer<>(kafka.staticConsumer(TrainVerticle.consumerGroup(settings.modelName()), 50));
+            opened.add(consumer);
+            this.sync = settings.sync() == null ? null : new ReplicaSync(kafka, settings.modelName(),
+                    TrainVerticle.consumerGroup(settings.modelName()), settings.sync(), trainer, new SyncHost(), restoredState,
+                    restoredFrom == null ? null : restoredFrom.resolve(CheckpointFormat.OUTER),
+                    checkpoints.dir().resolve("rounds.tsv"), settings.checkpointEverySeconds() * 1000);
         } catch (IOException e) {
             closeAll(opened);
             throw new UncheckedIOException("cannot open the checkpoints of " + settings.modelName(), e);
@@ -176,6 +191,10 @@ final class TrainWorker implements StageVerticle.Worker {
 
     private GptTrainer resumeOrStart() throws IOException {
         Optional<Path> latest = checkpoints.latest();
+        if (latest.isEmpty() && settings.sync() != null) {
+            // a replica new to the run joins from the run's newest checkpoint: its weights, round and outer state
+            latest = runCheckpoints.latest().filter(p -> Files.exists(p.resolve(CheckpointFormat.OUTER)));
+        }
         if (latest.isPresent()) {
             CheckpointFormat.Meta meta = CheckpointFormat.readMeta(latest.get());
             if (!meta.config().equals(settings.model()) || !meta.tokenizerId().equals(tokenizer.id())) {
@@ -185,8 +204,19 @@ final class TrainWorker implements StageVerticle.Worker {
                         + "; this run asks for " + settings.model() + " and tokenizer " + tokenizer.id()
                         + ". Give the new model its own --model-name (or another --data-dir)");
             }
-            LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
             lastLoss = meta.trainLoss();
+            if (settings.sync() != null && meta.replica() != null) {
+                restoredFrom = latest.get();
+                restoredState = meta.replica();
+                if (!latest.get().startsWith(checkpoints.dir())) {
+                    var run = meta.replica();
+                    LOG.info("joining run {} at round {} from {}", settings.modelName(), run.round(), latest.get());
+                    restoredState = new CheckpointFormat.ReplicaState(null, run.round(), run.afterClose(), run.replayFrom(),
+                            run.roundStartStep(), run.roundStartTokens(), null, run.runSteps(), run.runTokens());
+                    return CheckpointStore.resume(latest.get(), settings, root, run.roundStartStep(), run.roundStartTokens());
+                }
+            }
+            LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
             positions = TrainPositions.of(meta.positions());
             return CheckpointStore.resume(latest.get(), settings, root);
         }
@@ -201,9 +231,23 @@ final class TrainWorker implements StageVerticle.Worker {
         consumer.enforceRebalance();
     }
 
+    /** What a DiLoCo replica's {@link ReplicaSync} asks of the worker. */
+    private final class SyncHost implements ReplicaSync.Host {
+        @Override
+        public void checkpoint() {
+            TrainWorker.this.checkpoint();
+        }
+
+        @Override
+        public void announce() {
+            announceRun();
+        }
+    }
+
     @Override
     public void step() {
-        if (settings.maxSteps() > 0 && trainer.step() >= settings.maxSteps()) {
+        boolean finishing = settings.maxSteps() > 0 && trainer.step() >= settings.maxSteps();
+        if (finishing && (sync == null || sync.settled())) {
             finish();
             return;
         }
@@ -214,7 +258,9 @@ final class TrainWorker implements StageVerticle.Worker {
         if (queue.size() > 8 * settings.batchSize()) consumer.pause(consumer.assignment());
         else consumer.resume(consumer.paused());
 
-        if (queue.size() >= settings.batchSize()) trainOneStep();
+        // a replica waits for its round to close before it trains on
+        boolean mayTrain = sync == null || sync.tick(finishing);
+        if (mayTrain && !finishing && queue.size() >= settings.batchSize()) trainOneStep();
         if (System.currentTimeMillis() - lastCheckpointMillis >= settings.checkpointEverySeconds() * 1000
                 && trainer.step() > lastCheckpointStep) {
             checkpoint();
@@ -224,7 +270,8 @@ final class TrainWorker implements StageVerticle.Worker {
     /** The step budget is spent: a last checkpoint (unless the newest one is of this step), then idle. */
     private void finish() {
         if (!finished.isDone()) {
-            if (trainer.step() > lastCheckpointStep) checkpoint();
+            // a replica's weights changed at its last round without a step: its last checkpoint must hold the run's
+            if (trainer.step() > lastCheckpointStep || sync != null) checkpoint();
             LOG.info("trained {} steps (--max-steps): stopping", trainer.step());
             finished.complete(trainer.step());
         }
@@ -308,36 +355,65 @@ final class TrainWorker implements StageVerticle.Worker {
         return published;
     }
 
+    /**
+     * Saves this trainer's checkpoint and commits its positions; a trainer that trains alone announces it. A replica's
+     * carries its place in the run and its outer optimizer ({@link ReplicaSync}); the run's are announced at rounds.
+     */
     void checkpoint() {
         long now = System.currentTimeMillis();
-        CheckpointFormat.Meta meta = new CheckpointFormat.Meta(settings.modelName(), settings.model(),
-                tokenizer.id(), trainer.step(), trainer.tokensSeen(), lastLoss, lastValidationLoss, now, positions.forCheckpoint(),
-                trainer.seed());
         try {
             audit.commit(trainer.step()); // before the checkpoint: a crash in between leaves a segment resume deletes
-            Path dir = checkpoints.write(trainer, meta, tokenizer);
+            Path dir = checkpoints.write(trainer, meta(trainer.step(), trainer.tokensSeen(), positions.forCheckpoint(), now),
+                    tokenizer, sync == null ? d -> { } : sync::writeOuter);
             Map<String, Long> offsets = commitPositions();
-            Checkpoint record = new Checkpoint(settings.modelName(), trainer.step(), trainer.tokensSeen(), offsets,
-                    dir.toAbsolutePath().toString(), lastLoss,
-                    lastValidationLoss == null ? null : lastValidationLoss.doubleValue(), tokenizer.id(), now);
-            producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, settings.modelName(),
-                    JsonSerde.checkpoints().toBytes(record))).get();
+            if (sync == null) announce(dir, trainer.step(), trainer.tokensSeen(), offsets, now);
             Metrics.TRAIN_CHECKPOINTS.inc();
             LOG.info("checkpoint at step {} in {}", trainer.step(), dir);
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint failed", e);
-        } catch (Exception e) {
-            throw new IllegalStateException("announcing the checkpoint failed", e);
         }
         lastCheckpointMillis = now;
         lastCheckpointStep = trainer.step();
+    }
+
+    /** A DiLoCo run's checkpoint, in the model's own directory: the weights every replica of the last round holds. */
+    private void announceRun() {
+        long now = System.currentTimeMillis();
+        try {
+            Path dir = runCheckpoints.write(trainer, meta(sync.runSteps(), sync.runTokens(), Map.of(), now), tokenizer,
+                    sync::writeOuter);
+            announce(dir, sync.runSteps(), sync.runTokens(), Map.of(), now);
+            LOG.info("run checkpoint at {} steps of all replicas in {}", sync.runSteps(), dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("run checkpoint failed", e);
+        }
+    }
+
+    private CheckpointFormat.Meta meta(long step, long tokens, Map<String, String> at, long now) {
+        return new CheckpointFormat.Meta(settings.modelName(), settings.model(), tokenizer.id(), step, tokens, lastLoss,
+                lastValidationLoss, now, at, trainer.seed(), sync == null ? null : sync.state());
+    }
+
+    /** Tells the other roles (web, feedback) about a checkpoint on {@code millrace.checkpoints}. */
+    private void announce(Path dir, long step, long tokens, Map<String, Long> offsets, long now) {
+        Checkpoint record = new Checkpoint(settings.modelName(), step, tokens, offsets, dir.toAbsolutePath().toString(),
+                lastLoss, lastValidationLoss == null ? null : lastValidationLoss.doubleValue(), tokenizer.id(), now);
+        try {
+            producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, settings.modelName(),
+                    JsonSerde.checkpoints().toBytes(record))).get();
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            throw new IllegalStateException("announcing the checkpoint failed", e);
+        }
     }
 
     @Override
     public void close() {
         closing = true;
         // each part closed even when one before it fails: a lock left held would refuse every retry in this process
-        closeAll(List.<AutoCloseable>of(lock, root, trainer, () -> producer.close(Duration.ofSeconds(5)),
-                () -> consumer.close(Duration.ofSeconds(5))));
+        List<AutoCloseable> parts = new ArrayList<>(List.of(lock, root, trainer, () -> producer.close(Duration.ofSeconds(5))));
+        if (sync != null) parts.add(sync);
+        parts.add(() -> consumer.close(Duration.ofSeconds(5)));
+        closeAll(parts);
     }
 }

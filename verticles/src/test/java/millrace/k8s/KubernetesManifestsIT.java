@@ -81,7 +81,7 @@ class KubernetesManifestsIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"cpu", "gpu"})
+    @ValueSource(strings = {"cpu", "gpu", "diloco"})
     void everyResourceValidatesAgainstItsModelAndAgreesWithTheCode(String overlay) throws Exception {
         List<JsonNode> docs = render(overlay);
         Set<String> kinds = new TreeSet<>();
@@ -108,6 +108,10 @@ class KubernetesManifestsIT {
         docs.stream().filter(d -> d.get("kind").asText().equals("KafkaTopic"))
                 .filter(d -> Topics.SINGLE_PARTITION.contains(d.get("spec").get("topicName").asText()))
                 .forEach(d -> assertEquals(1, d.get("spec").get("partitions").asInt(), d.toString()));
+        docs.stream().filter(d -> d.get("kind").asText().equals("KafkaTopic"))
+                .filter(d -> Topics.RETENTION_MS.containsKey(d.get("spec").get("topicName").asText()))
+                .forEach(d -> assertEquals(Topics.RETENTION_MS.get(d.get("spec").get("topicName").asText()).longValue(),
+                        d.get("spec").get("config").get("retention.ms").asLong(), d.toString()));
 
         // workloads: one per role, args the real CLI accepts, probes, resources, ports
         Map<String, JsonNode> configMap = docs.stream().filter(d -> d.get("kind").asText().equals("ConfigMap")
@@ -146,6 +150,12 @@ class KubernetesManifestsIT {
             assertFalse(c.getResources().getRequests().isEmpty(), role + " has no requests");
             assertFalse(c.getResources().getLimits().isEmpty(), role + " has no limits");
             if (role.equals("web")) assertEquals((int) run.matchedOptionValue("--http-port", 8080), port(c, "http"));
+            if (role.equals("train")) {
+                // one trainer, or (the diloco overlay) replicas of one run: more than one only with --diloco
+                int replicas = STRICT.treeToValue(doc, StatefulSet.class).getSpec().getReplicas();
+                assertEquals(overlay.equals("diloco"), run.hasMatchedOption("--diloco"), "--diloco in " + overlay);
+                assertEquals(overlay.equals("diloco"), replicas > 1, "trainer replicas in " + overlay + ": " + replicas);
+            }
             Quantity gpu = c.getResources().getLimits().get("nvidia.com/gpu");
             assertEquals(overlay.equals("gpu") && role.equals("train"), gpu != null, role + " GPU limit");
         }

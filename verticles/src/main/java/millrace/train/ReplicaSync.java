@@ -1,0 +1,395 @@
+package millrace.train;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import millrace.kafka.KafkaSettings;
+import millrace.metrics.Metrics;
+import millrace.model.CheckpointFormat.ReplicaState;
+import millrace.protocol.InvalidPayloadException;
+import millrace.protocol.SyncMessage;
+import millrace.protocol.Topics;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A trainer replica's part in a DiLoCo run: replicas of one model train on their share of the shard partitions, and
+ * every {@link SyncSettings#syncEvery} steps each publishes its pseudo-gradient (the weights its round began at minus
+ * its weights now) on {@code millrace.sync}, waits for the round to close, and applies the outer step to the mean of
+ * what the round sums ({@link SyncLog} says what that is, the same for every replica; {@link OuterNesterov} applies it,
+ * bit for bit the same everywhere). The replicas it waits for are the members of the model's consumer group that hold
+ * shard partitions; after {@link SyncSettings#timeoutMillis} it closes the round with those that arrived.
+ *
+ * <p>Nothing published is lost or counted twice: a contribution that misses its round's close is summed by the next.
+ * A replica whose round closed before it published keeps its work: its weights become the run's plus its own progress
+ * since, which its next pseudo-gradient carries. Its checkpoint is written before it publishes and holds this
+ * state ({@link ReplicaState}) and the outer optimizer; restored, it replays the log from there, which also tells it
+ * whether its last pseudo-gradient made it onto the log.
+ */
+final class ReplicaSync implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ReplicaSync.class);
+
+    /** What the replica's worker does for it. */
+    interface Host {
+        /** Writes the replica's checkpoint now, with {@link #state} and {@link #writeOuter}, and commits its positions. */
+        void checkpoint();
+
+        /** Writes and announces a checkpoint of the run: the weights every replica of the round now holds. */
+        void announce();
+    }
+
+    private final SyncSettings settings;
+    private final String model;
+    private final String replica;
+    private final String group;
+    private final GptTrainer trainer;
+    private final Host host;
+    private final Path roundsLog;
+    private final long announceEveryMillis;
+    private final TopicPartition partition = new TopicPartition(Topics.SYNC, 0);
+    private final KafkaConsumer<String, byte[]> log;
+    private final KafkaProducer<String, byte[]> producer;
+    private final Admin admin;
+    private final OuterNesterov outer;
+    private final SyncLog rounds;
+    private long roundStartStep;
+    private long roundStartTokens;
+    private Long publishedStep;
+    private long publishedAtNanos;
+    private boolean closeSent;
+    private long runSteps;
+    private long runTokens;
+    private Set<String> awaited = Set.of();
+    private long awaitedAtMillis;
+    private boolean replaying;
+    private long lastAnnounceMillis;
+
+    /**
+     * Joins the run: from {@code restored} (a checkpoint's state, and its outer optimizer in {@code outerFile}), or,
+     * when both are null, as a replica whose weights are the run's first. Replays {@code millrace.sync} up to its end.
+     *
+     * @param roundsLog where every applied round is appended (round, closer, awaited, contributions, weights' digest)
+     */
+    ReplicaSync(KafkaSettings kafka, String model, String group, SyncSettings settings, GptTrainer trainer, Host host,
+            ReplicaState restored, Path outerFile, Path roundsLog, long announceEveryMillis) throws IOException {
+        this.settings = settings;
+        this.model = model;
+        this.replica = kafka.instanceId();
+        this.group = group;
+        this.trainer = trainer;
+        this.host = host;
+        this.roundsLog = roundsLog;
+        this.announceEveryMillis = announceEveryMillis;
+        long round = 0;
+        long afterClose = 0;
+        long replayFrom = 0;
+        if (restored == null) {
+            this.outer = new OuterNesterov(trainer.weightVector(), settings.outerLr(), settings.outerMomentum());
+            this.roundStartStep = trainer.step();
+            this.roundStartTokens = trainer.tokensSeen();
+        } else {
+            float[] weights = trainer.weightVector();
+            this.outer = OuterNesterov.read(outerFile, weights.length, settings.outerLr(), settings.outerMomentum());
+            round = restored.round();
+            afterClose = restored.afterClose();
+            replayFrom = restored.replayFrom();
+            this.roundStartStep = restored.roundStartStep();
+            this.roundStartTokens = restored.roundStartTokens();
+            this.publishedStep = restored.publishedStep();
+            this.publishedAtNanos = System.nanoTime(); // a restored replica waits its full timeout for the others again
+            this.runSteps = restored.runSteps();
+            this.runTokens = restored.runTokens();
+        }
+        this.rounds = new SyncLog(model, outer.size(), round, afterClose, outer::digest,
+                (reason, detail) -> refused(reason, detail));
+        var consumerProps = kafka.consumer(null, 16);
+        // a whole model's pseudo-gradient per poll at most, not the consumer's 50 MB default
+        consumerProps.put("fetch.max.bytes", String.valueOf(8 * 1024 * 1024));
+        List<AutoCloseable> opened = new java.util.ArrayList<>();
+        try {
+            this.log = new KafkaConsumer<>(consumerProps);
+            opened.add(log);
+            this.producer = new KafkaProducer<>(kafka.transactionalProducer("train-sync." + model));
+            opened.add(producer);
+            this.admin = Admin.create(kafka.admin());
+            opened.add(admin);
+            log.assign(List.of(partition));
+            producer.initTransactions(); // fences this replica's previous incarnation, aborting what it left open
+            if (publishedStep != null && !onLog(replayFrom, publishedStep)) {
+                LOG.info("pseudo-gradient of step {} never reached millrace.sync: its work stays in the weights", publishedStep);
+                publishedStep = null;
+            }
+            replay(replayFrom);
+        } catch (RuntimeException e) {
+            for (AutoCloseable c : opened) {
+                try {
+                    c.close();
+                } catch (Exception ignored) {
+                    // closing what was opened; the first failure is the one to report
+                }
+            }
+            throw e;
+        }
+        Metrics.TRAIN_SYNC_ROUND.set(rounds.round());
+        LOG.info("replica {} of {}: round {}, H = {}, {} pseudo-gradients", replica, model, rounds.round(),
+                settings.syncEvery(), settings.encoding());
+    }
+
+    /** Whether this replica's pseudo-gradient of {@code step} is on the log after {@code from}. */
+    private boolean onLog(long from, long step) {
+        long end = endOffset();
+        log.seek(partition, from);
+        while (log.position(partition) < end) {
+            for (ConsumerRecord<String, byte[]> r : log.poll(Duration.ofMillis(500))) {
+                SyncMessage m = decode(r);
+                if (m instanceof SyncMessage.Chunk c && c.model().equals(model) && c.replica().equals(replica) && c.step() == step) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Applies every round the log closed after {@code from}, up to the log's end. */
+    private void replay(long from) {
+        long end = endOffset();
+        log.seek(partition, from);
+        replaying = true;
+        try {
+            while (log.position(partition) < end) read(Duration.ofMillis(500));
+        } finally {
+            replaying = false;
+        }
+    }
+
+    private long endOffset() {
+        return log.endOffsets(List.of(partition)).get(partition);
+    }
+
+    /**
+     * One turn of the worker's loop: applies what the log closed, publishes when {@link SyncSettings#syncEvery} steps
+     * are done (or, {@code finishing}, any steps at all), and closes the round when every awaited replica has
+     * contributed or the wait is over. True when the trainer may take a step; false while it waits for a close.
+     */
+    boolean tick(boolean finishing) {
+        read(Duration.ZERO);
+        long steps = trainer.step() - roundStartStep;
+        if (publishedStep == null && (steps >= settings.syncEvery() || finishing && steps > 0)) publish();
+        if (publishedStep != null) {
+            maybeClose();
+            read(Duration.ofMillis(100)); // waiting: block a little rather than spin
+        }
+        return publishedStep == null;
+    }
+
+    /** Nothing to publish and nothing awaited: the weights are the run's (a finished trainer may stop). */
+    boolean settled() {
+        return publishedStep == null && trainer.step() == roundStartStep;
+    }
+
+    private void read(Duration wait) {
+        for (ConsumerRecord<String, byte[]> r : log.poll(wait)) {
+            Metrics.TRAIN_SYNC_BYTES.labelValues("received").inc(r.serializedValueSize() + Math.max(0, r.serializedKeySize()));
+            SyncMessage m = decode(r);
+            if (m != null) rounds.accept(r.offset(), m).ifPresent(this::apply);
+        }
+    }
+
+    private SyncMessage decode(ConsumerRecord<String, byte[]> r) {
+        try {
+            return SyncMessage.decode(r.value());
+        } catch (InvalidPayloadException e) {
+            refused("malformed", "offset " + r.offset() + ": " + e.getMessage());
+            return null;
+        }
+    }
+
+    private void refused(String reason, String detail) {
+        Metrics.TRAIN_SYNC_REFUSED.labelValues(reason).inc();
+        LOG.warn("millrace.sync record refused ({}): {}", reason, detail);
+    }
+
+    /** Publishes the pseudo-gradient, checkpointed first: once it is visible, a restart must not train its rows again. */
+    private void publish() {
+        float[] delta = trainer.weightVector();
+        float[] base = outer.weights();
+        for (int i = 0; i < delta.length; i++) delta[i] = base[i] - delta[i];
+        long step = trainer.step();
+        publishedStep = step;
+        publishedAtNanos = System.nanoTime();
+        closeSent = false;
+        host.checkpoint();
+        int chunks = (delta.length + SyncMessage.MAX_CHUNK - 1) / SyncMessage.MAX_CHUNK;
+        long digest = outer.digest();
+        producer.beginTransaction();
+        long bytes = 0;
+        for (int k = 0; k < chunks; k++) {
+            int first = k * SyncMessage.MAX_CHUNK;
+            int count = Math.min(SyncMessage.MAX_CHUNK, delta.length - first);
+            byte[] value = SyncMessage.encode(new SyncMessage.Chunk(model, replica, rounds.round(), step,
+                    (int) (step - roundStartStep), trainer.tokensSeen() - roundStartTokens, digest, k, chunks,
+                    delta.length, first, count, settings.encoding(), PseudoGradients.encode(delta, first, count, settings.encoding())));
+            bytes += value.length + model.length();
+            producer.send(new ProducerRecord<>(Topics.SYNC, model, value));
+        }
+        producer.commitTransaction();
+        Metrics.TRAIN_SYNC_BYTES.labelValues("sent").inc(bytes);
+        LOG.info("round {}: published the pseudo-gradient of steps {}..{} ({} MB)", rounds.round(), roundStartStep, step,
+                String.format("%.1f", bytes / 1e6));
+    }
+
+    /** Closes the open round once every awaited replica's pseudo-gradient is on the log, or the wait is over. */
+    private void maybeClose() {
+        if (closeSent) return;
+        boolean timedOut = System.nanoTime() - publishedAtNanos >= TimeUnit.MILLISECONDS.toNanos(settings.timeoutMillis());
+        Set<String> expected = awaited();
+        boolean all = rounds.isWaiting(replica, publishedStep) && rounds.waiting().containsAll(expected);
+        if (!all && !timedOut) return;
+        if (!all) LOG.warn("round {}: closing after {} ms with {} of {}", rounds.round(), settings.timeoutMillis(),
+                rounds.waiting(), expected);
+        producer.beginTransaction();
+        producer.send(new ProducerRecord<>(Topics.SYNC, model,
+                SyncMessage.encode(new SyncMessage.Close(model, replica, rounds.round(), expected.size()))));
+        producer.commitTransaction();
+        closeSent = true;
+    }
+
+    /** The replicas a round waits for: members of the model's group holding shard partitions (looked up every 2 s). */
+    private Set<String> awaited() {
+        if (System.currentTimeMillis() - awaitedAtMillis < 2000 && !awaited.isEmpty()) return awaited;
+        try {
+            ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get(5, TimeUnit.SECONDS).get(group);
+            Set<String> members = new HashSet<>();
+            for (MemberDescription m : d.members()) {
+                if (m.assignment().topicPartitions().isEmpty()) continue;
+                String id = m.groupInstanceId().orElse(m.clientId());
+                members.add(id.startsWith(group + "-") ? id.substring(group.length() + 1) : id);
+            }
+            members.add(replica);
+            awaited = members;
+            awaitedAtMillis = System.currentTimeMillis();
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            LOG.debug("cannot describe group {}: {}", group, e.toString());
+            if (awaited.isEmpty()) awaited = Set.of(replica);
+        }
+        return awaited;
+    }
+
+    /**
+     * The outer step of a closed round. A replica whose published pseudo-gradient the close met (summed now, or late
+     * and summed by the next round) takes the run's weights; one still in its round keeps its progress on top of them.
+     */
+    private void apply(SyncLog.Round round) {
+        boolean met = publishedStep != null;
+        float[] progress = null;
+        if (!met && trainer.step() > roundStartStep) {
+            progress = trainer.weightVector();
+            float[] base = outer.weights();
+            for (int i = 0; i < progress.length; i++) progress[i] -= base[i];
+        }
+        if (!round.contributions().isEmpty()) {
+            float[] mean = new float[outer.size()];
+            for (SyncLog.Contribution c : round.contributions()) {
+                for (SyncMessage.Chunk chunk : c.chunks()) PseudoGradients.addTo(mean, chunk);
+                runSteps += c.steps();
+                runTokens += c.tokens();
+            }
+            float n = round.contributions().size();
+            for (int i = 0; i < mean.length; i++) mean[i] /= n;
+            outer.step(mean);
+        }
+        if (progress != null) {
+            float[] base = outer.weights();
+            for (int i = 0; i < progress.length; i++) progress[i] += base[i];
+            trainer.setWeightVector(progress);
+        } else {
+            trainer.setWeightVector(outer.weights());
+        }
+        if (met) {
+            if (!replaying) Metrics.TRAIN_SYNC_SECONDS.observe((System.nanoTime() - publishedAtNanos) / 1e9);
+            publishedStep = null;
+            roundStartStep = trainer.step();
+            roundStartTokens = trainer.tokensSeen();
+        }
+        closeSent = false;
+        long replicas = round.contributions().stream().map(SyncLog.Contribution::replica).distinct().count();
+        Metrics.TRAIN_SYNC_ROUNDS.labelValues(round.timedOut() ? "timeout" : "complete").inc();
+        Metrics.TRAIN_SYNC_REPLICAS.set(replicas);
+        Metrics.TRAIN_SYNC_EXPECTED.set(round.expected());
+        Metrics.TRAIN_SYNC_ROUND.set(rounds.round());
+        long digest = outer.digest();
+        record(round, digest, progress != null);
+        LOG.info("round {} closed by {}: {} of {} replicas, weights {}{}", round.round(), round.closedBy(), replicas,
+                round.expected(), Long.toHexString(digest), progress != null ? " (own progress kept on top)" : "");
+        boolean first = !round.contributions().isEmpty() && round.contributions().get(0).replica().equals(replica);
+        if (met && first && !replaying && System.currentTimeMillis() - lastAnnounceMillis >= announceEveryMillis) {
+            host.announce();
+            lastAnnounceMillis = System.currentTimeMillis();
+        }
+    }
+
+    /** Appends the round to the replica's rounds log: what every replica's copy must agree on. */
+    private void record(SyncLog.Round round, long digest, boolean carried) {
+        StringBuilder line = new StringBuilder().append(round.round()).append('\t').append(round.closedBy()).append('\t')
+                .append(round.expected()).append('\t');
+        for (int i = 0; i < round.contributions().size(); i++) {
+            SyncLog.Contribution c = round.contributions().get(i);
+            line.append(i == 0 ? "" : ",").append(c.replica()).append('@').append(c.step());
+        }
+        line.append('\t').append(Long.toHexString(digest)).append('\t').append(carried ? "carried" : "run").append('\n');
+        try {
+            Files.createDirectories(roundsLog.getParent());
+            Files.writeString(roundsLog, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            LOG.warn("cannot append to {}: {}", roundsLog, e.toString());
+        }
+    }
+
+    /** Where the replica stands, for its checkpoint. */
+    ReplicaState state() {
+        return new ReplicaState(replica, rounds.round(), rounds.afterClose(), rounds.replayFrom(), roundStartStep,
+                roundStartTokens, publishedStep, runSteps, runTokens);
+    }
+
+    /** Writes the outer optimizer's state into a checkpoint directory. */
+    void writeOuter(Path dir) throws IOException {
+        outer.write(dir.resolve(millrace.model.CheckpointFormat.OUTER));
+    }
+
+    long runSteps() {
+        return runSteps;
+    }
+
+    long runTokens() {
+        return runTokens;
+    }
+
+    @Override
+    public void close() {
+        try {
+            producer.close(Duration.ofSeconds(5));
+        } finally {
+            try {
+                log.close(Duration.ofSeconds(5));
+            } finally {
+                admin.close(Duration.ofSeconds(5));
+            }
+        }
+    }
+}
