@@ -24,6 +24,11 @@ public abstract class StageVerticle extends VerticleBase {
 
         @Override
         void close();
+
+        /** The stage is stopping (not failing): a last chance to hand work on before {@link #close}. */
+        default void stop() {
+            close();
+        }
     }
 
     /**
@@ -120,7 +125,15 @@ public abstract class StageVerticle extends VerticleBase {
     public Future<?> stop() {
         LOOPS.remove(this);
         stopped = true;
-        closeWorker();
+        if (worker != null) {
+            try {
+                worker.stop();
+            } catch (RuntimeException e) {
+                LOG.warn("{}: stopping failed: {}", stage, e.toString());
+                closeWorker();
+            }
+            worker = null;
+        }
         return Future.succeededFuture();
     }
 

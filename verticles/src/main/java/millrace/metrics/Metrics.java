@@ -96,7 +96,7 @@ public final class Metrics {
     public static final Gauge TRAIN_SYNC_ROUND = Gauge.builder().name("millrace_train_sync_round")
             .help("The open round of this replica's run").register();
     public static final Counter TRAIN_SYNC_REFUSED = Counter.builder().name("millrace_train_sync_refused_total")
-            .help("millrace.sync records refused, by reason (malformed, size, round, base, chunk)").labelNames("reason").register();
+            .help("millrace.sync records refused, by reason (malformed, size, round, repeat, base, chunk)").labelNames("reason").register();
 
     // web
     public static final Counter WEB_REQUESTS = Counter.builder().name("millrace_web_requests_total")
@@ -215,7 +215,7 @@ public final class Metrics {
         TRAIN_SYNC_ROUNDS.labelValues("timeout");
         TRAIN_SYNC_BYTES.labelValues("sent");
         TRAIN_SYNC_BYTES.labelValues("received");
-        for (String reason : new String[] {"malformed", "size", "round", "base", "chunk"}) TRAIN_SYNC_REFUSED.labelValues(reason);
+        for (String reason : new String[] {"malformed", "size", "round", "repeat", "base", "chunk"}) TRAIN_SYNC_REFUSED.labelValues(reason);
         for (String outcome : new String[] {"accepted", "refused_tokenizer", "refused_seq_len", "malformed"}) {
             TRAIN_SHARDS.labelValues(outcome);
         }

@@ -55,9 +55,14 @@ public final class CheckpointFormat {
      * @param publishedStep the step of its pseudo-gradient published and not yet met by a close (null: none)
      * @param runSteps optimizer steps of every replica summed into the run's weights
      * @param runTokens tokens of those steps
+     * @param closedSteps per replica, the newest step of a pseudo-gradient a closed round summed (a repeat is refused)
      */
     public record ReplicaState(String replica, long round, long afterClose, long replayFrom, long roundStartStep,
-            long roundStartTokens, Long publishedStep, long runSteps, long runTokens) {}
+            long roundStartTokens, Long publishedStep, long runSteps, long runTokens, Map<String, Long> closedSteps) {
+        public ReplicaState {
+            closedSteps = closedSteps == null ? Map.of() : Map.copyOf(closedSteps);
+        }
+    }
 
     /** A DiLoCo replica's outer optimizer: the weights its round began at, and the Nesterov momentum. */
     public static final String OUTER = "outer.bin";

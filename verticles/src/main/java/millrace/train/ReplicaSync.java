@@ -8,6 +8,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import millrace.kafka.KafkaSettings;
@@ -18,6 +19,9 @@ import millrace.protocol.SyncMessage;
 import millrace.protocol.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -43,6 +47,8 @@ import org.slf4j.LoggerFactory;
  */
 final class ReplicaSync implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ReplicaSync.class);
+    /** How long a pseudo-gradient's transaction may stay open (the broker's maximum is 15 minutes). */
+    private static final long TRANSACTION_TIMEOUT_MS = 300_000;
 
     /** What the replica's worker does for it. */
     interface Host {
@@ -74,10 +80,15 @@ final class ReplicaSync implements AutoCloseable {
     private boolean closeSent;
     private long runSteps;
     private long runTokens;
-    private Set<String> awaited = Set.of();
+    /** The replicas a round waits for, as last looked up (null: not known yet). */
+    private Set<String> awaited;
     private long awaitedAtMillis;
     private boolean replaying;
+    /** While a new replica replays: chunks of other replicas refused for starting from other weights than its own. */
+    private int foreignBaseRefusals;
     private long lastAnnounceMillis;
+    /** This replica's pseudo-gradient came first in the last round it applied: it writes the run's checkpoint. */
+    private boolean firstInLastRound;
 
     /**
      * Joins the run: from {@code restored} (a checkpoint's state, and its outer optimizer in {@code outerFile}), or,
@@ -98,6 +109,7 @@ final class ReplicaSync implements AutoCloseable {
         long round = 0;
         long afterClose = 0;
         long replayFrom = 0;
+        Map<String, Long> closedSteps = Map.of();
         if (restored == null) {
             this.outer = new OuterNesterov(trainer.weightVector(), settings.outerLr(), settings.outerMomentum());
             this.roundStartStep = trainer.step();
@@ -114,17 +126,21 @@ final class ReplicaSync implements AutoCloseable {
             this.publishedAtNanos = System.nanoTime(); // a restored replica waits its full timeout for the others again
             this.runSteps = restored.runSteps();
             this.runTokens = restored.runTokens();
+            closedSteps = restored.closedSteps();
         }
-        this.rounds = new SyncLog(model, outer.size(), round, afterClose, outer::digest,
-                (reason, detail) -> refused(reason, detail));
-        var consumerProps = kafka.consumer(null, 16);
-        // a whole model's pseudo-gradient per poll at most, not the consumer's 50 MB default
-        consumerProps.put("fetch.max.bytes", String.valueOf(8 * 1024 * 1024));
+        this.rounds = new SyncLog(model, outer.size(), round, afterClose, closedSteps, outer::digest, this::refused);
+        var consumerProps = kafka.consumer(null, 64);
+        // chunks are up to 0.5 MB: fetch a few dozen at a time (the consumer's per-partition default is 1 MB)
+        consumerProps.put("max.partition.fetch.bytes", String.valueOf(16 * 1024 * 1024));
+        consumerProps.put("fetch.max.bytes", String.valueOf(16 * 1024 * 1024));
         List<AutoCloseable> opened = new java.util.ArrayList<>();
         try {
             this.log = new KafkaConsumer<>(consumerProps);
             opened.add(log);
-            this.producer = new KafkaProducer<>(kafka.transactionalProducer("train-sync." + model));
+            var producerProps = kafka.transactionalProducer("train-sync." + model);
+            // a GPT-2-sized pseudo-gradient is 250 MB: its transaction may take longer than the stages' 30 s
+            producerProps.put("transaction.timeout.ms", String.valueOf(TRANSACTION_TIMEOUT_MS));
+            this.producer = new KafkaProducer<>(producerProps);
             opened.add(producer);
             this.admin = Admin.create(kafka.admin());
             opened.add(admin);
@@ -135,6 +151,10 @@ final class ReplicaSync implements AutoCloseable {
                 publishedStep = null;
             }
             replay(replayFrom);
+            if (restored == null && foreignBaseRefusals > 0) {
+                throw new IllegalStateException("replica " + replica + " began from other weights than run " + model
+                        + " on millrace.sync: give it the run's --seed and --model, or start it from a checkpoint of the run");
+            }
         } catch (RuntimeException e) {
             for (AutoCloseable c : opened) {
                 try {
@@ -155,7 +175,7 @@ final class ReplicaSync implements AutoCloseable {
         long end = endOffset();
         log.seek(partition, from);
         while (log.position(partition) < end) {
-            for (ConsumerRecord<String, byte[]> r : log.poll(Duration.ofMillis(500))) {
+            for (ConsumerRecord<String, byte[]> r : poll(end)) {
                 SyncMessage m = decode(r);
                 if (m instanceof SyncMessage.Chunk c && c.model().equals(model) && c.replica().equals(replica) && c.step() == step) {
                     return true;
@@ -171,14 +191,40 @@ final class ReplicaSync implements AutoCloseable {
         log.seek(partition, from);
         replaying = true;
         try {
-            while (log.position(partition) < end) read(Duration.ofMillis(500));
+            while (log.position(partition) < end) {
+                for (ConsumerRecord<String, byte[]> r : poll(end)) accept(r);
+            }
         } finally {
             replaying = false;
         }
     }
 
+    /**
+     * The log's end for this replica's restore: every record appended so far, committed or not. A read_committed
+     * consumer stops before another replica's open transaction until it commits or times out, so the restore waits
+     * for it: stopping there would miss this replica's own pseudo-gradient committed after it.
+     */
     private long endOffset() {
-        return log.endOffsets(List.of(partition)).get(partition);
+        try {
+            return admin.listOffsets(Map.of(partition, OffsetSpec.latest()),
+                    new ListOffsetsOptions(IsolationLevel.READ_UNCOMMITTED)).partitionResult(partition)
+                    .get(30, TimeUnit.SECONDS).offset();
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            throw new IllegalStateException("cannot read the end of " + Topics.SYNC, e);
+        }
+    }
+
+    /** One poll of a restore, which gives up once the transaction timeout has passed twice without reaching {@code end}. */
+    private List<ConsumerRecord<String, byte[]>> poll(long end) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2L * TRANSACTION_TIMEOUT_MS);
+        while (true) {
+            var records = log.poll(Duration.ofMillis(500)).records(partition);
+            if (!records.isEmpty() || log.position(partition) >= end) return records;
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(Topics.SYNC + " stays short of offset " + end + " at " + log.position(partition));
+            }
+        }
     }
 
     /**
@@ -203,32 +249,38 @@ final class ReplicaSync implements AutoCloseable {
     }
 
     private void read(Duration wait) {
-        for (ConsumerRecord<String, byte[]> r : log.poll(wait)) {
-            Metrics.TRAIN_SYNC_BYTES.labelValues("received").inc(r.serializedValueSize() + Math.max(0, r.serializedKeySize()));
-            SyncMessage m = decode(r);
-            if (m != null) rounds.accept(r.offset(), m).ifPresent(this::apply);
-        }
+        for (ConsumerRecord<String, byte[]> r : log.poll(wait)) accept(r);
+    }
+
+    private void accept(ConsumerRecord<String, byte[]> r) {
+        Metrics.TRAIN_SYNC_BYTES.labelValues("received").inc(r.serializedValueSize() + Math.max(0, r.serializedKeySize()));
+        SyncMessage m = decode(r);
+        if (m != null) rounds.accept(r.offset(), m).ifPresent(this::apply);
     }
 
     private SyncMessage decode(ConsumerRecord<String, byte[]> r) {
         try {
             return SyncMessage.decode(r.value());
         } catch (InvalidPayloadException e) {
-            refused("malformed", "offset " + r.offset() + ": " + e.getMessage());
+            refused("malformed", "?", "offset " + r.offset() + ": " + e.getMessage());
             return null;
         }
     }
 
-    private void refused(String reason, String detail) {
+    private void refused(String reason, String from, String detail) {
         Metrics.TRAIN_SYNC_REFUSED.labelValues(reason).inc();
+        if (replaying && reason.equals("base") && !from.equals(replica)) foreignBaseRefusals++;
         LOG.warn("millrace.sync record refused ({}): {}", reason, detail);
     }
 
     /** Publishes the pseudo-gradient, checkpointed first: once it is visible, a restart must not train its rows again. */
     private void publish() {
-        float[] delta = trainer.weightVector();
-        float[] base = outer.weights();
-        for (int i = 0; i < delta.length; i++) delta[i] = base[i] - delta[i];
+        float[] delta = progress();
+        for (int i = 0; i < delta.length; i++) {
+            delta[i] = -delta[i]; // the pseudo-gradient: the weights the round began at minus the weights now
+            // one NaN would make every replica's weights NaN: a replica in that state is restarted from its checkpoint
+            if (!Float.isFinite(delta[i])) throw new IllegalStateException("pseudo-gradient not finite at " + i + ": not published");
+        }
         long step = trainer.step();
         publishedStep = step;
         publishedAtNanos = System.nanoTime();
@@ -244,7 +296,7 @@ final class ReplicaSync implements AutoCloseable {
             byte[] value = SyncMessage.encode(new SyncMessage.Chunk(model, replica, rounds.round(), step,
                     (int) (step - roundStartStep), trainer.tokensSeen() - roundStartTokens, digest, k, chunks,
                     delta.length, first, count, settings.encoding(), PseudoGradients.encode(delta, first, count, settings.encoding())));
-            bytes += value.length + model.length();
+            bytes += value.length + model.getBytes(StandardCharsets.UTF_8).length;
             producer.send(new ProducerRecord<>(Topics.SYNC, model, value));
         }
         producer.commitTransaction();
@@ -258,8 +310,9 @@ final class ReplicaSync implements AutoCloseable {
         if (closeSent) return;
         boolean timedOut = System.nanoTime() - publishedAtNanos >= TimeUnit.MILLISECONDS.toNanos(settings.timeoutMillis());
         Set<String> expected = awaited();
-        boolean all = rounds.isWaiting(replica, publishedStep) && rounds.waiting().containsAll(expected);
+        boolean all = expected != null && rounds.isWaiting(replica, publishedStep) && rounds.waiting().containsAll(expected);
         if (!all && !timedOut) return;
+        if (expected == null) expected = rounds.waiting();
         if (!all) LOG.warn("round {}: closing after {} ms with {} of {}", rounds.round(), settings.timeoutMillis(),
                 rounds.waiting(), expected);
         producer.beginTransaction();
@@ -269,11 +322,15 @@ final class ReplicaSync implements AutoCloseable {
         closeSent = true;
     }
 
-    /** The replicas a round waits for: members of the model's group holding shard partitions (looked up every 2 s). */
+    /**
+     * The replicas a round waits for: members of the model's group holding shard partitions (looked up every 2 s);
+     * null while they cannot be looked up (then a round closes at the timeout).
+     */
     private Set<String> awaited() {
-        if (System.currentTimeMillis() - awaitedAtMillis < 2000 && !awaited.isEmpty()) return awaited;
+        if (System.currentTimeMillis() - awaitedAtMillis < 2000) return awaited;
+        awaitedAtMillis = System.currentTimeMillis();
         try {
-            ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get(5, TimeUnit.SECONDS).get(group);
+            ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get(2, TimeUnit.SECONDS).get(group);
             Set<String> members = new HashSet<>();
             for (MemberDescription m : d.members()) {
                 if (m.assignment().topicPartitions().isEmpty()) continue;
@@ -282,11 +339,9 @@ final class ReplicaSync implements AutoCloseable {
             }
             members.add(replica);
             awaited = members;
-            awaitedAtMillis = System.currentTimeMillis();
         } catch (Exception e) {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             LOG.debug("cannot describe group {}: {}", group, e.toString());
-            if (awaited.isEmpty()) awaited = Set.of(replica);
         }
         return awaited;
     }
@@ -297,22 +352,16 @@ final class ReplicaSync implements AutoCloseable {
      */
     private void apply(SyncLog.Round round) {
         boolean met = publishedStep != null;
-        float[] progress = null;
-        if (!met && trainer.step() > roundStartStep) {
-            progress = trainer.weightVector();
-            float[] base = outer.weights();
-            for (int i = 0; i < progress.length; i++) progress[i] -= base[i];
-        }
-        if (!round.contributions().isEmpty()) {
-            float[] mean = new float[outer.size()];
-            for (SyncLog.Contribution c : round.contributions()) {
-                for (SyncMessage.Chunk chunk : c.chunks()) PseudoGradients.addTo(mean, chunk);
-                runSteps += c.steps();
-                runTokens += c.tokens();
-            }
+        float[] progress = !met && trainer.step() > roundStartStep ? progress() : null;
+        if (round.sum() != null) {
+            float[] mean = round.sum();
             float n = round.contributions().size();
             for (int i = 0; i < mean.length; i++) mean[i] /= n;
             outer.step(mean);
+        }
+        for (SyncLog.Contribution c : round.contributions()) {
+            runSteps += c.steps();
+            runTokens += c.tokens();
         }
         if (progress != null) {
             float[] base = outer.weights();
@@ -328,20 +377,41 @@ final class ReplicaSync implements AutoCloseable {
             roundStartTokens = trainer.tokensSeen();
         }
         closeSent = false;
-        long replicas = round.contributions().stream().map(SyncLog.Contribution::replica).distinct().count();
         Metrics.TRAIN_SYNC_ROUNDS.labelValues(round.timedOut() ? "timeout" : "complete").inc();
-        Metrics.TRAIN_SYNC_REPLICAS.set(replicas);
+        Metrics.TRAIN_SYNC_REPLICAS.set(round.onTime());
         Metrics.TRAIN_SYNC_EXPECTED.set(round.expected());
         Metrics.TRAIN_SYNC_ROUND.set(rounds.round());
         long digest = outer.digest();
         record(round, digest, progress != null);
-        LOG.info("round {} closed by {}: {} of {} replicas, weights {}{}", round.round(), round.closedBy(), replicas,
-                round.expected(), Long.toHexString(digest), progress != null ? " (own progress kept on top)" : "");
-        boolean first = !round.contributions().isEmpty() && round.contributions().get(0).replica().equals(replica);
-        if (met && first && !replaying && System.currentTimeMillis() - lastAnnounceMillis >= announceEveryMillis) {
+        LOG.info("round {} closed by {}: {} of {} replicas on time, {} pseudo-gradients summed, weights {}{}", round.round(),
+                round.closedBy(), round.onTime(), round.expected(), round.contributions().size(), Long.toHexString(digest),
+                progress != null ? " (own progress kept on top)" : "");
+        firstInLastRound = met && !round.contributions().isEmpty() && round.contributions().get(0).replica().equals(replica);
+        if (firstInLastRound && !replaying && System.currentTimeMillis() - lastAnnounceMillis >= announceEveryMillis) {
             host.announce();
             lastAnnounceMillis = System.currentTimeMillis();
         }
+    }
+
+    /** This replica's weights minus those its round began at: its progress since. */
+    private float[] progress() {
+        float[] local = trainer.weightVector();
+        float[] base = outer.weights();
+        for (int i = 0; i < local.length; i++) local[i] -= base[i];
+        return local;
+    }
+
+    /**
+     * A replica stopping (not failing): what it trained since its last pseudo-gradient goes on the log, so that the
+     * rows it committed are in the run's weights even if it never comes back (a scale-down).
+     */
+    void publishProgress() {
+        if (publishedStep == null && trainer.step() > roundStartStep) publish();
+    }
+
+    /** Whether this replica's pseudo-gradient came first in the last round: it writes the run's checkpoints. */
+    boolean writesRunCheckpoints() {
+        return firstInLastRound;
     }
 
     /** Appends the round to the replica's rounds log: what every replica's copy must agree on. */
@@ -352,7 +422,8 @@ final class ReplicaSync implements AutoCloseable {
             SyncLog.Contribution c = round.contributions().get(i);
             line.append(i == 0 ? "" : ",").append(c.replica()).append('@').append(c.step());
         }
-        line.append('\t').append(Long.toHexString(digest)).append('\t').append(carried ? "carried" : "run").append('\n');
+        line.append('\t').append(Long.toHexString(digest)).append('\t').append(carried ? "carried" : "run")
+                .append('\t').append(replaying ? "replayed" : "live").append('\n');
         try {
             Files.createDirectories(roundsLog.getParent());
             Files.writeString(roundsLog, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
@@ -364,7 +435,7 @@ final class ReplicaSync implements AutoCloseable {
     /** Where the replica stands, for its checkpoint. */
     ReplicaState state() {
         return new ReplicaState(replica, rounds.round(), rounds.afterClose(), rounds.replayFrom(), roundStartStep,
-                roundStartTokens, publishedStep, runSteps, runTokens);
+                roundStartTokens, publishedStep, runSteps, runTokens, rounds.closedSteps());
     }
 
     /** Writes the outer optimizer's state into a checkpoint directory. */

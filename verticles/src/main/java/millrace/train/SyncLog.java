@@ -1,7 +1,8 @@
 package millrace.train;
 
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -13,35 +14,45 @@ import millrace.protocol.SyncMessage;
 
 /**
  * The rounds of one model's replicas, read off {@code millrace.sync} in its one order. The rule every replica applies
- * to the same records, so every replica sums the same contributions:
+ * to the same records, so every replica sums the same contributions, in the same order, to the same bits:
  * <ul>
- *   <li>a contribution is complete at its last chunk; the first {@link SyncMessage.Close} of the open round closes
- *       it, and the round sums the contributions completed before that mark (later closes of it are ignored);
- *   <li>one completed after the mark (late: its replica was slow, or its chunks straddle the mark) is summed by the next
- *       round, so no published work is lost or counted twice;
- *   <li>one whose base digest is not the open round's (its replica began elsewhere), whose size is not the model's,
- *       or that names another round is refused, and counted.
+ *   <li>a contribution is judged when its last chunk arrives, and summed then if admitted; the first
+ *       {@link SyncMessage.Close} of the open round closes it with what was summed before that mark (later closes of
+ *       it are ignored);
+ *   <li>one completed after the mark (a slow replica, or chunks that straddle it) is summed by the next round, so no
+ *       published work is lost;
+ *   <li>refused, and counted: one whose size is not the model's; one of the open round whose base digest is not the
+ *       open round's (its replica began elsewhere); one of a round more than {@link #LATE_ROUNDS} back; one a replica
+ *       published again ({@code replica@step} summed or waiting already), so nothing is counted twice.
  * </ul>
- * No Kafka here: {@link ReplicaSync} feeds it.
+ * Judging at the last chunk matters for restarts: a replica restored from a checkpoint replays from {@link #replayFrom},
+ * which may be before the last close it applied; a contribution completed before that close was summed by it, and one
+ * completed after it is judged then, exactly as the replicas that never stopped judged it. No Kafka here:
+ * {@link ReplicaSync} feeds it.
  */
 final class SyncLog {
-    /** A replica's whole pseudo-gradient for a round: its chunks, in order. */
-    record Contribution(String replica, long round, long step, int steps, long tokens, List<SyncMessage.Chunk> chunks) {
-        boolean is(String replicaId, long atStep) {
-            return replica.equals(replicaId) && step == atStep;
-        }
-    }
+    /** A replica's pseudo-gradient for a round, summed. */
+    record Contribution(String replica, long round, long step, int steps, long tokens) {}
 
-    /** A closed round: what it sums (by replica, then step), who closed it, and how many replicas the closer awaited. */
-    record Round(long round, List<Contribution> contributions, String closedBy, int expected) {
+    /**
+     * A closed round: what it summed, in log order; the sum of their pseudo-gradients ({@code null} when none); who
+     * closed it, and how many replicas the closer awaited.
+     */
+    record Round(long round, List<Contribution> contributions, float[] sum, String closedBy, int expected) {
+        /** Replicas that contributed to this round on time. */
+        long onTime() {
+            return contributions.stream().filter(c -> c.round() == round).map(Contribution::replica).distinct().count();
+        }
+
+        /** The closer gave up on some replica it awaited. */
         boolean timedOut() {
-            return contributions.stream().map(Contribution::replica).distinct().count() < expected;
+            return onTime() < expected;
         }
     }
 
-    /** Why a record was refused, for the metric. */
+    /** Why a record was refused, for the metric and the log. */
     interface Refusals {
-        void refused(String reason, String detail);
+        void refused(String reason, String replica, String detail);
     }
 
     private static final class Partial {
@@ -55,27 +66,38 @@ final class SyncLog {
         }
     }
 
+    /** How many rounds late a contribution may be and still be summed (and how long an incomplete one is kept). */
+    static final int LATE_ROUNDS = 16;
+
     private final String model;
-    private final long size;
+    private final int size;
     private final LongSupplier baseDigest;
     private final Refusals refusals;
     private long round;
-    /** Offset after the last close applied: a replay starts here (or earlier: see {@link #replayFrom}). */
+    /** Offset after the last close applied. */
     private long afterClose;
     private final Map<String, Partial> partial = new LinkedHashMap<>();
-    private final List<Contribution> complete = new ArrayList<>();
-    private final List<Long> completeFirstOffsets = new ArrayList<>();
+    /** The open round's sum so far, its contributions and where each began on the log. */
+    private float[] sum;
+    private final List<Contribution> summed = new ArrayList<>();
+    private final Map<String, Long> summedFirstOffsets = new HashMap<>();
+    /** Per replica, the newest step of a contribution summed by a closed round: an older or equal one is a repeat. */
+    private final Map<String, Long> closedSteps;
 
     /**
+     * @param size numbers in the model's pseudo-gradient
      * @param round the open round
      * @param afterClose where its records begin in the log
+     * @param closedSteps per replica, the newest step a closed round summed (from the checkpoint)
      * @param baseDigest the digest of the weights the open round began at
      */
-    SyncLog(String model, long size, long round, long afterClose, LongSupplier baseDigest, Refusals refusals) {
+    SyncLog(String model, int size, long round, long afterClose, Map<String, Long> closedSteps, LongSupplier baseDigest,
+            Refusals refusals) {
         this.model = model;
         this.size = size;
         this.round = round;
         this.afterClose = afterClose;
+        this.closedSteps = new HashMap<>(closedSteps);
         this.baseDigest = baseDigest;
         this.refusals = refusals;
     }
@@ -85,39 +107,46 @@ final class SyncLog {
         return round;
     }
 
-    /**
-     * Where to read from to see every record the open round may still sum: the close before it, or the first chunk of
-     * a contribution that began before that close and completed after it.
-     */
-    long replayFrom() {
-        long from = afterClose;
-        for (Partial p : partial.values()) from = Math.min(from, p.firstOffset);
-        for (long f : completeFirstOffsets) from = Math.min(from, f);
-        return from;
-    }
-
     /** Offset after the last close applied. */
     long afterClose() {
         return afterClose;
     }
 
-    /** Replicas with a complete contribution waiting for the open round's close. */
+    /**
+     * Where to read from to see every record the open round may still sum: the close before it, or the first chunk of
+     * a contribution that began before that close.
+     */
+    long replayFrom() {
+        long from = afterClose;
+        for (Partial p : partial.values()) from = Math.min(from, p.firstOffset);
+        for (long f : summedFirstOffsets.values()) from = Math.min(from, f);
+        return from;
+    }
+
+    /** Per replica, the newest step a closed round summed (for the checkpoint). */
+    Map<String, Long> closedSteps() {
+        return Map.copyOf(closedSteps);
+    }
+
+    /** Replicas whose pseudo-gradient for the open round is summed and waits for its close. */
     Set<String> waiting() {
         Set<String> out = new LinkedHashSet<>();
-        for (Contribution c : complete) out.add(c.replica());
+        for (Contribution c : summed) {
+            if (c.round() == round) out.add(c.replica());
+        }
         return out;
     }
 
-    /** Whether the contribution of {@code replica} at {@code step} is complete and waiting for a close. */
+    /** Whether the contribution of {@code replica} at {@code step} is summed and waits for a close. */
     boolean isWaiting(String replica, long step) {
-        return complete.stream().anyMatch(c -> c.is(replica, step));
+        return summed.stream().anyMatch(c -> c.replica().equals(replica) && c.step() == step);
     }
 
     /** The record at {@code offset}; the round it closes, if it closes one. */
     Optional<Round> accept(long offset, SyncMessage message) {
         if (!message.model().equals(model)) return Optional.empty();
-        // a replay begins before the last close applied only to pick up contributions that straddle it: closes there
-        // are applied already, and contributions completed there were summed by them
+        // before the last close applied (a replay picking up contributions that straddle it): closes there are
+        // applied already, and contributions completed there were summed by them
         boolean applied = offset < afterClose;
         if (message instanceof SyncMessage.Close close) {
             if (applied || close.round() < round) return Optional.empty(); // a second close of a closed round
@@ -127,59 +156,72 @@ final class SyncLog {
                         + " but this replica is at round " + round + ": the log no longer holds the rounds between. "
                         + "Restore the replica from a newer checkpoint of the run");
             }
-            List<Contribution> summed = new ArrayList<>(complete);
-            summed.sort(Comparator.comparing(Contribution::replica).thenComparingLong(Contribution::step));
-            complete.clear();
-            completeFirstOffsets.clear();
-            Round closed = new Round(round, List.copyOf(summed), close.replica(), close.expected());
-            round++;
-            afterClose = offset + 1;
-            return Optional.of(closed);
+            return Optional.of(close(offset, close));
         }
         SyncMessage.Chunk chunk = (SyncMessage.Chunk) message;
         String key = chunk.replica() + "@" + chunk.step();
-        Partial p = partial.get(key);
-        if (p == null) {
-            if (!applied && !admissible(chunk)) return Optional.empty();
-            p = new Partial(offset, chunk.chunks());
-            partial.put(key, p);
-        }
+        Partial p = partial.computeIfAbsent(key, k -> new Partial(offset, chunk.chunks()));
         if (chunk.chunks() != p.chunks.length || p.chunks[chunk.chunk()] != null) {
-            refusals.refused("chunk", key + " sent chunk " + chunk.chunk() + " of " + chunk.chunks() + " again or differently");
+            refusals.refused("chunk", chunk.replica(), key + " sent chunk " + chunk.chunk() + " of " + chunk.chunks() + " again or differently");
             return Optional.empty();
         }
         p.chunks[chunk.chunk()] = chunk;
-        if (++p.received == p.chunks.length) {
-            partial.remove(key);
-            if (applied) return Optional.empty();
-            complete.add(new Contribution(chunk.replica(), chunk.round(), chunk.step(), chunk.steps(), chunk.tokens(),
-                    List.of(p.chunks)));
-            completeFirstOffsets.add(p.firstOffset);
+        if (++p.received < p.chunks.length) return Optional.empty();
+        partial.remove(key);
+        if (!applied && admissible(key, p)) {
+            if (sum == null) sum = new float[size];
+            for (SyncMessage.Chunk c : p.chunks) PseudoGradients.addTo(sum, c);
+            summed.add(new Contribution(chunk.replica(), chunk.round(), chunk.step(), chunk.steps(), chunk.tokens()));
+            summedFirstOffsets.put(key, p.firstOffset);
         }
         return Optional.empty();
     }
 
-    /**
-     * Whether a new contribution may be summed: the model's size, and either the open round from its weights (the
-     * digest), or a round at most {@link #LATE_ROUNDS} back (late: published after its round closed; the digest of a
-     * closed round's weights is not kept, so that every replica, restarted or not, decides alike).
-     */
-    private boolean admissible(SyncMessage.Chunk chunk) {
-        if (chunk.total() != size) {
-            refusals.refused("size", chunk.replica() + " sent " + chunk.total() + " numbers; the model has " + size);
+    private Round close(long offset, SyncMessage.Close close) {
+        Round closed = new Round(round, List.copyOf(summed), sum, close.replica(), close.expected());
+        for (Contribution c : summed) closedSteps.merge(c.replica(), c.step(), Math::max);
+        summed.clear();
+        summedFirstOffsets.clear();
+        sum = null;
+        round++;
+        afterClose = offset + 1;
+        // an incomplete contribution this old will never be summed: let it go (its first chunk no longer pins replays)
+        for (Iterator<Partial> it = partial.values().iterator(); it.hasNext(); ) {
+            SyncMessage.Chunk any = firstChunk(it.next());
+            if (any.round() < round - LATE_ROUNDS) it.remove();
+        }
+        return closed;
+    }
+
+    private static SyncMessage.Chunk firstChunk(Partial p) {
+        for (SyncMessage.Chunk c : p.chunks) {
+            if (c != null) return c;
+        }
+        throw new IllegalStateException("a partial contribution without chunks");
+    }
+
+    /** Whether a complete contribution may be summed (see the class comment). */
+    private boolean admissible(String key, Partial p) {
+        SyncMessage.Chunk head = p.chunks[0];
+        for (SyncMessage.Chunk c : p.chunks) {
+            if (c.total() != size || c.round() != head.round() || c.step() != head.step()) {
+                refusals.refused("size", head.replica(), key + " does not match the model's " + size + " numbers");
+                return false;
+            }
+        }
+        if (head.round() > round || head.round() < round - LATE_ROUNDS) {
+            refusals.refused("round", head.replica(), key + " is of round " + head.round() + ", the open round is " + round);
             return false;
         }
-        if (chunk.round() > round || chunk.round() < round - LATE_ROUNDS) {
-            refusals.refused("round", chunk.replica() + " sent round " + chunk.round() + " during round " + round);
+        if (head.step() <= closedSteps.getOrDefault(head.replica(), -1L) || summedFirstOffsets.containsKey(key)) {
+            refusals.refused("repeat", head.replica(), key + " was summed already");
             return false;
         }
-        if (chunk.round() == round && chunk.baseDigest() != baseDigest.getAsLong()) {
-            refusals.refused("base", chunk.replica() + " began round " + round + " from other weights (another seed or run?)");
+        // the digest of a closed round's weights is not kept: a late one is not checked, by every replica alike
+        if (head.round() == round && head.baseDigest() != baseDigest.getAsLong()) {
+            refusals.refused("base", head.replica(), key + " began round " + round + " from other weights (another seed or run?)");
             return false;
         }
         return true;
     }
-
-    /** How many rounds late a contribution may be and still be summed. */
-    static final int LATE_ROUNDS = 16;
 }

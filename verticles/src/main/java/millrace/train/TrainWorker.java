@@ -54,7 +54,9 @@ final class TrainWorker implements StageVerticle.Worker {
     private final ByteLevelBpe tokenizer;
     /** This trainer's checkpoints: the model's own directory, or a DiLoCo replica's under {@code replicas/<id>}. */
     private final CheckpointStore checkpoints;
-    /** The model's own directory, where a DiLoCo run's checkpoints are written and announced. */
+    /** The model's own directory, where a trainer that trains alone writes its checkpoints. */
+    private final CheckpointStore modelCheckpoints;
+    /** A DiLoCo run's checkpoints, written and announced by the replica that sums first in a round ({@code <model>/run}). */
     private final CheckpointStore runCheckpoints;
     /** Null for a trainer that trains alone. */
     private final ReplicaSync sync;
@@ -97,8 +99,9 @@ final class TrainWorker implements StageVerticle.Worker {
         this.settings = settings;
         this.finished = finished;
         this.tokenizer = Tokenizers.load(settings.tokenizer());
-        this.runCheckpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
-        this.checkpoints = settings.sync() == null ? runCheckpoints : new CheckpointStore(
+        this.modelCheckpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
+        this.runCheckpoints = new CheckpointStore(checkpointRoot.resolve(settings.modelName()), "run", settings.keepCheckpoints());
+        this.checkpoints = settings.sync() == null ? modelCheckpoints : new CheckpointStore(
                 checkpointRoot.resolve(settings.modelName()).resolve("replicas"), kafka.instanceId(), settings.keepCheckpoints());
         // what is opened is closed again if a later part fails (the stage retries every second)
         List<AutoCloseable> opened = new ArrayList<>();
@@ -192,8 +195,10 @@ final class TrainWorker implements StageVerticle.Worker {
     private GptTrainer resumeOrStart() throws IOException {
         Optional<Path> latest = checkpoints.latest();
         if (latest.isEmpty() && settings.sync() != null) {
-            // a replica new to the run joins from the run's newest checkpoint: its weights, round and outer state
-            latest = runCheckpoints.latest().filter(p -> Files.exists(p.resolve(CheckpointFormat.OUTER)));
+            // a replica new to the run joins from the run's newest checkpoint (weights, round and outer state); a run's
+            // first replicas start from the model's newest checkpoint of training alone, if there is one
+            latest = runCheckpoints.latest();
+            if (latest.isEmpty()) latest = modelCheckpoints.latest();
         }
         if (latest.isPresent()) {
             CheckpointFormat.Meta meta = CheckpointFormat.readMeta(latest.get());
@@ -212,8 +217,11 @@ final class TrainWorker implements StageVerticle.Worker {
                     var run = meta.replica();
                     LOG.info("joining run {} at round {} from {}", settings.modelName(), run.round(), latest.get());
                     restoredState = new CheckpointFormat.ReplicaState(null, run.round(), run.afterClose(), run.replayFrom(),
-                            run.roundStartStep(), run.roundStartTokens(), null, run.runSteps(), run.runTokens());
-                    return CheckpointStore.resume(latest.get(), settings, root, run.roundStartStep(), run.roundStartTokens());
+                            run.roundStartStep(), run.roundStartTokens(), null, run.runSteps(), run.runTokens(), run.closedSteps());
+                    // held against pruning by the replica that writes the run's checkpoints while it is read
+                    try (var reading = millrace.model.CheckpointReaders.open(latest.get())) {
+                        return CheckpointStore.resume(latest.get(), settings, root, run.roundStartStep(), run.roundStartTokens());
+                    }
                 }
             }
             LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
@@ -272,6 +280,13 @@ final class TrainWorker implements StageVerticle.Worker {
         if (!finished.isDone()) {
             // a replica's weights changed at its last round without a step: its last checkpoint must hold the run's
             if (trainer.step() > lastCheckpointStep || sync != null) checkpoint();
+            if (sync != null) {
+                if (sync.writesRunCheckpoints()) announceRun(); // the run's final weights
+                // the other replicas await group members that hold partitions: this one leaves at once
+                consumer.close(org.apache.kafka.clients.consumer.CloseOptions.groupMembershipOperation(
+                        org.apache.kafka.clients.consumer.CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                        .withTimeout(Duration.ofSeconds(5)));
+            }
             LOG.info("trained {} steps (--max-steps): stopping", trainer.step());
             finished.complete(trainer.step());
         }
@@ -376,14 +391,23 @@ final class TrainWorker implements StageVerticle.Worker {
         lastCheckpointStep = trainer.step();
     }
 
-    /** A DiLoCo run's checkpoint, in the model's own directory: the weights every replica of the last round holds. */
+    /**
+     * A DiLoCo run's checkpoint, in {@code <model>/run}: the weights every replica of the last round holds. Replicas
+     * that sum first in successive rounds take turns; one writes at a time (another skips its turn).
+     */
     private void announceRun() {
         long now = System.currentTimeMillis();
         try {
-            Path dir = runCheckpoints.write(trainer, meta(sync.runSteps(), sync.runTokens(), Map.of(), now), tokenizer,
-                    sync::writeOuter);
-            announce(dir, sync.runSteps(), sync.runTokens(), Map.of(), now);
-            LOG.info("run checkpoint at {} steps of all replicas in {}", sync.runSteps(), dir);
+            Files.createDirectories(runCheckpoints.dir());
+            Optional<ProcessLock> writer = ProcessLock.tryLock(runCheckpoints.dir().resolve(".writer.lock"));
+            if (writer.isEmpty()) return;
+            try (ProcessLock held = writer.get()) {
+                CheckpointStore.cleanLeftovers(runCheckpoints.dir());
+                Path dir = runCheckpoints.write(trainer, meta(sync.runSteps(), sync.runTokens(), Map.of(), now), tokenizer,
+                        sync::writeOuter);
+                announce(dir, sync.runSteps(), sync.runTokens(), Map.of(), now);
+                LOG.info("run checkpoint at {} steps of all replicas in {}", sync.runSteps(), dir);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("run checkpoint failed", e);
         }
@@ -404,6 +428,16 @@ final class TrainWorker implements StageVerticle.Worker {
         } catch (Exception e) {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             throw new IllegalStateException("announcing the checkpoint failed", e);
+        }
+    }
+
+    /** Stopping, not failing: a replica hands what it trained since its last pseudo-gradient to the run first. */
+    @Override
+    public void stop() {
+        try {
+            if (sync != null && !finished.isDone()) sync.publishProgress();
+        } finally {
+            close();
         }
     }
 
