@@ -127,10 +127,9 @@ public abstract class StageVerticle extends VerticleBase {
         stopped = true;
         if (worker != null) {
             try {
-                worker.stop();
+                worker.stop(); // closes it too
             } catch (RuntimeException e) {
                 LOG.warn("{}: stopping failed: {}", stage, e.toString());
-                closeWorker();
             }
             worker = null;
         }

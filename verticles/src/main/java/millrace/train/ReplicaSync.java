@@ -39,7 +39,8 @@ import org.slf4j.LoggerFactory;
  * bit for bit the same everywhere). The replicas it waits for are the members of the model's consumer group that hold
  * shard partitions; after {@link SyncSettings#timeoutMillis} it closes the round with those that arrived.
  *
- * <p>Nothing published is lost or counted twice: a contribution that misses its round's close is summed by the next.
+ * <p>Nothing published is counted twice, and nothing a replica publishes is lost: a contribution that misses its
+ * round's close is summed by the next (what {@link SyncLog} refuses comes from a replica in a state of its own).
  * A replica whose round closed before it published keeps its work: its weights become the run's plus its own progress
  * since, which its next pseudo-gradient carries. Its checkpoint is written before it publishes and holds this
  * state ({@link ReplicaState}) and the outer optimizer; restored, it replays the log from there, which also tells it
@@ -84,8 +85,13 @@ final class ReplicaSync implements AutoCloseable {
     private Set<String> awaited;
     private long awaitedAtMillis;
     private boolean replaying;
-    /** While a new replica replays: chunks of other replicas refused for starting from other weights than its own. */
+    /**
+     * While a new replica replays the first round it sees: other replicas' contributions refused for starting from
+     * other weights than its own, and those summed. Refused and none summed: it is the one that began elsewhere.
+     */
     private int foreignBaseRefusals;
+    private int foreignSummed;
+    private long firstReplayedRound = -1;
     private long lastAnnounceMillis;
     /** This replica's pseudo-gradient came first in the last round it applied: it writes the run's checkpoint. */
     private boolean firstInLastRound;
@@ -150,8 +156,10 @@ final class ReplicaSync implements AutoCloseable {
                 LOG.info("pseudo-gradient of step {} never reached millrace.sync: its work stays in the weights", publishedStep);
                 publishedStep = null;
             }
+            firstReplayedRound = rounds.round();
             replay(replayFrom);
-            if (restored == null && foreignBaseRefusals > 0) {
+            foreignSummed += (int) rounds.waiting().stream().filter(r -> !r.equals(replica)).count();
+            if (restored == null && foreignBaseRefusals > 0 && foreignSummed == 0) {
                 throw new IllegalStateException("replica " + replica + " began from other weights than run " + model
                         + " on millrace.sync: give it the run's --seed and --model, or start it from a checkpoint of the run");
             }
@@ -188,6 +196,12 @@ final class ReplicaSync implements AutoCloseable {
     /** Applies every round the log closed after {@code from}, up to the log's end. */
     private void replay(long from) {
         long end = endOffset();
+        long start = log.beginningOffsets(List.of(partition)).get(partition);
+        if (from < start) {
+            // retention deleted records this replica has not applied: replaying from the log's start would sum less
+            throw new IllegalStateException(Topics.SYNC + " starts at offset " + start + " but this replica's restore needs "
+                    + "it from " + from + ". Restore the replica from a newer checkpoint of the run (checkpoints/" + model + "/run)");
+        }
         log.seek(partition, from);
         replaying = true;
         try {
@@ -215,7 +229,7 @@ final class ReplicaSync implements AutoCloseable {
         }
     }
 
-    /** One poll of a restore, which gives up once the transaction timeout has passed twice without reaching {@code end}. */
+    /** One poll of a restore: gives up when twice the transaction timeout passes without a record short of {@code end}. */
     private List<ConsumerRecord<String, byte[]>> poll(long end) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2L * TRANSACTION_TIMEOUT_MS);
         while (true) {
@@ -269,7 +283,9 @@ final class ReplicaSync implements AutoCloseable {
 
     private void refused(String reason, String from, String detail) {
         Metrics.TRAIN_SYNC_REFUSED.labelValues(reason).inc();
-        if (replaying && reason.equals("base") && !from.equals(replica)) foreignBaseRefusals++;
+        if (replaying && rounds.round() == firstReplayedRound && reason.equals("base") && !from.equals(replica)) {
+            foreignBaseRefusals++;
+        }
         LOG.warn("millrace.sync record refused ({}): {}", reason, detail);
     }
 
@@ -290,16 +306,22 @@ final class ReplicaSync implements AutoCloseable {
         long digest = outer.digest();
         producer.beginTransaction();
         long bytes = 0;
-        for (int k = 0; k < chunks; k++) {
-            int first = k * SyncMessage.MAX_CHUNK;
-            int count = Math.min(SyncMessage.MAX_CHUNK, delta.length - first);
-            byte[] value = SyncMessage.encode(new SyncMessage.Chunk(model, replica, rounds.round(), step,
-                    (int) (step - roundStartStep), trainer.tokensSeen() - roundStartTokens, digest, k, chunks,
-                    delta.length, first, count, settings.encoding(), PseudoGradients.encode(delta, first, count, settings.encoding())));
-            bytes += value.length + model.getBytes(StandardCharsets.UTF_8).length;
-            producer.send(new ProducerRecord<>(Topics.SYNC, model, value));
+        try {
+            for (int k = 0; k < chunks; k++) {
+                int first = k * SyncMessage.MAX_CHUNK;
+                int count = Math.min(SyncMessage.MAX_CHUNK, delta.length - first);
+                byte[] value = SyncMessage.encode(new SyncMessage.Chunk(model, replica, rounds.round(), step,
+                        (int) (step - roundStartStep), trainer.tokensSeen() - roundStartTokens, digest, k, chunks,
+                        delta.length, first, count, settings.encoding(),
+                        PseudoGradients.encode(delta, first, count, settings.encoding())));
+                bytes += value.length + model.getBytes(StandardCharsets.UTF_8).length;
+                producer.send(new ProducerRecord<>(Topics.SYNC, model, value));
+            }
+            producer.commitTransaction();
+        } catch (RuntimeException e) {
+            abort(); // an open transaction would hold every replica's read_committed reads back until it times out
+            throw e;
         }
-        producer.commitTransaction();
         Metrics.TRAIN_SYNC_BYTES.labelValues("sent").inc(bytes);
         LOG.info("round {}: published the pseudo-gradient of steps {}..{} ({} MB)", rounds.round(), roundStartStep, step,
                 String.format("%.1f", bytes / 1e6));
@@ -316,10 +338,23 @@ final class ReplicaSync implements AutoCloseable {
         if (!all) LOG.warn("round {}: closing after {} ms with {} of {}", rounds.round(), settings.timeoutMillis(),
                 rounds.waiting(), expected);
         producer.beginTransaction();
-        producer.send(new ProducerRecord<>(Topics.SYNC, model,
-                SyncMessage.encode(new SyncMessage.Close(model, replica, rounds.round(), expected.size()))));
-        producer.commitTransaction();
+        try {
+            producer.send(new ProducerRecord<>(Topics.SYNC, model,
+                    SyncMessage.encode(new SyncMessage.Close(model, replica, rounds.round(), expected.size()))));
+            producer.commitTransaction();
+        } catch (RuntimeException e) {
+            abort();
+            throw e;
+        }
         closeSent = true;
+    }
+
+    private void abort() {
+        try {
+            producer.abortTransaction();
+        } catch (RuntimeException e) {
+            LOG.debug("abort failed", e); // a fenced or closed producer: the broker aborts it at the timeout
+        }
     }
 
     /**
@@ -362,6 +397,7 @@ final class ReplicaSync implements AutoCloseable {
         for (SyncLog.Contribution c : round.contributions()) {
             runSteps += c.steps();
             runTokens += c.tokens();
+            if (replaying && round.round() == firstReplayedRound && !c.replica().equals(replica)) foreignSummed++;
         }
         if (progress != null) {
             float[] base = outer.weights();

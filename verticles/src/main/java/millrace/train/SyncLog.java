@@ -22,8 +22,9 @@ import millrace.protocol.SyncMessage;
  *   <li>one completed after the mark (a slow replica, or chunks that straddle it) is summed by the next round, so no
  *       published work is lost;
  *   <li>refused, and counted: one whose size is not the model's; one of the open round whose base digest is not the
- *       open round's (its replica began elsewhere); one of a round more than {@link #LATE_ROUNDS} back; one a replica
- *       published again ({@code replica@step} summed or waiting already), so nothing is counted twice.
+ *       open round's (its replica began elsewhere); one of a round more than {@link #LATE_ROUNDS} back; one of a step
+ *       its replica has had summed already (published again), so nothing is counted twice. A refused contribution's
+ *       work is lost to the run: it comes from a replica in a state no restart of Millrace's own produces.
  * </ul>
  * Judging at the last chunk matters for restarts: a replica restored from a checkpoint replays from {@link #replayFrom},
  * which may be before the last close it applied; a contribution completed before that close was summed by it, and one
@@ -35,8 +36,9 @@ final class SyncLog {
     record Contribution(String replica, long round, long step, int steps, long tokens) {}
 
     /**
-     * A closed round: what it summed, in log order; the sum of their pseudo-gradients ({@code null} when none); who
-     * closed it, and how many replicas the closer awaited.
+     * A closed round: what it summed, in log order; the sum of their pseudo-gradients ({@code null} when none; the
+     * round's to keep, and {@link ReplicaSync} divides it into the mean in place); who closed it, and how many replicas
+     * the closer awaited.
      */
     record Round(long round, List<Contribution> contributions, float[] sum, String closedBy, int expected) {
         /** Replicas that contributed to this round on time. */
@@ -146,7 +148,7 @@ final class SyncLog {
     Optional<Round> accept(long offset, SyncMessage message) {
         if (!message.model().equals(model)) return Optional.empty();
         // before the last close applied (a replay picking up contributions that straddle it): closes there are
-        // applied already, and contributions completed there were summed by them
+        // applied already, and contributions completed there were summed or refused before them
         boolean applied = offset < afterClose;
         if (message instanceof SyncMessage.Close close) {
             if (applied || close.round() < round) return Optional.empty(); // a second close of a closed round
@@ -160,7 +162,14 @@ final class SyncLog {
         }
         SyncMessage.Chunk chunk = (SyncMessage.Chunk) message;
         String key = chunk.replica() + "@" + chunk.step();
-        Partial p = partial.computeIfAbsent(key, k -> new Partial(offset, chunk.chunks()));
+        Partial p = partial.get(key);
+        if (p == null) {
+            // a transaction's chunks come in order: a later chunk without its first is the tail of a contribution
+            // completed before a replay's start (or forgotten as too old), never one to sum
+            if (chunk.chunk() != 0) return Optional.empty();
+            p = new Partial(offset, chunk.chunks());
+            partial.put(key, p);
+        }
         if (chunk.chunks() != p.chunks.length || p.chunks[chunk.chunk()] != null) {
             refusals.refused("chunk", chunk.replica(), key + " sent chunk " + chunk.chunk() + " of " + chunk.chunks() + " again or differently");
             return Optional.empty();

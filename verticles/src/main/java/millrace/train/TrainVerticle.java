@@ -8,8 +8,9 @@ import millrace.kafka.StageVerticle;
 /**
  * The train role: reads training shards from {@code millrace.shards}, takes an optimizer step whenever a batch of
  * rows is ready, and every few seconds saves a checkpoint, commits the positions its weights stand at and announces
- * the checkpoint on {@code millrace.checkpoints}. Validation shards feed a held-out set for the validation loss. The
- * work is {@link TrainWorker}'s; this class runs it as a stage loop.
+ * the checkpoint on {@code millrace.checkpoints} (a DiLoCo replica announces its run's, {@link ReplicaSync}).
+ * Validation shards feed a held-out set for the validation loss. The work is {@link TrainWorker}'s; this class runs it
+ * as a stage loop.
  */
 public final class TrainVerticle extends StageVerticle {
     private final CompletableFuture<Long> finished;

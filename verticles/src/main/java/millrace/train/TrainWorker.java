@@ -42,7 +42,9 @@ import org.slf4j.LoggerFactory;
  * One incarnation of the train role ({@link TrainVerticle}): reads training shards, takes an optimizer step whenever a
  * batch of rows is ready, and every few seconds checkpoints, commits the positions the weights stand at and announces
  * the checkpoint. Its parts: {@link ShardIntake} (shards to rows), {@link TrainPositions} (where training stands),
- * {@link StepReport} (metrics and log), {@link CheckpointStore} and {@link TrainAudit}.
+ * {@link StepReport} (metrics and log), {@link CheckpointStore} and {@link TrainAudit}. A DiLoCo replica
+ * ({@link TrainSettings#sync}) also has a {@link ReplicaSync}: it waits for its rounds, keeps its checkpoints for itself
+ * and announces the run's instead.
  */
 final class TrainWorker implements StageVerticle.Worker {
     private static final Logger LOG = LoggerFactory.getLogger(TrainWorker.class);
@@ -89,6 +91,8 @@ final class TrainWorker implements StageVerticle.Worker {
     /** Completed when --max-steps are trained and checkpointed (see {@link TrainVerticle#finished}). */
     private final CompletableFuture<Long> finished;
     private final ProcessLock lock;
+    /** This process's id among the model's trainers (a DiLoCo replica's name). */
+    private final String instanceId;
 
     TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
         this(kafka, settings, checkpointRoot, new CompletableFuture<>());
@@ -98,6 +102,7 @@ final class TrainWorker implements StageVerticle.Worker {
             CompletableFuture<Long> finished) {
         this.settings = settings;
         this.finished = finished;
+        this.instanceId = kafka.instanceId();
         this.tokenizer = Tokenizers.load(settings.tokenizer());
         this.modelCheckpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
         this.runCheckpoints = new CheckpointStore(checkpointRoot.resolve(settings.modelName()), "run", settings.keepCheckpoints());
@@ -216,11 +221,14 @@ final class TrainWorker implements StageVerticle.Worker {
                 if (!latest.get().startsWith(checkpoints.dir())) {
                     var run = meta.replica();
                     LOG.info("joining run {} at round {} from {}", settings.modelName(), run.round(), latest.get());
+                    // an instance id the run has seen before (its replica directory lost) counts on from its own steps:
+                    // a pseudo-gradient under a step the run summed already would be refused as a repeat
+                    long step = Math.max(run.roundStartStep(), run.closedSteps().getOrDefault(instanceId, -1L) + 1);
                     restoredState = new CheckpointFormat.ReplicaState(null, run.round(), run.afterClose(), run.replayFrom(),
-                            run.roundStartStep(), run.roundStartTokens(), null, run.runSteps(), run.runTokens(), run.closedSteps());
+                            step, run.roundStartTokens(), null, run.runSteps(), run.runTokens(), run.closedSteps());
                     // held against pruning by the replica that writes the run's checkpoints while it is read
                     try (var reading = millrace.model.CheckpointReaders.open(latest.get())) {
-                        return CheckpointStore.resume(latest.get(), settings, root, run.roundStartStep(), run.roundStartTokens());
+                        return CheckpointStore.resume(latest.get(), settings, root, step, run.roundStartTokens());
                     }
                 }
             }
@@ -275,17 +283,17 @@ final class TrainWorker implements StageVerticle.Worker {
         }
     }
 
-    /** The step budget is spent: a last checkpoint (unless the newest one is of this step), then idle. */
+    /**
+     * The step budget is spent: a last checkpoint (unless the newest one is of this step; always for a replica, whose
+     * weights changed at its last round), a replica's last run checkpoint and its leaving the group; then idle.
+     */
     private void finish() {
         if (!finished.isDone()) {
             // a replica's weights changed at its last round without a step: its last checkpoint must hold the run's
             if (trainer.step() > lastCheckpointStep || sync != null) checkpoint();
             if (sync != null) {
                 if (sync.writesRunCheckpoints()) announceRun(); // the run's final weights
-                // the other replicas await group members that hold partitions: this one leaves at once
-                consumer.close(org.apache.kafka.clients.consumer.CloseOptions.groupMembershipOperation(
-                        org.apache.kafka.clients.consumer.CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
-                        .withTimeout(Duration.ofSeconds(5)));
+                leaveGroup(); // the other replicas await group members that hold partitions
             }
             LOG.info("trained {} steps (--max-steps): stopping", trainer.step());
             finished.complete(trainer.step());
@@ -431,14 +439,26 @@ final class TrainWorker implements StageVerticle.Worker {
         }
     }
 
-    /** Stopping, not failing: a replica hands what it trained since its last pseudo-gradient to the run first. */
+    /**
+     * Stopping, not failing: a replica hands what it trained since its last pseudo-gradient to the run, and leaves the
+     * group at once, so that the others neither wait for it nor leave its partitions idle (it may be a scale-down).
+     */
     @Override
     public void stop() {
         try {
-            if (sync != null && !finished.isDone()) sync.publishProgress();
+            if (sync != null && !finished.isDone()) {
+                sync.publishProgress();
+                leaveGroup();
+            }
         } finally {
             close();
         }
+    }
+
+    private void leaveGroup() {
+        consumer.close(org.apache.kafka.clients.consumer.CloseOptions.groupMembershipOperation(
+                org.apache.kafka.clients.consumer.CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+                .withTimeout(Duration.ofSeconds(5)));
     }
 
     @Override
