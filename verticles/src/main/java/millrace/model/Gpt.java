@@ -40,6 +40,8 @@ public final class Gpt implements AutoCloseable {
     /** The same with a mask of its own per row (packed sequences): with the config's dropout and without. */
     private final TorchScriptModule maskedAttentionTraining;
     private final TorchScriptModule maskedAttentionInference;
+    /** One new token's attention over every cached key (generation): no mask to make, one fused kernel. */
+    private final TorchScriptModule decodeAttention;
     private final TorchScriptModule gelu;
     private final TorchScriptModule toFp16;
     private boolean fused = true;
@@ -53,6 +55,9 @@ public final class Gpt implements AutoCloseable {
         this.maskedAttentionInference = maskedAttention((PtNDManager) manager, 0f);
         this.maskedAttentionTraining = config.dropout() == 0f ? maskedAttentionInference
                 : maskedAttention((PtNDManager) manager, config.dropout());
+        this.decodeAttention = TorchScriptModule.compile((PtNDManager) manager, "DecodeAttention",
+                "  def forward(self: __torch__.DecodeAttention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:\n"
+                + "    return torch.scaled_dot_product_attention(q, k, v, None, 0., False)\n");
         this.gelu = TorchScriptModule.compile((PtNDManager) manager, "GeluTanh",
                 "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
                 + "    return torch.gelu(x, approximate=\"tanh\")\n");
@@ -369,6 +374,9 @@ public final class Gpt implements AutoCloseable {
                             .add(maskedOut(mask).toType(q.getDataType(), false)).softmax(-1), training).matMul(v);
         } else if (fused && past == 0) {
             y = (training ? attentionTraining : attentionInference).forward(q, k, v);
+        } else if (fused && t == 1 && !training) {
+            // the newest position may look at every key: no mask
+            y = decodeAttention.forward(q, k, v);
         } else {
             // new tokens after a cached prefix sit at positions past .. past+t and may look at every key up to their
             // own position: a mask the fused kernel's is_causal (aligned at the first key) does not express
@@ -554,6 +562,7 @@ public final class Gpt implements AutoCloseable {
         if (attentionInference != attentionTraining) attentionInference.close();
         maskedAttentionTraining.close();
         if (maskedAttentionInference != maskedAttentionTraining) maskedAttentionInference.close();
+        decodeAttention.close();
         gelu.close();
         toFp16.close();
         manager.close();
