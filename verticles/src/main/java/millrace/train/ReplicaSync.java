@@ -6,7 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.HashSet;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -16,18 +16,7 @@ import millrace.metrics.Metrics;
 import millrace.model.CheckpointFormat.ReplicaState;
 import millrace.protocol.InvalidPayloadException;
 import millrace.protocol.SyncMessage;
-import millrace.protocol.Topics;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.ConsumerGroupDescription;
-import org.apache.kafka.clients.admin.ListOffsetsOptions;
-import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.common.IsolationLevel;
-import org.apache.kafka.clients.admin.MemberDescription;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,8 +37,6 @@ import org.slf4j.LoggerFactory;
  */
 final class ReplicaSync implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ReplicaSync.class);
-    /** How long a pseudo-gradient's transaction may stay open (the broker's maximum is 15 minutes). */
-    private static final long TRANSACTION_TIMEOUT_MS = 300_000;
 
     /** What the replica's worker does for it. */
     interface Host {
@@ -68,10 +55,7 @@ final class ReplicaSync implements AutoCloseable {
     private final Host host;
     private final Path roundsLog;
     private final long announceEveryMillis;
-    private final TopicPartition partition = new TopicPartition(Topics.SYNC, 0);
-    private final KafkaConsumer<String, byte[]> log;
-    private final KafkaProducer<String, byte[]> producer;
-    private final Admin admin;
+    private final SyncTopic topic;
     private final OuterNesterov outer;
     private final SyncLog rounds;
     private long roundStartStep;
@@ -135,42 +119,23 @@ final class ReplicaSync implements AutoCloseable {
             closedSteps = restored.closedSteps();
         }
         this.rounds = new SyncLog(model, outer.size(), round, afterClose, closedSteps, outer::digest, this::refused);
-        var consumerProps = kafka.consumer(null, 64);
-        // chunks are up to 0.5 MB: fetch a few dozen at a time (the consumer's per-partition default is 1 MB)
-        consumerProps.put("max.partition.fetch.bytes", String.valueOf(16 * 1024 * 1024));
-        consumerProps.put("fetch.max.bytes", String.valueOf(16 * 1024 * 1024));
-        List<AutoCloseable> opened = new java.util.ArrayList<>();
+        this.topic = new SyncTopic(kafka, model);
         try {
-            this.log = new KafkaConsumer<>(consumerProps);
-            opened.add(log);
-            var producerProps = kafka.transactionalProducer("train-sync." + model);
-            // a GPT-2-sized pseudo-gradient is 250 MB: its transaction may take longer than the stages' 30 s
-            producerProps.put("transaction.timeout.ms", String.valueOf(TRANSACTION_TIMEOUT_MS));
-            this.producer = new KafkaProducer<>(producerProps);
-            opened.add(producer);
-            this.admin = Admin.create(kafka.admin());
-            opened.add(admin);
-            log.assign(List.of(partition));
-            producer.initTransactions(); // fences this replica's previous incarnation, aborting what it left open
             if (publishedStep != null && !onLog(replayFrom, publishedStep)) {
                 LOG.info("pseudo-gradient of step {} never reached millrace.sync: its work stays in the weights", publishedStep);
                 publishedStep = null;
             }
             firstReplayedRound = rounds.round();
-            replay(replayFrom);
+            replaying = true;
+            topic.readToEnd(replayFrom, this::accept);
+            replaying = false;
             foreignSummed += (int) rounds.waiting().stream().filter(r -> !r.equals(replica)).count();
             if (restored == null && foreignBaseRefusals > 0 && foreignSummed == 0) {
                 throw new IllegalStateException("replica " + replica + " began from other weights than run " + model
                         + " on millrace.sync: give it the run's --seed and --model, or start it from a checkpoint of the run");
             }
         } catch (RuntimeException e) {
-            for (AutoCloseable c : opened) {
-                try {
-                    c.close();
-                } catch (Exception ignored) {
-                    // closing what was opened; the first failure is the one to report
-                }
-            }
+            topic.close();
             throw e;
         }
         Metrics.TRAIN_SYNC_ROUND.set(rounds.round());
@@ -180,65 +145,14 @@ final class ReplicaSync implements AutoCloseable {
 
     /** Whether this replica's pseudo-gradient of {@code step} is on the log after {@code from}. */
     private boolean onLog(long from, long step) {
-        long end = endOffset();
-        log.seek(partition, from);
-        while (log.position(partition) < end) {
-            for (ConsumerRecord<String, byte[]> r : poll(end)) {
-                SyncMessage m = decode(r);
-                if (m instanceof SyncMessage.Chunk c && c.model().equals(model) && c.replica().equals(replica) && c.step() == step) {
-                    return true;
-                }
+        boolean[] found = {false};
+        topic.readToEnd(from, r -> {
+            if (decode(r) instanceof SyncMessage.Chunk c && c.model().equals(model) && c.replica().equals(replica)
+                    && c.step() == step) {
+                found[0] = true;
             }
-        }
-        return false;
-    }
-
-    /** Applies every round the log closed after {@code from}, up to the log's end. */
-    private void replay(long from) {
-        long end = endOffset();
-        long start = log.beginningOffsets(List.of(partition)).get(partition);
-        if (from < start) {
-            // retention deleted records this replica has not applied: replaying from the log's start would sum less
-            throw new IllegalStateException(Topics.SYNC + " starts at offset " + start + " but this replica's restore needs "
-                    + "it from " + from + ". Restore the replica from a newer checkpoint of the run (checkpoints/" + model + "/run)");
-        }
-        log.seek(partition, from);
-        replaying = true;
-        try {
-            while (log.position(partition) < end) {
-                for (ConsumerRecord<String, byte[]> r : poll(end)) accept(r);
-            }
-        } finally {
-            replaying = false;
-        }
-    }
-
-    /**
-     * The log's end for this replica's restore: every record appended so far, committed or not. A read_committed
-     * consumer stops before another replica's open transaction until it commits or times out, so the restore waits
-     * for it: stopping there would miss this replica's own pseudo-gradient committed after it.
-     */
-    private long endOffset() {
-        try {
-            return admin.listOffsets(Map.of(partition, OffsetSpec.latest()),
-                    new ListOffsetsOptions(IsolationLevel.READ_UNCOMMITTED)).partitionResult(partition)
-                    .get(30, TimeUnit.SECONDS).offset();
-        } catch (Exception e) {
-            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-            throw new IllegalStateException("cannot read the end of " + Topics.SYNC, e);
-        }
-    }
-
-    /** One poll of a restore: gives up when twice the transaction timeout passes without a record short of {@code end}. */
-    private List<ConsumerRecord<String, byte[]>> poll(long end) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2L * TRANSACTION_TIMEOUT_MS);
-        while (true) {
-            var records = log.poll(Duration.ofMillis(500)).records(partition);
-            if (!records.isEmpty() || log.position(partition) >= end) return records;
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException(Topics.SYNC + " stays short of offset " + end + " at " + log.position(partition));
-            }
-        }
+        });
+        return found[0];
     }
 
     /**
@@ -263,11 +177,10 @@ final class ReplicaSync implements AutoCloseable {
     }
 
     private void read(Duration wait) {
-        for (ConsumerRecord<String, byte[]> r : log.poll(wait)) accept(r);
+        for (ConsumerRecord<String, byte[]> r : topic.poll(wait)) accept(r);
     }
 
     private void accept(ConsumerRecord<String, byte[]> r) {
-        Metrics.TRAIN_SYNC_BYTES.labelValues("received").inc(r.serializedValueSize() + Math.max(0, r.serializedKeySize()));
         SyncMessage m = decode(r);
         if (m != null) rounds.accept(r.offset(), m).ifPresent(this::apply);
     }
@@ -304,25 +217,15 @@ final class ReplicaSync implements AutoCloseable {
         host.checkpoint();
         int chunks = (delta.length + SyncMessage.MAX_CHUNK - 1) / SyncMessage.MAX_CHUNK;
         long digest = outer.digest();
-        producer.beginTransaction();
-        long bytes = 0;
-        try {
-            for (int k = 0; k < chunks; k++) {
-                int first = k * SyncMessage.MAX_CHUNK;
-                int count = Math.min(SyncMessage.MAX_CHUNK, delta.length - first);
-                byte[] value = SyncMessage.encode(new SyncMessage.Chunk(model, replica, rounds.round(), step,
-                        (int) (step - roundStartStep), trainer.tokensSeen() - roundStartTokens, digest, k, chunks,
-                        delta.length, first, count, settings.encoding(),
-                        PseudoGradients.encode(delta, first, count, settings.encoding())));
-                bytes += value.length + model.getBytes(StandardCharsets.UTF_8).length;
-                producer.send(new ProducerRecord<>(Topics.SYNC, model, value));
-            }
-            producer.commitTransaction();
-        } catch (RuntimeException e) {
-            abort(); // an open transaction would hold every replica's read_committed reads back until it times out
-            throw e;
+        List<SyncMessage> messages = new ArrayList<>(chunks);
+        for (int k = 0; k < chunks; k++) {
+            int first = k * SyncMessage.MAX_CHUNK;
+            int count = Math.min(SyncMessage.MAX_CHUNK, delta.length - first);
+            messages.add(new SyncMessage.Chunk(model, replica, rounds.round(), step, (int) (step - roundStartStep),
+                    trainer.tokensSeen() - roundStartTokens, digest, k, chunks, delta.length, first, count,
+                    settings.encoding(), PseudoGradients.encode(delta, first, count, settings.encoding())));
         }
-        Metrics.TRAIN_SYNC_BYTES.labelValues("sent").inc(bytes);
+        long bytes = topic.write(messages);
         LOG.info("round {}: published the pseudo-gradient of steps {}..{} ({} MB)", rounds.round(), roundStartStep, step,
                 String.format("%.1f", bytes / 1e6));
     }
@@ -337,24 +240,8 @@ final class ReplicaSync implements AutoCloseable {
         if (expected == null) expected = rounds.waiting();
         if (!all) LOG.warn("round {}: closing after {} ms with {} of {}", rounds.round(), settings.timeoutMillis(),
                 rounds.waiting(), expected);
-        producer.beginTransaction();
-        try {
-            producer.send(new ProducerRecord<>(Topics.SYNC, model,
-                    SyncMessage.encode(new SyncMessage.Close(model, replica, rounds.round(), expected.size()))));
-            producer.commitTransaction();
-        } catch (RuntimeException e) {
-            abort();
-            throw e;
-        }
+        topic.write(List.of(new SyncMessage.Close(model, replica, rounds.round(), expected.size())));
         closeSent = true;
-    }
-
-    private void abort() {
-        try {
-            producer.abortTransaction();
-        } catch (RuntimeException e) {
-            LOG.debug("abort failed", e); // a fenced or closed producer: the broker aborts it at the timeout
-        }
     }
 
     /**
@@ -364,20 +251,8 @@ final class ReplicaSync implements AutoCloseable {
     private Set<String> awaited() {
         if (System.currentTimeMillis() - awaitedAtMillis < 2000) return awaited;
         awaitedAtMillis = System.currentTimeMillis();
-        try {
-            ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get(2, TimeUnit.SECONDS).get(group);
-            Set<String> members = new HashSet<>();
-            for (MemberDescription m : d.members()) {
-                if (m.assignment().topicPartitions().isEmpty()) continue;
-                String id = m.groupInstanceId().orElse(m.clientId());
-                members.add(id.startsWith(group + "-") ? id.substring(group.length() + 1) : id);
-            }
-            members.add(replica);
-            awaited = members;
-        } catch (Exception e) {
-            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
-            LOG.debug("cannot describe group {}: {}", group, e.toString());
-        }
+        Set<String> members = topic.members(group, replica);
+        if (members != null) awaited = members;
         return awaited;
     }
 
@@ -489,14 +364,6 @@ final class ReplicaSync implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            producer.close(Duration.ofSeconds(5));
-        } finally {
-            try {
-                log.close(Duration.ofSeconds(5));
-            } finally {
-                admin.close(Duration.ofSeconds(5));
-            }
-        }
+        topic.close();
     }
 }

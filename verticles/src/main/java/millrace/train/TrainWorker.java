@@ -62,9 +62,6 @@ final class TrainWorker implements StageVerticle.Worker {
     private final CheckpointStore runCheckpoints;
     /** Null for a trainer that trains alone. */
     private final ReplicaSync sync;
-    /** What a replica resumed from: its place in the run, and the checkpoint holding its outer optimizer. */
-    private millrace.model.CheckpointFormat.ReplicaState restoredState;
-    private Path restoredFrom;
     private final TrainAudit audit;
     /** The rows at the queue's head are a batch whose gradients were not finite once: a second failure drops it. */
     private boolean retryingBatch;
@@ -116,7 +113,11 @@ final class TrainWorker implements StageVerticle.Worker {
             CheckpointStore.cleanLeftovers(checkpoints.dir());
             this.root = GptTrainer.newRootManager(settings);
             opened.add(root);
-            this.trainer = resumeOrStart();
+            TrainStart start = TrainStart.of(settings, tokenizer, root, checkpoints, runCheckpoints, modelCheckpoints,
+                    instanceId);
+            this.trainer = start.trainer();
+            this.positions = start.positions();
+            this.lastLoss = start.lastLoss();
             opened.add(trainer);
             this.lastCheckpointStep = trainer.step();
             this.audit = new TrainAudit(checkpoints.dir().resolve("audit"));
@@ -130,8 +131,8 @@ final class TrainWorker implements StageVerticle.Worker {
             this.consumer = new KafkaConsumer<>(kafka.staticConsumer(TrainVerticle.consumerGroup(settings.modelName()), 50));
             opened.add(consumer);
             this.sync = settings.sync() == null ? null : new ReplicaSync(kafka, settings.modelName(),
-                    TrainVerticle.consumerGroup(settings.modelName()), settings.sync(), trainer, new SyncHost(), restoredState,
-                    restoredFrom == null ? null : restoredFrom.resolve(CheckpointFormat.OUTER),
+                    TrainVerticle.consumerGroup(settings.modelName()), settings.sync(), trainer, new SyncHost(), start.replica(),
+                    start.outerState(),
                     checkpoints.dir().resolve("rounds.tsv"), settings.checkpointEverySeconds() * 1000);
         } catch (IOException e) {
             closeAll(opened);
@@ -195,51 +196,6 @@ final class TrainWorker implements StageVerticle.Worker {
         private void drop(java.util.Collection<TopicPartition> partitions) {
             if (queue.removeIf(row -> partitions.contains(row.partition()))) retryingBatch = false;
         }
-    }
-
-    private GptTrainer resumeOrStart() throws IOException {
-        Optional<Path> latest = checkpoints.latest();
-        if (latest.isEmpty() && settings.sync() != null) {
-            // a replica new to the run joins from the run's newest checkpoint (weights, round and outer state); a run's
-            // first replicas start from the model's newest checkpoint of training alone, if there is one
-            latest = runCheckpoints.latest();
-            if (latest.isEmpty()) latest = modelCheckpoints.latest();
-        }
-        if (latest.isPresent()) {
-            CheckpointFormat.Meta meta = CheckpointFormat.readMeta(latest.get());
-            if (!meta.config().equals(settings.model()) || !meta.tokenizerId().equals(tokenizer.id())) {
-                // continuing would start another model in this directory, and pruning would delete its checkpoints
-                throw new IllegalStateException("model '" + settings.modelName() + "' in " + checkpoints.dir()
-                        + " was trained with " + meta.config() + " and tokenizer " + meta.tokenizerId()
-                        + "; this run asks for " + settings.model() + " and tokenizer " + tokenizer.id()
-                        + ". Give the new model its own --model-name (or another --data-dir)");
-            }
-            lastLoss = meta.trainLoss();
-            if (settings.sync() != null && meta.replica() != null) {
-                restoredFrom = latest.get();
-                restoredState = meta.replica();
-                if (!latest.get().startsWith(checkpoints.dir())) {
-                    var run = meta.replica();
-                    LOG.info("joining run {} at round {} from {}", settings.modelName(), run.round(), latest.get());
-                    // an instance id the run has seen before (its replica directory lost) counts on from its own steps:
-                    // a pseudo-gradient under a step the run summed already would be refused as a repeat
-                    long step = Math.max(run.roundStartStep(), run.closedSteps().getOrDefault(instanceId, -1L) + 1);
-                    restoredState = new CheckpointFormat.ReplicaState(null, run.round(), run.afterClose(), run.replayFrom(),
-                            step, run.roundStartTokens(), null, run.runSteps(), run.runTokens(), run.closedSteps());
-                    // held against pruning by the replica that writes the run's checkpoints while it is read
-                    try (var reading = millrace.model.CheckpointReaders.open(latest.get())) {
-                        return CheckpointStore.resume(latest.get(), settings, root, step, run.roundStartTokens());
-                    }
-                }
-            }
-            LOG.info("resuming {} from {} (step {})", settings.modelName(), latest.get(), meta.step());
-            positions = TrainPositions.of(meta.positions());
-            return CheckpointStore.resume(latest.get(), settings, root);
-        }
-        ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed((int) settings.seed());
-        Gpt gpt = Gpt.initialize(settings.model(), root);
-        LOG.info("new {} model: {} parameters, {}", settings.modelName(), gpt.parameterCount(), settings.model());
-        return new GptTrainer(settings, root, gpt, 0, 0);
     }
 
     /** Test hook: a rebalance as a pause past the poll interval or a new group member causes one. */
