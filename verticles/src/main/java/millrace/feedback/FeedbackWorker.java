@@ -51,6 +51,8 @@ final class FeedbackWorker implements StageVerticle.Worker {
     private long baseStep = -1;
     private final List<ConsumerRecord<String, byte[]>> pending = new ArrayList<>();
     private long firstTeachingAt = -1;
+    /** When the oldest pending rating arrived (-1: none pending). */
+    private long firstPendingAt = -1;
     private Checkpoint newest;
     /** Pretraining checkpoints announced after the policy's base (counted as seen: the topic is compacted). */
     private int checkpointsSinceBase;
@@ -148,14 +150,19 @@ final class FeedbackWorker implements StageVerticle.Worker {
             }
         }
         for (ConsumerRecord<String, byte[]> r : ratings.poll(Duration.ofMillis(100))) {
+            if (pending.isEmpty()) firstPendingAt = System.currentTimeMillis();
             pending.add(r);
             if (firstTeachingAt < 0 && teaches(r)) firstTeachingAt = System.currentTimeMillis();
         }
         try {
             boolean waited = firstTeachingAt >= 0 && System.currentTimeMillis() - firstTeachingAt >= settings.maxWaitMillis();
             boolean full = pending.size() >= settings.maxUpdateRatings();
-            // ties and the like alone make no version, unless they pile up: their offsets then move on in one
-            if ((waited || (full && firstTeachingAt >= 0) || pending.size() >= 4 * settings.maxUpdateRatings())) {
+            // ties and the like alone make no version, unless they pile up or wait ten times as long as a teaching
+            // rating would: their offsets then move on in one, so the newest version accounts for every rating
+            boolean stale = firstPendingAt >= 0
+                    && System.currentTimeMillis() - firstPendingAt >= 10 * Math.max(1000, settings.maxWaitMillis());
+            if ((waited || (full && firstTeachingAt >= 0) || pending.size() >= 4 * settings.maxUpdateRatings()
+                    || (stale && policy != null))) {
                 if (policy == null && !start()) return;
                 update();
             } else if (policy != null && settings.base() == null && settings.rebaseEvery() > 0
@@ -216,6 +223,7 @@ final class FeedbackWorker implements StageVerticle.Worker {
         double seconds = (System.nanoTime() - started) / 1e9;
         observe(result, seconds);
         firstTeachingAt = -1;
+        firstPendingAt = pending.isEmpty() ? -1 : System.currentTimeMillis();
         for (ConsumerRecord<String, byte[]> r : pending) {
             if (teaches(r)) {
                 firstTeachingAt = System.currentTimeMillis();
