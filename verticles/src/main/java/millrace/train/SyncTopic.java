@@ -121,10 +121,11 @@ final class SyncTopic implements AutoCloseable {
     long write(List<SyncMessage> messages) {
         writer.beginTransaction();
         long bytes = 0;
+        int keyBytes = model.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
         try {
             for (SyncMessage m : messages) {
                 byte[] value = SyncMessage.encode(m);
-                bytes += value.length + model.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+                bytes += value.length + keyBytes;
                 writer.send(new ProducerRecord<>(Topics.SYNC, model, value));
             }
             writer.commitTransaction();

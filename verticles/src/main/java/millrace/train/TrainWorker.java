@@ -28,6 +28,7 @@ import millrace.protocol.ShardDoc;
 import millrace.protocol.Topics;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.Tokenizers;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -412,8 +413,7 @@ final class TrainWorker implements StageVerticle.Worker {
     }
 
     private void leaveGroup() {
-        consumer.close(org.apache.kafka.clients.consumer.CloseOptions.groupMembershipOperation(
-                org.apache.kafka.clients.consumer.CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
+        consumer.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
                 .withTimeout(Duration.ofSeconds(5)));
     }
 

@@ -41,9 +41,7 @@ class DilocoIT {
     }
 
     private Process replica(String id, String logName) throws Exception {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-XX:+UseSerialGC", "-Dai.djl.offline=true",
-                "-cp", System.getProperty("java.class.path"), "millrace.cli.Main", "train",
+        List<String> cmd = millrace.faults.ChildProcess.millrace("1g", List.of("train",
                 "--kafka", kafka.settings("x").bootstrapServers(), "--data-dir", dir.resolve("data").toString(),
                 "--tokenizer", "r50k", "--seq-len", "8", "--batch-size", "4", "--checkpoint-every", "1",
                 "--model", "tiny", "--ops-port", "0", "--eval-every", "0", "--instance-id", id,
