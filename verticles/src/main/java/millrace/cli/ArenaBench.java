@@ -88,7 +88,7 @@ final class ArenaBench implements Callable<Integer> {
             Path served = checkpoint != null ? CheckpointFormat.requireCheckpoint(checkpoint) : BenchSupport.freshCheckpoint(dir.resolve("checkpoints"), model);
             announce(kafka, served);
             // the simulated raters are not to be throttled: the bench measures capacity, not the limits
-            WebSettings web = new WebSettings("bench", 64, 120_000, 1000, 1000, 1000, 1000, 100_000, 3_600_000);
+            WebSettings web = new WebSettings("bench", 64, 120_000, 8, 1000, 1000, 1000, 1000, 100_000, 3_600_000);
             ByteLevelBpe r50k = Vocabularies.builtin("r50k");
             PlatformConfig config = new PlatformConfig(kafka, dir, IngestSettings.of(List.of()), PlatformOptions.DEFAULT_PARTITIONS,
                     0, 0, DedupSettings.DEFAULT, new TokenizeSettings("r50k", 64, 16, 0.01, 2000),

@@ -115,7 +115,7 @@ final class FeedbackBench implements Callable<Integer> {
             feedback.base = checkpoint;
             feedback.rebaseEvery = 0; // the base is fixed: no pretraining runs beside this bench
             FeedbackSettings fs = feedback.settings("bench");
-            WebSettings web = new WebSettings("bench", 64, 120_000, 1000, 1000, 1000, 1000, 100_000, 3_600_000);
+            WebSettings web = new WebSettings("bench", 64, 120_000, 8, 1000, 1000, 1000, 1000, 100_000, 3_600_000);
             platform = Platform.start(EnumSet.of(Role.WEB, Role.FEEDBACK), new PlatformConfig(kafka, dir,
                     IngestSettings.of(List.of()), PlatformOptions.DEFAULT_PARTITIONS, 0, 0, DedupSettings.DEFAULT,
                     new TokenizeSettings("r50k", SEQ, 16, 0.01, 2000), TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), SEQ),

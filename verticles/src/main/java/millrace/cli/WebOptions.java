@@ -16,6 +16,9 @@ final class WebOptions {
     @Option(names = "--max-queue-wait-ms", description = "A generation that waited this long is refused rather than answered late (default: 30000).")
     long maxQueueWaitMillis = DEFAULTS.maxQueueWaitMillis();
 
+    @Option(names = "--max-batch-rows", description = "Answers decoded together, a token each per step: requests that arrive while others are being answered join them up to this many (default: 8).")
+    int maxBatchRows = DEFAULTS.maxBatchRows();
+
     @Option(names = "--ratings-per-second", description = "Sustained ratings per rater; beyond, 429 with Retry-After (default: 2).")
     double ratingsPerSecond = DEFAULTS.ratingsPerSecond();
 
@@ -29,7 +32,7 @@ final class WebOptions {
     int comparesBurst = DEFAULTS.comparesBurst();
 
     WebSettings settings(String trainedModel) {
-        return new WebSettings(serveModel != null ? serveModel : trainedModel, maxQueued, maxQueueWaitMillis,
+        return new WebSettings(serveModel != null ? serveModel : trainedModel, maxQueued, maxQueueWaitMillis, maxBatchRows,
                 ratingsPerSecond, ratingsBurst, comparesPerSecond, comparesBurst, DEFAULTS.maxComparisons(),
                 DEFAULTS.comparisonTtlMillis());
     }

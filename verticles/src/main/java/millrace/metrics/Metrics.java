@@ -109,7 +109,9 @@ public final class Metrics {
             .help("Time from a request to its first generated token, queueing included, by route (generate, compare)")
             .labelNames("route").register();
     public static final Gauge WEB_GENERATIONS_IN_FLIGHT = Gauge.builder().name("millrace_web_generations_in_flight")
-            .help("Generations running now (one at a time; a comparison's two answers are one batch)").register();
+            .help("Generations being decoded now, together as one batch (up to --max-batch-rows answers; a comparison is two)").register();
+    public static final Gauge WEB_GENERATION_BATCH_ROWS = Gauge.builder().name("millrace_web_generation_batch_rows")
+            .help("Answers in the batch being decoded (requests that arrive while others are answered join it)").register();
     public static final Gauge WEB_GENERATIONS_QUEUED = Gauge.builder().name("millrace_web_generations_queued")
             .help("Generations waiting for their turn (bounded: past the bound a request gets 503 and Retry-After)").register();
     public static final Counter WEB_GENERATIONS_DROPPED = Counter.builder().name("millrace_web_generations_dropped_total")

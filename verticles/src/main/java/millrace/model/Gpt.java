@@ -13,6 +13,7 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -258,6 +259,7 @@ public final class Gpt implements AutoCloseable {
 
     private NDArray hidden(Weights w, NDArray idx, boolean training, KvCache cache) {
         long t = idx.getShape().get(1);
+        if (cache != null && cache.starts != null) return hiddenRagged(w, idx, cache);
         int past = cache == null ? 0 : cache.length;
         if (past + t > config.blockSize()) {
             throw new IllegalArgumentException("sequence " + (past + t) + " > block " + config.blockSize());
@@ -295,6 +297,29 @@ public final class Gpt implements AutoCloseable {
         return blocks(w, idx, pos, allowed, training, null);
     }
 
+    /**
+     * One new token per row after a cache whose rows hold sequences of different lengths (requests decoded together):
+     * each row takes the position that follows its own tokens, and attends to its own keys only, not to the padding
+     * before them.
+     */
+    private NDArray hiddenRagged(Weights w, NDArray idx, KvCache cache) {
+        long b = idx.getShape().get(0);
+        if (idx.getShape().get(1) != 1 || b != cache.rows()) {
+            throw new IllegalArgumentException("a cache of rows of different lengths takes one token per row, got " + idx.getShape());
+        }
+        long[] positions = new long[(int) b];
+        for (int r = 0; r < b; r++) {
+            positions[r] = cache.length - cache.starts[r];
+            if (positions[r] >= config.blockSize()) throw new IllegalArgumentException("row " + r + " is past the block");
+        }
+        NDManager scope = idx.getManager();
+        NDArray pos = w.wpe().get(scope.create(positions)).reshape(b, 1, config.nEmbd());
+        // [B, 1, 1, T + 1]: the keys from the row's own start on, the new one included
+        NDArray allowed = scope.arange(0, cache.length + 1).reshape(1, cache.length + 1)
+                .gte(scope.create(cache.starts).reshape(b, 1)).reshape(b, 1, 1, cache.length + 1);
+        return blocks(w, idx, pos, allowed, false, cache);
+    }
+
     /** Token + position embeddings through every block and the final LayerNorm; {@code mask} null: causal. */
     private NDArray blocks(Weights w, NDArray idx, NDArray positionEmbedding, NDArray mask, boolean training,
             KvCache cache) {
@@ -312,12 +337,18 @@ public final class Gpt implements AutoCloseable {
         return layerNorm(x, w.lnF());
     }
 
-    /** Keys and values of every layer for the tokens seen so far, kept in its own manager between steps. */
+    /**
+     * Keys and values of every layer for the tokens seen so far, kept in its own manager between steps. Its rows may
+     * hold sequences of different lengths (requests decoded together, see {@link DecodeBatch}): each row's tokens are
+     * right-aligned at {@link #length()}, and the positions before {@link #start} are padding that nothing attends to.
+     */
     public static final class KvCache implements AutoCloseable {
         private final NDManager manager;
         private final NDArray[] keys;
         private final NDArray[] values;
         private int length;
+        /** Where each row's tokens begin; null while every row begins at 0. */
+        private int[] starts;
 
         private KvCache(NDManager manager, int layers) {
             this.manager = manager;
@@ -325,8 +356,18 @@ public final class Gpt implements AutoCloseable {
             this.values = new NDArray[layers];
         }
 
+        /** Positions held: the longest row's tokens. */
         public int length() {
             return length;
+        }
+
+        public int rows() {
+            return keys[0] == null ? 0 : (int) keys[0].getShape().get(0);
+        }
+
+        /** Tokens held for {@code row}. */
+        public int length(int row) {
+            return length - (starts == null ? 0 : starts[row]);
         }
 
         /** Appends this step's keys and values of a layer and returns all of them. */
@@ -342,6 +383,85 @@ public final class Gpt implements AutoCloseable {
             keys[layer] = allK;
             values[layer] = allV;
             return new NDArray[] {allK, allV};
+        }
+
+        /**
+         * Takes {@code other}'s rows in after this cache's own, the shorter side padded on the left so that every
+         * row ends at the same position; {@code other} is closed.
+         */
+        public void join(KvCache other) {
+            try (other; NDManager scratch = manager.newSubManager()) {
+                if (other.rows() == 0) return;
+                int rows = rows();
+                int joined = Math.max(length, other.length);
+                int[] startsOf = new int[rows + other.rows()];
+                for (int r = 0; r < rows; r++) startsOf[r] = joined - length(r);
+                for (int r = 0; r < other.rows(); r++) startsOf[rows + r] = joined - other.length(r);
+                for (int layer = 0; layer < keys.length; layer++) {
+                    keys[layer] = joinRows(scratch, keys[layer], other.keys[layer], joined - length, joined - other.length);
+                    values[layer] = joinRows(scratch, values[layer], other.values[layer], joined - length, joined - other.length);
+                }
+                length = joined;
+                starts = Arrays.stream(startsOf).allMatch(s -> s == 0) ? null : startsOf;
+            }
+        }
+
+        /** {@code mine} and {@code theirs} one after the other along the rows, each padded on the left as given. */
+        private NDArray joinRows(NDManager scratch, NDArray mine, NDArray theirs, int padMine, int padTheirs) {
+            NDArray joined = mine == null ? theirs
+                    : padLeft(scratch, mine, padMine).concat(padLeft(scratch, theirs, padTheirs), 0);
+            joined.attach(manager); // what the scratch manager made for it is freed with it
+            if (mine != null) mine.close();
+            return joined;
+        }
+
+        private static NDArray padLeft(NDManager scratch, NDArray x, int n) {
+            if (n == 0) return x;
+            Shape s = x.getShape();
+            return scratch.zeros(new Shape(s.get(0), s.get(1), n, s.get(3)), x.getDataType()).concat(x, 2);
+        }
+
+        /**
+         * Keeps only {@code rows}, in that order; a row may be named more than once (one prompt's cache for several
+         * answers). Padding that no kept row needs any more is dropped.
+         */
+        public void keep(int[] rows) {
+            if (rows.length == 0) {
+                for (int layer = 0; layer < keys.length; layer++) {
+                    if (keys[layer] != null) {
+                        keys[layer].close();
+                        values[layer].close();
+                    }
+                    keys[layer] = null;
+                    values[layer] = null;
+                }
+                length = 0;
+                starts = null;
+                return;
+            }
+            int[] kept = new int[rows.length];
+            for (int i = 0; i < rows.length; i++) kept[i] = length - length(rows[i]);
+            int trim = Arrays.stream(kept).min().getAsInt();
+            long[] index = Arrays.stream(rows).asLongStream().toArray();
+            try (NDManager scratch = manager.newSubManager()) {
+                NDArray which = scratch.create(index);
+                for (int layer = 0; layer < keys.length; layer++) {
+                    keys[layer] = keepRows(scratch, keys[layer], which, trim);
+                    values[layer] = keepRows(scratch, values[layer], which, trim);
+                }
+            }
+            length -= trim;
+            for (int i = 0; i < kept.length; i++) kept[i] -= trim;
+            starts = Arrays.stream(kept).allMatch(s -> s == 0) ? null : kept;
+        }
+
+        private NDArray keepRows(NDManager scratch, NDArray all, NDArray which, int trim) {
+            NDArray picked = all.get(which);
+            picked.attach(scratch); // freed with it, unless it is what is kept
+            NDArray kept = trim > 0 ? picked.get(":, :, " + trim + ":") : picked;
+            kept.attach(manager);
+            all.close();
+            return kept;
         }
 
         @Override

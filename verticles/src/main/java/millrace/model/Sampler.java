@@ -1,17 +1,14 @@
 package millrace.model;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
 
 /**
- * Autoregressive sampling with temperature and top-k, with a key/value cache: the prompt is run once, then each new
- * token costs one position. When the context fills the model's block, the cache restarts from the last half block.
- * One generation at a time per model, since the parameters are lent to each step's manager.
+ * Autoregressive sampling with temperature, top-k and top-p, with a key/value cache (see {@link DecodeBatch}): the
+ * prompt is run once, then each new token costs one position. When the context fills the model's block, the cache
+ * restarts from the last half block.
  */
 public final class Sampler {
     /**
@@ -51,74 +48,18 @@ public final class Sampler {
     }
 
     /**
-     * Samples {@code seeds.length} continuations of one prompt as one batch — each row draws from its own generator,
-     * seeded by its seed, so row {@code r} is exactly what a batch of one with {@code seeds[r]} would give. A row ends at
-     * {@code stopToken} (which it keeps as its last token) while the others go on; the batch ends when every row has,
-     * after {@code maxNewTokens}, or as soon as {@code cancelled} says so (the client went away). Returns each row's
-     * new tokens.
+     * Samples {@code seeds.length} continuations of one prompt as one batch (a {@link DecodeBatch} of one request) —
+     * each row draws from its own generator, seeded by its seed, so row {@code r} is what a batch of one with
+     * {@code seeds[r]} would give. A row ends at {@code stopToken} (which it keeps as its last token) and leaves the
+     * batch while the others go on; the batch ends when every row has, after {@code maxNewTokens}, or as soon as
+     * {@code cancelled} says so (the client went away). Returns each row's new tokens.
      */
     public static int[][] generate(Gpt gpt, int[] prompt, long[] seeds, Settings settings, int stopToken,
             TokenListener onToken, BooleanSupplier cancelled) {
-        int rows = seeds.length;
-        synchronized (gpt) {
-            Random[] random = new Random[rows];
-            for (int r = 0; r < rows; r++) random[r] = new Random(seeds[r]);
-            // every row has the same length at every step (a finished row is fed its stop token, and its logits
-            // ignored), so the rows share one cache and one position
-            int[][] tokens = new int[rows][];
-            for (int r = 0; r < rows; r++) tokens[r] = Arrays.copyOf(prompt, prompt.length + settings.maxNewTokens());
-            int[] ended = new int[rows]; // 0 while running, else the row's length
-            int length = prompt.length;
-            int block = gpt.config().blockSize();
-            Gpt.KvCache cache = gpt.newCache();
-            try {
-                int fed = 0; // tokens[*][0, fed) are in the cache
-                for (int i = 0; i < settings.maxNewTokens() && !cancelled.getAsBoolean(); i++) {
-                    if (length - fed + cache.length() > block) { // full: restart from the last half block
-                        cache.close();
-                        cache = gpt.newCache();
-                        fed = Math.max(0, length - block / 2);
-                    }
-                    int n = length - fed;
-                    long[] feed = new long[rows * n];
-                    for (int r = 0; r < rows; r++) {
-                        for (int j = fed; j < length; j++) feed[r * n + j - fed] = tokens[r][j];
-                    }
-                    float[] logits = null;
-                    long[] greedy = null;
-                    try (NDManager step = gpt.manager().newSubManager()) {
-                        gpt.attachTo(step);
-                        NDArray idx = step.create(feed, new Shape(rows, n));
-                        NDArray last = gpt.forwardLast(idx, cache);
-                        // greedy: the argmax in libtorch, not the whole [rows, vocab] logits copied out to pick from
-                        if (settings.temperature() <= 0) greedy = last.argMax(-1).toLongArray();
-                        else logits = last.toFloatArray();
-                    }
-                    fed = length;
-                    int vocab = logits == null ? 0 : logits.length / rows;
-                    boolean running = false;
-                    for (int r = 0; r < rows; r++) {
-                        if (ended[r] > 0) {
-                            tokens[r][length] = stopToken;
-                            continue;
-                        }
-                        int next = greedy != null ? (int) greedy[r] : pick(rows == 1 ? logits
-                                : Arrays.copyOfRange(logits, r * vocab, (r + 1) * vocab), settings.temperature(),
-                                settings.topK(), settings.topP(), random[r]);
-                        tokens[r][length] = next;
-                        onToken.accept(r, next);
-                        if (next == stopToken) ended[r] = length + 1;
-                        else running = true;
-                    }
-                    length++;
-                    if (!running) break;
-                }
-            } finally {
-                cache.close();
-            }
-            int[][] fresh = new int[rows][];
-            for (int r = 0; r < rows; r++) fresh[r] = Arrays.copyOfRange(tokens[r], prompt.length, ended[r] > 0 ? ended[r] : length);
-            return fresh;
+        try (DecodeBatch batch = new DecodeBatch(gpt)) {
+            DecodeBatch.Request request = batch.add(prompt, seeds, settings, stopToken, onToken, cancelled);
+            while (!request.done()) batch.step();
+            return request.answers();
         }
     }
 

@@ -1,23 +1,32 @@
 package millrace.web;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Function;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import millrace.metrics.Metrics;
+import millrace.model.Sampler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Where every generation waits its turn: one generation runs at a time (one model copy; PyTorch spreads each step
- * over its own threads), at most {@code maxQueued} wait, and a job that would wait longer than {@code maxWaitMillis}
- * is turned away rather than answered late. A full queue refuses at once with a retry time, so a stranger cannot pile
- * up work; a job whose client went away is skipped, or stopped between two tokens.
+ * Where every generation waits its turn and is decoded: one thread decodes the serving model's batch a token per step,
+ * and a waiting request joins it between two steps while it has room ({@code maxBatchRows} answers), so requests that
+ * arrive while others are being answered share their steps (continuous batching). At most {@code maxQueued} wait, and
+ * one that would wait longer than {@code maxWaitMillis} is turned away rather than answered late. A full queue refuses
+ * at once with a retry time, so a stranger cannot pile up work; a job whose client went away is skipped, or leaves the
+ * batch between two tokens. A newly loaded version goes into service when the batch has drained: no request is
+ * admitted meanwhile, and none ever mixes two versions.
  */
 final class GenerationQueue implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(GenerationQueue.class);
+
     /** Refused: the queue is full, or the job waited too long. */
     static final class Busy extends RuntimeException {
         final long retryAfterSeconds;
@@ -41,129 +50,223 @@ final class GenerationQueue implements AutoCloseable {
         }
     }
 
-    private final ThreadPoolExecutor executor;
+    /**
+     * What a request asks for: one answer per seed to {@code prompt}; {@code chat} null means as the served model
+     * is (a chat turn for a chat model). {@code onStart} hears, on the generation thread and before any text, the
+     * version that answers; {@code onText} hears (answer, piece) as the text comes.
+     */
+    record Request(String prompt, long[] seeds, Sampler.Settings settings, Boolean chat,
+            Consumer<ServingModel.Policy> onStart, BiConsumer<Integer, String> onText) {}
+
+    /** What a generation produced, and with which weights. */
+    record Result(ServingModel.Policy policy, List<Generator.Answer> answers, boolean cancelled) {}
+
+    private final ServingModel serving;
     private final long maxWaitMillis;
+    private final int maxBatchRows;
     private final int maxAnonymous;
-    private final AtomicInteger running = new AtomicInteger();
+    private final ArrayBlockingQueue<Job> waiting;
     /** Jobs of clients without a token, queued or running: a share of the queue, so they cannot crowd raters out. */
     private final AtomicInteger anonymous = new AtomicInteger();
+    private final Thread thread;
+    private volatile boolean closed;
+    /** Set when a new version was loaded: swap it in as soon as the batch is empty, even with nothing waiting. */
+    private volatile boolean loaded;
     /** Mean seconds per job (exponentially weighted), for Retry-After. */
     private volatile double meanSeconds = 1;
+    // the generation thread's own
+    private final List<Job> decoding = new ArrayList<>();
+    private ServingModel.Loaded current;
 
     /**
      * @param maxQueued jobs that may wait
      * @param maxWaitMillis a job that waited longer is refused when its turn comes
+     * @param maxBatchRows answers decoded together
      */
-    GenerationQueue(int maxQueued, long maxWaitMillis) {
+    GenerationQueue(ServingModel serving, int maxQueued, long maxWaitMillis, int maxBatchRows) {
+        this.serving = serving;
         this.maxWaitMillis = maxWaitMillis;
+        this.maxBatchRows = maxBatchRows;
         this.maxAnonymous = Math.max(1, maxQueued / 4);
-        this.executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(maxQueued), r -> {
-            // one thread for the life of the role: PyTorch keeps per-thread state (grad mode, its thread team)
-            Thread t = new Thread(r, "millrace-generate");
-            t.setDaemon(true);
-            return t;
-        });
+        this.waiting = new ArrayBlockingQueue<>(maxQueued);
+        // one thread for the life of the role: PyTorch keeps per-thread state (grad mode, its thread team)
+        this.thread = new Thread(this::decode, "millrace-generate");
+        thread.setDaemon(true);
+        thread.start();
     }
 
-    /** A queued job: what to run, and the future its caller waits on (failed if the queue shuts down first). */
-    private final class Job<T> implements Runnable {
+    /** A queued job: what it asks, and the future its caller waits on (failed if the queue shuts down first). */
+    private static final class Job {
         final Ticket ticket;
-        final Function<Ticket, T> work;
-        final CompletableFuture<T> result = new CompletableFuture<>();
-        final long queuedAt = System.nanoTime();
+        final Request request;
         final boolean fromAnonymous;
+        final long queuedAt = System.nanoTime();
+        final CompletableFuture<Result> result = new CompletableFuture<>();
+        ServingModel.Policy policy;
+        Generator.Decoding decoding;
+        long startedAt;
 
-        Job(Ticket ticket, Function<Ticket, T> work, boolean fromAnonymous) {
+        Job(Ticket ticket, Request request, boolean fromAnonymous) {
             this.ticket = ticket;
-            this.work = work;
+            this.request = request;
             this.fromAnonymous = fromAnonymous;
         }
+    }
 
-        @Override
-        public void run() {
+    /**
+     * Queues {@code request}; the future fails with {@link Busy} or {@link CancellationException} instead of running
+     * it. {@code fromAnonymous}: a request without a rater's token, which may hold only a quarter of the queue.
+     */
+    CompletableFuture<Result> submit(Ticket ticket, Request request, boolean fromAnonymous) {
+        Job job = new Job(ticket, request, fromAnonymous);
+        if (fromAnonymous && anonymous.incrementAndGet() > maxAnonymous) {
+            anonymous.decrementAndGet();
+            Metrics.WEB_GENERATIONS_DROPPED.labelValues("queue_full").inc();
+            job.result.completeExceptionally(new Busy("too many generations without a rater's token are waiting", retryAfter()));
+            return job.result;
+        }
+        if (closed || !waiting.offer(job)) {
+            Metrics.WEB_GENERATIONS_DROPPED.labelValues("queue_full").inc();
+            fail(job, closed ? new Busy("the web role is stopping", 5) : new Busy("generation queue is full", retryAfter()));
+        } else if (closed && waiting.remove(job)) { // closed meanwhile: close() may have drained before it came
+            fail(job, new Busy("the web role is stopping", 5));
+        }
+        Metrics.WEB_GENERATIONS_QUEUED.set(waiting.size());
+        return job.result;
+    }
+
+    /** A new version was loaded: it goes into service once the batch is empty, at once when nothing is decoding. */
+    void policyLoaded() {
+        loaded = true;
+    }
+
+    /** Seconds until a turn is likely: the batches the waiting jobs fill, times the mean job, at least one. */
+    long retryAfter() {
+        return Math.max(1, Math.round((waiting.size() / Math.max(1, maxBatchRows / 2) + 1) * meanSeconds));
+    }
+
+    /** The generation thread: admit what fits, decode a token for every answer, hand back what ended; repeat. */
+    private void decode() {
+        while (!closed || !decoding.isEmpty()) {
             try {
-                long waitedMillis = (System.nanoTime() - queuedAt) / 1_000_000;
-                if (ticket.cancelled()) {
-                    Metrics.WEB_GENERATIONS_DROPPED.labelValues("cancelled").inc();
-                    result.completeExceptionally(new CancellationException("the client went away"));
-                } else if (waitedMillis > maxWaitMillis) {
-                    Metrics.WEB_GENERATIONS_DROPPED.labelValues("timeout").inc();
-                    result.completeExceptionally(new Busy("waited " + waitedMillis + " ms for a turn", retryAfter()));
-                } else {
-                    long started = System.nanoTime();
-                    running.incrementAndGet();
-                    publishGauges();
-                    try {
-                        result.complete(work.apply(ticket));
-                    } catch (Throwable e) {
-                        result.completeExceptionally(e);
-                    } finally {
-                        running.decrementAndGet();
-                        meanSeconds = 0.8 * meanSeconds + 0.2 * (System.nanoTime() - started) / 1e9;
-                    }
+                if (decoding.isEmpty()) {
+                    Job next = closed ? null : waiting.poll(100, TimeUnit.MILLISECONDS);
+                    if (next != null && refused(next)) next = null;
+                    if (next == null && !loaded) continue;
+                    loaded = false;
+                    // a first load may take a while: a job taken before it is not refused for waiting on it
+                    if (!swapIn(next) || next == null) continue;
+                    start(next);
                 }
+                // others join while there is room, and while no newer version waits for the batch to drain
+                while (!closed && !serving.newerLoaded()) {
+                    Job next = waiting.peek();
+                    if (next == null || current.generator().batchRows() + next.request.seeds().length > maxBatchRows) break;
+                    waiting.remove(next);
+                    if (!refused(next)) start(next);
+                }
+                if (!decoding.isEmpty()) {
+                    List<Generator.Decoding> ended = current.generator().step();
+                    for (Generator.Decoding d : ended) finish(decoding.stream().filter(j -> j.decoding == d).findFirst().orElseThrow());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (Throwable e) {
+                // the batch is in no known state: every request in it fails, and the next one starts a fresh batch
+                LOG.warn("generation failed; {} requests in the batch fail with it", decoding.size(), e);
+                if (current != null) current.generator().abandonBatch();
+                for (Job job : decoding) fail(job, e);
+                decoding.clear();
             } finally {
-                if (fromAnonymous) anonymous.decrementAndGet();
                 publishGauges();
             }
         }
     }
 
     /**
-     * Queues {@code job}; the future fails with {@link Busy} or {@link CancellationException} instead of running it.
-     * {@code fromAnonymous}: a request without a rater's token, which may hold only a quarter of the queue.
+     * Before a batch: the version to answer with, swapping in a newly loaded one. False when there is none, having
+     * failed {@code next} (which would otherwise wait for it).
      */
-    <T> CompletableFuture<T> submit(Ticket ticket, Function<Ticket, T> job, boolean fromAnonymous) {
-        Job<T> queued = new Job<>(ticket, job, fromAnonymous);
-        if (fromAnonymous && anonymous.incrementAndGet() > maxAnonymous) {
-            anonymous.decrementAndGet();
-            Metrics.WEB_GENERATIONS_DROPPED.labelValues("queue_full").inc();
-            queued.result.completeExceptionally(new Busy("too many generations without a rater's token are waiting", retryAfter()));
-            return queued.result;
-        }
+    private boolean swapIn(Job next) {
         try {
-            executor.execute(queued);
-        } catch (RejectedExecutionException e) {
-            if (fromAnonymous) anonymous.decrementAndGet();
-            Metrics.WEB_GENERATIONS_DROPPED.labelValues("queue_full").inc();
-            queued.result.completeExceptionally(new Busy("generation queue is full", retryAfter()));
+            current = serving.acquire();
+            return true;
+        } catch (ServingModel.NotReady e) {
+            if (next != null) fail(next, e);
+            return false;
         }
-        publishGauges();
-        return queued.result;
     }
 
-    /**
-     * Runs {@code task} on the generation thread between two requests, counted in no metric and no mean; dropped when
-     * the queue is full (the next request's own turn does the same work then).
-     */
-    void between(Runnable task) {
+    /** Ends a job taken from the queue if its client went away or it waited too long; whether it did. */
+    private boolean refused(Job job) {
+        long waitedMillis = (System.nanoTime() - job.queuedAt) / 1_000_000;
+        if (job.ticket.cancelled()) {
+            Metrics.WEB_GENERATIONS_DROPPED.labelValues("cancelled").inc();
+            fail(job, new CancellationException("the client went away"));
+            return true;
+        }
+        if (waitedMillis > maxWaitMillis) {
+            Metrics.WEB_GENERATIONS_DROPPED.labelValues("timeout").inc();
+            fail(job, new Busy("waited " + waitedMillis + " ms for a turn", retryAfter()));
+            return true;
+        }
+        return false;
+    }
+
+    /** Starts a job in the batch, or ends it at once: it asks for chat of a model that is not one, or asks nothing. */
+    private void start(Job job) {
+        Generator generator = current.generator();
+        Request r = job.request;
+        boolean chat = r.chat() != null ? r.chat() : generator.chat();
+        if (chat && !generator.chat()) {
+            fail(job, new Generator.NotChat()); // a 400, before any event
+            return;
+        }
+        job.policy = current.policy();
+        job.startedAt = System.nanoTime();
         try {
-            executor.execute(task);
-        } catch (RejectedExecutionException full) {
-            // the next request swaps, see ServingModel.acquire
+            r.onStart().accept(job.policy);
+            job.decoding = generator.start(r.prompt(), r.seeds(), r.settings(), chat, r.onText(), job.ticket::cancelled);
+        } catch (RuntimeException e) {
+            fail(job, e);
+            throw e; // and the batch with it
         }
+        if (job.decoding.done()) finish(job);
+        else decoding.add(job);
     }
 
-    /** Seconds until a turn is likely: the jobs ahead times the mean job, at least one. */
-    long retryAfter() {
-        return Math.max(1, Math.round((executor.getQueue().size() + 1) * meanSeconds));
+    private void finish(Job job) {
+        decoding.remove(job);
+        meanSeconds = 0.8 * meanSeconds + 0.2 * (System.nanoTime() - job.startedAt) / 1e9;
+        if (job.fromAnonymous) anonymous.decrementAndGet();
+        job.result.complete(new Result(job.policy, job.decoding.answers(), job.decoding.cancelled()));
     }
 
+    private void fail(Job job, Throwable e) {
+        if (job.fromAnonymous && !job.result.isDone()) anonymous.decrementAndGet();
+        job.result.completeExceptionally(e);
+    }
+
+    /** On the generation thread only: the generator's lock is held through every step. */
     private void publishGauges() {
-        Metrics.WEB_GENERATIONS_QUEUED.set(executor.getQueue().size());
-        Metrics.WEB_GENERATIONS_IN_FLIGHT.set(running.get());
+        Metrics.WEB_GENERATIONS_QUEUED.set(waiting.size());
+        Metrics.WEB_GENERATIONS_IN_FLIGHT.set(decoding.size());
+        ServingModel.Loaded now = current;
+        Metrics.WEB_GENERATION_BATCH_ROWS.set(now == null ? 0 : now.generator().batchRows());
     }
 
-    /** Stops taking jobs, fails the queued ones and waits for the running one to end. */
+    /** Stops taking jobs, fails the queued ones and waits for the batch being decoded to end. */
     @Override
     public void close() {
-        for (Runnable dropped : executor.shutdownNow()) {
-            if (dropped instanceof Job<?> job) job.result.completeExceptionally(new Busy("the web role is stopping", 5));
-        }
+        closed = true;
+        for (Job job; (job = waiting.poll()) != null; ) fail(job, new Busy("the web role is stopping", 5));
         try {
-            executor.awaitTermination(1, TimeUnit.MINUTES);
+            thread.join(TimeUnit.MINUTES.toMillis(1));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        for (Job job; (job = waiting.poll()) != null; ) fail(job, new Busy("the web role is stopping", 5));
+        publishGauges();
     }
 }

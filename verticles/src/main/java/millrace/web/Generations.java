@@ -3,7 +3,6 @@ package millrace.web;
 import io.vertx.core.Context;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
-import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import java.util.function.Function;
@@ -20,9 +19,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Generations {
     private static final Logger LOG = LoggerFactory.getLogger(Generations.class);
-
-    /** What a generation produced, and with which weights. */
-    record Result(ServingModel.Policy policy, List<Generator.Answer> answers, boolean cancelled) {}
 
     private final ServingModel serving;
     private final GenerationQueue queue;
@@ -42,35 +38,26 @@ final class Generations {
      * there is nothing to answer (cancelled).
      */
     void run(RoutingContext ctx, String route, String prompt, Sampler.Settings settings, long[] seeds, boolean stream,
-            Boolean chat, boolean fromAnonymous, JsonObject start, Function<Result, JsonObject> done) {
+            Boolean chat, boolean fromAnonymous, JsonObject start, Function<GenerationQueue.Result, JsonObject> done) {
         long started = System.nanoTime();
         Context context = ctx.vertx().getOrCreateContext();
         EventStream events = new EventStream(ctx.response(), context);
         GenerationQueue.Ticket ticket = new GenerationQueue.Ticket();
         ctx.response().closeHandler(v -> ticket.cancel());
         boolean[] firstToken = {false};
-        queue.submit(ticket, t -> {
-            ServingModel.Loaded loaded = serving.acquire();
-            ServingModel.Policy policy = loaded.policy();
-            // chat: as a user's turn and the assistant's answer; null: so for a chat model, plain text otherwise
-            boolean asChat = chat != null ? chat : loaded.generator().chat();
-            if (asChat && !loaded.generator().chat()) throw new Generator.NotChat(); // a 400, before any event
-            if (stream) {
-                events.send("start", start.copy().put("model", policy.model()).put("policyVersion", policy.version()));
+        queue.submit(ticket, new GenerationQueue.Request(prompt, seeds, settings, chat, policy -> {
+            if (stream) events.send("start", start.copy().put("model", policy.model()).put("policyVersion", policy.version()));
+        }, (row, piece) -> {
+            if (!firstToken[0]) {
+                firstToken[0] = true;
+                Metrics.WEB_FIRST_TOKEN_SECONDS.labelValues(route).observe((System.nanoTime() - started) / 1e9);
             }
-            List<Generator.Answer> answers = loaded.generator().generate(prompt, seeds, settings, asChat, (row, piece) -> {
-                if (!firstToken[0]) {
-                    firstToken[0] = true;
-                    Metrics.WEB_FIRST_TOKEN_SECONDS.labelValues(route).observe((System.nanoTime() - started) / 1e9);
-                }
-                if (stream) {
-                    JsonObject token = new JsonObject().put("text", piece);
-                    if (seeds.length > 1) token.put("answer", row);
-                    events.send("token", token);
-                }
-            }, t::cancelled);
-            return new Result(policy, answers, t.cancelled());
-        }, fromAnonymous).whenComplete((result, failure) -> context.runOnContext(v -> {
+            if (stream) {
+                JsonObject token = new JsonObject().put("text", piece);
+                if (seeds.length > 1) token.put("answer", row);
+                events.send("token", token);
+            }
+        }), fromAnonymous).whenComplete((result, failure) -> context.runOnContext(v -> {
             if (failure == null) {
                 if (result.cancelled()) Metrics.WEB_GENERATIONS_DROPPED.labelValues("cancelled").inc();
                 JsonObject body = done.apply(result);

@@ -2,12 +2,15 @@ package millrace.web;
 
 import millrace.model.CheckpointFormat;
 import millrace.model.CheckpointReaders;
+import millrace.model.DecodeBatch;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -19,8 +22,8 @@ import millrace.tokenizer.TextTokenizer;
 
 /**
  * A checkpoint's model and tokenizer, loaded once, that answers prompts: one answer, or several sampled as one batch
- * (the two answers of a comparison). Text reaches the caller as it is generated, a piece per token once its characters
- * are whole. Thread-safe: one generation at a time.
+ * (the two answers of a comparison), at once or in a batch shared with other requests. Text reaches the caller as it
+ * is generated, a piece per token once its characters are whole. Thread-safe.
  */
 public final class Generator implements AutoCloseable {
     /**
@@ -36,6 +39,9 @@ public final class Generator implements AutoCloseable {
     private final CheckpointFormat.Meta meta;
     private final ByteLevelBpe tokenizer;
     private final PromptFormat format;
+    /** The web role's batch, and the requests in it (see {@link #start}). */
+    private DecodeBatch shared;
+    private final Map<DecodeBatch.Request, Decoding> running = new IdentityHashMap<>();
 
     private Generator(Path checkpoint, NDManager root, Gpt model, CheckpointFormat.Meta meta, ByteLevelBpe tokenizer,
             boolean chat) {
@@ -97,26 +103,106 @@ public final class Generator implements AutoCloseable {
      */
     public synchronized List<Answer> generate(String prompt, long[] seeds, Sampler.Settings settings, boolean chat,
             BiConsumer<Integer, String> onText, BooleanSupplier cancelled) {
-        if (chat && !format.chat()) throw new NotChat();
-        long started = System.nanoTime();
-        int[] promptIds = chat ? format.prompt(prompt) : PromptFormat.plainPrompt(tokenizer, prompt);
-        int stop = chat ? format.stopToken() : tokenizer.endOfText();
-        List<TextDeltas> deltas = new ArrayList<>();
-        for (int r = 0; r < seeds.length; r++) {
-            int row = r;
-            deltas.add(new TextDeltas(tokenizer, stop, piece -> onText.accept(row, piece)));
+        Decoding d = new Decoding(prompt, chat);
+        d.finish(Sampler.generate(model, d.promptIds, seeds, settings, d.stop, d.textOut(seeds.length, onText), cancelled));
+        return d.answers();
+    }
+
+    /**
+     * A request's answers: decoded at once ({@link #generate}), or in this generator's shared batch among other
+     * requests' ({@link #start}, {@link #step}), the web role's continuous batching.
+     */
+    public final class Decoding {
+        private final String prompt;
+        private final int[] promptIds;
+        private final int stop;
+        private final long started = System.nanoTime();
+        private DecodeBatch.Request request;
+        private int[][] fresh;
+        private double seconds;
+
+        private Decoding(String prompt, boolean chat) {
+            if (chat && !format.chat()) throw new NotChat();
+            this.prompt = prompt;
+            this.promptIds = chat ? format.prompt(prompt) : PromptFormat.plainPrompt(tokenizer, prompt);
+            this.stop = chat ? format.stopToken() : tokenizer.endOfText();
         }
-        int[][] fresh = Sampler.generate(model, promptIds, seeds, settings, stop,
-                (row, token) -> deltas.get(row).accept(token), cancelled);
-        double seconds = (System.nanoTime() - started) / 1e9;
-        List<Answer> answers = new ArrayList<>();
-        for (int[] row : fresh) {
-            boolean finished = row.length > 0 && row[row.length - 1] == stop;
-            int[] text = finished ? Arrays.copyOf(row, row.length - 1) : row;
-            answers.add(new Answer(prompt, tokenizer.decode(text), promptIds.length, row.length, finished, meta.step(),
-                    seconds));
+
+        private Sampler.TokenListener textOut(int answers, BiConsumer<Integer, String> onText) {
+            List<TextDeltas> deltas = new ArrayList<>();
+            for (int r = 0; r < answers; r++) {
+                int row = r;
+                deltas.add(new TextDeltas(tokenizer, stop, piece -> onText.accept(row, piece)));
+            }
+            return (row, token) -> deltas.get(row).accept(token);
         }
-        return answers;
+
+        private void finish(int[][] tokens) {
+            fresh = tokens;
+            seconds = (System.nanoTime() - started) / 1e9;
+        }
+
+        /** Whether every answer has ended. */
+        public boolean done() {
+            return fresh != null;
+        }
+
+        /** Whether it stopped because its client went away. */
+        public boolean cancelled() {
+            return request != null && request.cancelled();
+        }
+
+        /** The answers, once {@link #done}. */
+        public List<Answer> answers() {
+            if (fresh == null) throw new IllegalStateException("still decoding");
+            List<Answer> answers = new ArrayList<>();
+            for (int[] row : fresh) {
+                boolean finished = row.length > 0 && row[row.length - 1] == stop;
+                int[] text = finished ? Arrays.copyOf(row, row.length - 1) : row;
+                answers.add(new Answer(prompt, tokenizer.decode(text), promptIds.length, row.length, finished,
+                        meta.step(), seconds));
+            }
+            return answers;
+        }
+    }
+
+    /**
+     * Starts one answer per seed to {@code prompt} in the shared batch (as {@link #generate} would, but without
+     * waiting): the prompt runs now and each answer's first token is chosen; {@link #step} makes the rest. Call from
+     * one thread only, the one that calls {@link #step}.
+     */
+    public synchronized Decoding start(String prompt, long[] seeds, Sampler.Settings settings, boolean chat,
+            BiConsumer<Integer, String> onText, BooleanSupplier cancelled) {
+        Decoding d = new Decoding(prompt, chat);
+        if (shared == null) shared = new DecodeBatch(model);
+        d.request = shared.add(d.promptIds, seeds, settings, d.stop, d.textOut(seeds.length, onText), cancelled);
+        if (d.request.done()) d.finish(d.request.answers());
+        else running.put(d.request, d);
+        return d;
+    }
+
+    /** One token for every answer in the shared batch; returns the requests that ended (and left it). */
+    public synchronized List<Decoding> step() {
+        List<Decoding> ended = new ArrayList<>();
+        if (shared == null) return ended;
+        for (DecodeBatch.Request request : shared.step()) {
+            Decoding d = running.remove(request);
+            d.finish(request.answers());
+            ended.add(d);
+        }
+        return ended;
+    }
+
+    /** Answers in the shared batch. */
+    public synchronized int batchRows() {
+        return shared == null ? 0 : shared.rows();
+    }
+
+    /** After a failure in {@link #start} or {@link #step}: drops the shared batch and every request in it. */
+    public synchronized void abandonBatch() {
+        if (shared != null) shared.close();
+        shared = null;
+        running.clear();
     }
 
     /**
@@ -148,6 +234,7 @@ public final class Generator implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        abandonBatch();
         model.close();
         root.close();
     }

@@ -12,7 +12,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The weights the web role answers with: the newest policy version of its model, or, before any policy exists, the
  * model's newest pretraining checkpoint (version 0). A new version is loaded on a thread of its own while the current
- * one keeps answering, and swapped in on the generation thread between two requests: no request fails or waits
+ * one keeps answering, and swapped in on the generation thread between two batches: no request fails or waits
  * because of a load, and every answer names the version that produced it.
  */
 final class ServingModel implements AutoCloseable {
@@ -57,8 +57,8 @@ final class ServingModel implements AutoCloseable {
     }
 
     /**
-     * Called on the loader thread after each load: the web role queues a {@link #acquire} on the generation thread
-     * there, so that a new version is swapped in at once when nothing is being generated, not at the next request.
+     * Called on the loader thread after each load: the web role tells its generation thread, which swaps the new
+     * version in ({@link #acquire}) once its batch is empty, not at the next request.
      */
     void onLoaded(Runnable r) {
         onLoaded = r;
@@ -124,7 +124,7 @@ final class ServingModel implements AutoCloseable {
     }
 
     /**
-     * The policy to answer the next request with; call it on the generation thread only, at the start of a request.
+     * The policy to answer the next batch with; call it on the generation thread only, when no batch is decoding.
      * Swaps in a newly loaded version (closing the old one, which no request uses any more); before anything was ever
      * loaded it waits for the first load.
      */
@@ -157,6 +157,11 @@ final class ServingModel implements AutoCloseable {
             if (old != null) old.generator().close();
         }
         return serving;
+    }
+
+    /** Whether a newer version is loaded and waits for {@link #acquire} to swap it in. */
+    synchronized boolean newerLoaded() {
+        return ready != null;
     }
 
     /** The version answering now, or null before the first request. */

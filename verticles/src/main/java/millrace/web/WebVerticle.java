@@ -52,10 +52,11 @@ public final class WebVerticle extends VerticleBase {
     @Override
     public Future<?> start() {
         serving = new ServingModel(settings.model());
-        queue = new GenerationQueue(settings.maxQueuedGenerations(), settings.maxQueueWaitMillis());
+        queue = new GenerationQueue(serving, settings.maxQueuedGenerations(), settings.maxQueueWaitMillis(),
+                settings.maxBatchRows());
         writer = new RatingWriter(kafka, ledger);
-        // a freshly loaded version goes into service between two requests, at once when nothing is being generated
-        serving.onLoaded(() -> queue.between(serving::acquire));
+        // a freshly loaded version goes into service between two batches, at once when nothing is being generated
+        serving.onLoaded(queue::policyLoaded);
         Generations generations = new Generations(serving, queue);
         GenerateHandler generate = new GenerateHandler(generations, raters);
         ArenaHandler arena = new ArenaHandler(vertx, raters, generations, ledger, writer, settings);

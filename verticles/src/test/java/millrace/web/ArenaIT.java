@@ -35,7 +35,7 @@ class ArenaIT {
     @BeforeAll
     static void start() throws Exception {
         // a short queue, so that the test can fill it
-        WebSettings settings = new WebSettings("millrace", 2, 30_000, 2, 30, 1, 10, 2000, 3_600_000);
+        WebSettings settings = new WebSettings("millrace", 2, 30_000, 8, 2, 30, 1, 10, 2000, 3_600_000);
         web = new WebFixture(dir, settings);
     }
 

@@ -10,6 +10,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.nio.file.Path;
+import millrace.model.Sampler;
+import org.junit.jupiter.api.io.TempDir;
 import millrace.protocol.InvalidPayloadException;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.Rating;
@@ -137,41 +140,53 @@ class ArenaPartsTest {
         assertThrows(IllegalArgumentException.class, () -> TrlRows.Shape.parse("csv"));
     }
 
+    /** A tiny model's checkpoint, served as the web role serves one (loaded on its own thread). */
+    private static ServingModel served(Path dir) throws Exception {
+        ServingModel serving = new ServingModel("m");
+        serving.want(new ServingModel.Policy("m", 0, WebFixture.writeCheckpoint(dir, "m", 1).toString(), null));
+        return serving;
+    }
+
+    private static GenerationQueue.Request request(int tokens, long[] seeds, Runnable onStart, java.util.function.BiConsumer<Integer, String> onText) {
+        return new GenerationQueue.Request("In the beginning", seeds, new Sampler.Settings(tokens, 0f, 0, 0), false,
+                policy -> onStart.run(), onText);
+    }
+
     @Test
-    void theGenerationQueueRefusesWhenFullSkipsTheCancelledAndTurnsAwayTheLate() throws Exception {
-        try (GenerationQueue queue = new GenerationQueue(1, 200)) {
+    void theGenerationQueueRefusesWhenFullSkipsTheCancelledAndTurnsAwayTheLate(@TempDir Path dir) throws Exception {
+        try (ServingModel serving = served(dir); GenerationQueue queue = new GenerationQueue(serving, 1, 200, 8)) {
             CountDownLatch release = new CountDownLatch(1);
             CountDownLatch running = new CountDownLatch(1);
-            CompletableFuture<String> first = queue.submit(new GenerationQueue.Ticket(), t -> {
+            // the generation thread is held at the start of the first job
+            CompletableFuture<GenerationQueue.Result> first = queue.submit(new GenerationQueue.Ticket(), request(4, new long[] {1}, () -> {
                 running.countDown();
                 await(release);
-                return "first";
-            }, false);
-            assertTrue(running.await(5, TimeUnit.SECONDS));
+            }, (row, piece) -> { }), false);
+            assertTrue(running.await(60, TimeUnit.SECONDS));
             GenerationQueue.Ticket leaves = new GenerationQueue.Ticket();
             List<String> ran = new ArrayList<>();
-            CompletableFuture<String> queued = queue.submit(leaves, t -> {
-                ran.add("queued");
-                return "queued";
-            }, false);
-            CompletableFuture<String> refused = queue.submit(new GenerationQueue.Ticket(), t -> "refused", false);
+            CompletableFuture<GenerationQueue.Result> queued = queue.submit(leaves, request(4, new long[] {1},
+                    () -> ran.add("queued"), (row, piece) -> { }), false);
+            CompletableFuture<GenerationQueue.Result> refused = queue.submit(new GenerationQueue.Ticket(),
+                    request(4, new long[] {1}, () -> { }, (row, piece) -> { }), false);
             ExecutionException full = assertThrows(ExecutionException.class, () -> refused.get(1, TimeUnit.SECONDS));
             assertInstanceOf(GenerationQueue.Busy.class, full.getCause());
             assertTrue(((GenerationQueue.Busy) full.getCause()).retryAfterSeconds >= 1);
 
             leaves.cancel(); // the client of the queued job went away
             release.countDown();
-            assertEquals("first", first.get(5, TimeUnit.SECONDS));
+            GenerationQueue.Result done = first.get(10, TimeUnit.SECONDS);
+            assertEquals(4, done.answers().get(0).newTokens());
+            assertEquals(0, done.policy().version());
             assertThrows(CancellationException.class, () -> queued.get(5, TimeUnit.SECONDS));
-            assertTrue(ran.isEmpty(), "a cancelled job never runs");
+            assertTrue(ran.isEmpty(), "a cancelled job never starts");
 
             // a job that waits past the limit is refused when its turn comes
             CountDownLatch slow = new CountDownLatch(1);
-            queue.submit(new GenerationQueue.Ticket(), t -> {
-                await(slow);
-                return "slow";
-            }, false);
-            CompletableFuture<String> late = queue.submit(new GenerationQueue.Ticket(), t -> "late", false);
+            queue.submit(new GenerationQueue.Ticket(), request(4, new long[] {1}, () -> await(slow), (row, piece) -> { }), false);
+            Thread.sleep(100);
+            CompletableFuture<GenerationQueue.Result> late = queue.submit(new GenerationQueue.Ticket(),
+                    request(4, new long[] {1}, () -> { }, (row, piece) -> { }), false);
             Thread.sleep(400);
             slow.countDown();
             ExecutionException timeout = assertThrows(ExecutionException.class, () -> late.get(5, TimeUnit.SECONDS));
@@ -179,27 +194,77 @@ class ArenaPartsTest {
         }
     }
 
+    /**
+     * Requests that arrive while one is being answered join its batch (a comparison's two answers count two rows):
+     * their tokens come interleaved, each gets all it asked for, and what does not fit waits for room.
+     */
     @Test
-    void requestsWithoutATokenHoldAQuarterOfTheQueueAndAStoppingQueueFailsWhatWaits() throws Exception {
-        GenerationQueue queue = new GenerationQueue(8, 60_000);
-        CountDownLatch release = new CountDownLatch(1);
-        queue.submit(new GenerationQueue.Ticket(), t -> {
-            await(release);
-            return "rater's";
-        }, false);
-        List<CompletableFuture<String>> anonymous = new ArrayList<>();
-        for (int i = 0; i < 4; i++) anonymous.add(queue.submit(new GenerationQueue.Ticket(), t -> "anonymous", true));
-        int refused = 0;
-        for (CompletableFuture<String> f : anonymous) {
-            if (f.isCompletedExceptionally()) refused++;
+    void requestsThatArriveTogetherShareTheBatch(@TempDir Path dir) throws Exception {
+        try (ServingModel serving = served(dir); GenerationQueue queue = new GenerationQueue(serving, 8, 60_000, 4)) {
+            CountDownLatch release = new CountDownLatch(1);
+            CountDownLatch running = new CountDownLatch(1);
+            long[][] pieceTimes = new long[4][2]; // first and last piece of each request, on the generation thread
+            List<CompletableFuture<GenerationQueue.Result>> results = new ArrayList<>();
+            long[][] seeds = {{1}, {2, 3}, {4}, {5}};
+            for (int i = 0; i < 4; i++) {
+                int request = i;
+                results.add(queue.submit(new GenerationQueue.Ticket(), request(24, seeds[i], () -> {
+                    if (request == 0) {
+                        running.countDown();
+                        await(release);
+                    }
+                }, (row, piece) -> {
+                    long now = System.nanoTime();
+                    if (pieceTimes[request][0] == 0) pieceTimes[request][0] = now;
+                    pieceTimes[request][1] = now;
+                }), false));
+                if (i == 0) assertTrue(running.await(60, TimeUnit.SECONDS));
+            }
+            release.countDown();
+            for (int i = 0; i < 4; i++) {
+                GenerationQueue.Result r = results.get(i).get(30, TimeUnit.SECONDS);
+                assertEquals(seeds[i].length, r.answers().size());
+                for (Generator.Answer a : r.answers()) assertEquals(24, a.newTokens(), "past the block of 16, too");
+            }
+            // requests 0-2 (four rows) decoded together; request 3 found no room and waited for the batch to drain
+            for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 3; j++) assertTrue(pieceTimes[i][0] < pieceTimes[j][1], i + " started before " + j + " ended");
+            }
+            for (int i = 0; i < 3; i++) assertTrue(pieceTimes[3][0] > pieceTimes[i][1], "request 3 waited for room");
         }
-        assertEquals(2, refused, "a quarter of 8 places for requests without a token");
-        CompletableFuture<String> rater = queue.submit(new GenerationQueue.Ticket(), t -> "rater's", false);
-        assertFalse(rater.isDone(), "a rater still gets a place");
-        queue.close(); // the running job is interrupted at its latch; what waited fails at once
-        release.countDown();
-        ExecutionException stopping = assertThrows(ExecutionException.class, () -> rater.get(5, TimeUnit.SECONDS));
-        assertInstanceOf(GenerationQueue.Busy.class, stopping.getCause());
+    }
+
+    @Test
+    void requestsWithoutATokenHoldAQuarterOfTheQueueAndAStoppingQueueFailsWhatWaits(@TempDir Path dir) throws Exception {
+        try (ServingModel serving = served(dir)) {
+            GenerationQueue queue = new GenerationQueue(serving, 8, 60_000, 8);
+            CountDownLatch release = new CountDownLatch(1);
+            CountDownLatch running = new CountDownLatch(1);
+            queue.submit(new GenerationQueue.Ticket(), request(4, new long[] {1}, () -> {
+                running.countDown();
+                await(release);
+            }, (row, piece) -> { }), false);
+            assertTrue(running.await(60, TimeUnit.SECONDS));
+            List<CompletableFuture<GenerationQueue.Result>> anonymous = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                anonymous.add(queue.submit(new GenerationQueue.Ticket(), request(4, new long[] {1}, () -> { }, (row, piece) -> { }), true));
+            }
+            int refused = 0;
+            for (CompletableFuture<GenerationQueue.Result> f : anonymous) {
+                if (f.isCompletedExceptionally()) refused++;
+            }
+            assertEquals(2, refused, "a quarter of 8 places for requests without a token");
+            CompletableFuture<GenerationQueue.Result> rater = queue.submit(new GenerationQueue.Ticket(),
+                    request(4, new long[] {1}, () -> { }, (row, piece) -> { }), false);
+            assertFalse(rater.isDone(), "a rater still gets a place");
+            Thread closing = new Thread(queue::close); // fails what waits at once, then waits for the batch
+            closing.start();
+            ExecutionException stopping = assertThrows(ExecutionException.class, () -> rater.get(5, TimeUnit.SECONDS));
+            assertInstanceOf(GenerationQueue.Busy.class, stopping.getCause());
+            release.countDown();
+            closing.join(30_000);
+            assertFalse(closing.isAlive());
+        }
     }
 
     private static void await(CountDownLatch latch) {

@@ -33,7 +33,7 @@ class ChatIT {
         tokenizer = TinyChatModel.tokenizer();
         Path base = TinyChatModel.base(dir.resolve("pretrained/checkpoints"), tokenizer);
         Path chat = TinyChatModel.fineTune(base, dir.resolve("data"), "millrace", line -> { });
-        web = new WebFixture(dir, new WebSettings("millrace", 4, 30_000, 2, 30, 5, 10, 2000, 3_600_000), chat);
+        web = new WebFixture(dir, new WebSettings("millrace", 4, 30_000, 8, 2, 30, 5, 10, 2000, 3_600_000), chat);
     }
 
     @AfterAll
