@@ -15,6 +15,8 @@ import json
 import time
 from array import array
 
+from proc_status import peak_rss_mb
+
 
 def load_docs(path):
     with open(path, encoding="utf-8") as f:
@@ -101,8 +103,7 @@ def main():
 
     result["tiktoken"]["mb_per_s"] = timed(tk, docs, nbytes, a.rounds)
     result["tokenizers"]["mb_per_s"] = timed(hfb, docs, nbytes, a.rounds)
-    import resource
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # both peers and the documents
+    result["peak_rss_mb"] = peak_rss_mb()  # both peers and the documents
     print(json.dumps(result))
 
 

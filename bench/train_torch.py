@@ -19,14 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def status_mb(field):
-    # /proc, not getrusage: a process started by a JVM inherits the JVM's ru_maxrss across exec
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from proc_status import status_mb
 
 
 class Block(nn.Module):

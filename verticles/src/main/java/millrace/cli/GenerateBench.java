@@ -3,13 +3,17 @@ package millrace.cli;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import millrace.model.DecodeBatch;
 import millrace.model.Gpt;
 import millrace.model.GptConfig;
 import millrace.model.HuggingFaceGpt2;
@@ -43,16 +47,31 @@ final class GenerateBench implements Callable<Integer> {
     @Option(names = "--python", defaultValue = "auto", description = "Python with transformers (default: ${DEFAULT-VALUE}: bench/python-env.sh's; none: no peer).")
     String python;
 
+    @Option(names = "--threads", description = "libtorch threads on both sides (default: every core).")
+    Integer threadCount;
+
     @Option(names = "--json", description = "End with one JSON line.")
     boolean json;
 
     private static final int[] BATCHES = {1, 8};
 
+    /** Eight requests of different lengths that arrive together: what the web role batches (continuous batching). */
+    private static final String[] CONCURRENT = {
+        "And God said, Let there be light: and there was light.",
+        "In the beginning",
+        "And the evening and the morning were the third day.",
+        "And God called the firmament Heaven. And the evening and the morning were the second day. And God said, Let the waters",
+        "Blessed are the meek:",
+        "The LORD is my shepherd; I shall not want. He maketh me to lie down in green pastures",
+        "Thou shalt not",
+        "And the earth was without form, and void; and darkness was upon the face of the deep."};
+
     @Override
     public Integer call() throws Exception {
         ByteLevelBpe tokenizer = Vocabularies.builtin("r50k");
         int[] prompt = tokenizer.encode("In the beginning God created the heaven and the earth. And the earth was");
-        int threads = Runtime.getRuntime().availableProcessors();
+        int[][] concurrent = Arrays.stream(CONCURRENT).map(tokenizer::encode).toArray(int[][]::new);
+        int threads = threadCount != null ? threadCount : Runtime.getRuntime().availableProcessors();
         Engine.getEngine("PyTorch").setRandomSeed(1); // the engine is loaded before its thread count is set
         ai.djl.pytorch.jni.JniUtils.setNumThreads(threads); // the peer gets the same (torch.set_num_threads)
         Path dir = Files.createTempDirectory("millrace-bench-generate-");
@@ -72,7 +91,9 @@ final class GenerateBench implements Callable<Integer> {
                 boolean first = true;
                 for (int batch : BATCHES) {
                     long[] seeds = new long[batch];
-                    Double cold = first ? timeMillis(gpt, prompt, seeds, 1) : null;
+                    // cold: the process's first request after the weights are loaded; warm: the same shape again
+                    double firstCall = timeMillis(gpt, prompt, seeds, 1);
+                    Double cold = first ? firstCall : null;
                     first = false;
                     double warm = timeMillis(gpt, prompt, seeds, 1);
                     double best = 0;
@@ -83,29 +104,81 @@ final class GenerateBench implements Callable<Integer> {
                     System.out.printf("Millrace, batch %d: %.0f tokens/s, first token %.0f ms warm%s%n", batch, best, warm,
                             cold == null ? "" : String.format(", %.0f ms cold", cold));
                 }
+                concurrentMillis(gpt, concurrent, 2, true); // warm
+                double together = Double.MAX_VALUE;
+                double alone = Double.MAX_VALUE;
+                for (int r = 0; r < rounds; r++) {
+                    together = Math.min(together, concurrentMillis(gpt, concurrent, newTokens, true));
+                    alone = Math.min(alone, concurrentMillis(gpt, concurrent, newTokens, false));
+                }
+                double tokens = concurrent.length * newTokens;
+                ObjectNode c = result.putObject("concurrent_8");
+                c.put("prompt_tokens", Arrays.stream(concurrent).mapToInt(p -> p.length).mapToObj(Integer::toString)
+                        .collect(Collectors.joining(",")));
+                c.put("millrace_tokens_per_s", tokens / (together / 1000));
+                c.put("millrace_one_at_a_time_tokens_per_s", tokens / (alone / 1000));
+                ArrayNode greedy = c.putArray("millrace_tokens");
+                try (DecodeBatch batch = new DecodeBatch(gpt)) {
+                    List<DecodeBatch.Request> requests = Arrays.stream(concurrent).map(p -> batch.add(p, new long[] {0},
+                            new Sampler.Settings(newTokens, 0f, 0, 0L), -1, (row, token) -> { }, () -> false)).toList();
+                    while (!batch.isEmpty()) batch.step();
+                    for (DecodeBatch.Request request : requests) {
+                        ArrayNode row = greedy.addArray();
+                        for (int t : request.answers()[0]) row.add(t);
+                    }
+                }
+                System.out.printf("Millrace, 8 requests of %s prompt tokens arriving together: %.0f tokens/s as one batch, "
+                        + "%.0f one at a time%n", c.get("prompt_tokens").asText(), tokens / (together / 1000), tokens / (alone / 1000));
             }
             double peakRss = BenchSupport.peakRssMb();
             result.put("millrace_peak_rss_mb", peakRss);
             System.out.printf("Millrace peak RSS %.0f MB (the JVM, libtorch and the model)%n", peakRss);
-            JsonNode peer = peer(dir.resolve("hf"), prompt, threads);
-            if (peer != null) {
-                result.put("peer", peer.get("peer").asText()).put("peer_peak_rss_mb", peer.get("peak_rss_mb").asDouble());
-                System.out.printf("%s peak RSS %.0f MB (Python, torch and the model)%n", peer.get("peer").asText(),
-                        peer.get("peak_rss_mb").asDouble());
-                for (int batch : BATCHES) {
-                    JsonNode p = peer.get("batch_" + batch);
-                    ObjectNode b = (ObjectNode) result.get("batch_" + batch);
-                    double ours = b.get("millrace_tokens_per_s").asDouble();
-                    double theirs = p.get("tokens_per_s").asDouble();
-                    b.put("peer_tokens_per_s", theirs).put("ratio", ours / theirs);
-                    b.set("peer_first_token_ms", p.get("first_token_ms"));
-                    JsonNode peerCold = p.get("first_token_ms").get("cold");
-                    System.out.printf("%s (%d threads), batch %d: %.0f tokens/s, first token %.0f ms warm%s -> Millrace %.2fx%n",
-                            peer.get("peer").asText(), peer.get("threads").asInt(), batch, theirs,
-                            p.get("first_token_ms").get("warm").asDouble(),
-                            peerCold.isNull() ? "" : String.format(", %.0f ms cold", peerCold.asDouble()), ours / theirs);
-                }
+            // the peer eager and compiled, each in a process of its own (so each has its own cold first token)
+            List<JsonNode> peers = new ArrayList<>();
+            for (boolean compiled : new boolean[] {false, true}) {
+                JsonNode peer = peer(dir.resolve("hf"), prompt, concurrent, threads, compiled);
+                if (peer == null) continue;
+                peers.add(peer);
+                result.withArray("peers").addObject().put("peer", peer.get("peer").asText())
+                        .put("threads", peer.get("threads").asInt()).put("peak_rss_mb", peer.get("peak_rss_mb").asDouble());
+                System.out.printf("%s (%d threads): peak RSS %.0f MB (Python, torch and the model)%n", peer.get("peer").asText(),
+                        peer.get("threads").asInt(), peer.get("peak_rss_mb").asDouble());
             }
+            for (String scenario : new String[] {"batch_1", "batch_8", "concurrent_8"}) {
+                ObjectNode ours = (ObjectNode) result.get(scenario);
+                double mine = ours.get("millrace_tokens_per_s").asDouble();
+                JsonNode fastest = null;
+                for (JsonNode peer : peers) {
+                    JsonNode p = peer.get(scenario);
+                    ours.withObject("peers").put(peer.get("peer").asText(), p.get("tokens_per_s").asDouble());
+                    System.out.printf("  %s, %s: %.0f tokens/s%s -> Millrace %.2fx%n", scenario, peer.get("peer").asText(),
+                            p.get("tokens_per_s").asDouble(), p.has("first_token_ms") ? String.format(", first token %.0f ms warm%s",
+                                    p.get("first_token_ms").get("warm").asDouble(), p.get("first_token_ms").get("cold").isNull() ? ""
+                                            : String.format(", %.0f ms cold", p.get("first_token_ms").get("cold").asDouble())) : "",
+                            mine / p.get("tokens_per_s").asDouble());
+                    if (fastest == null || p.get("tokens_per_s").asDouble() > fastest.get(scenario).get("tokens_per_s").asDouble()) {
+                        fastest = peer;
+                    }
+                }
+                if (fastest == null) continue;
+                JsonNode p = fastest.get(scenario);
+                ours.put("peer", fastest.get("peer").asText()).put("peer_tokens_per_s", p.get("tokens_per_s").asDouble())
+                        .put("ratio", mine / p.get("tokens_per_s").asDouble());
+                if (p.has("first_token_ms")) ours.set("peer_first_token_ms", p.get("first_token_ms"));
+                if (p.has("tokens")) {
+                    // greedy on the same weights: the same tokens, but where two logits are within rounding of each other
+                    int same = 0;
+                    for (int r = 0; r < CONCURRENT.length; r++) {
+                        if (ours.get("millrace_tokens").get(r).equals(p.get("tokens").get(r))) same++;
+                    }
+                    ours.put("rows_with_the_peers_tokens", same);
+                }
+                System.out.printf("%s: Millrace %.0f tokens/s, %.2fx the fastest peer (%s)%s%n", scenario, mine,
+                        mine / p.get("tokens_per_s").asDouble(), fastest.get("peer").asText(),
+                        p.has("tokens") ? String.format("; the same greedy tokens as it in %d of 8 rows",
+                                ours.get("rows_with_the_peers_tokens").asInt()) : "");
+            }
+            ((ObjectNode) result.get("concurrent_8")).remove("millrace_tokens");
         } finally {
             CheckpointStore.deleteTree(dir);
         }
@@ -123,16 +196,39 @@ final class GenerateBench implements Callable<Integer> {
         return ms;
     }
 
-    private JsonNode peer(Path hf, int[] prompt, int threads) throws Exception {
+    /**
+     * Greedy answers of {@code n} tokens to every prompt: as one continuous batch (each request joining with its own
+     * prompt run, as the web role does), or one request after another.
+     */
+    private static double concurrentMillis(Gpt gpt, int[][] prompts, int n, boolean together) {
+        Sampler.Settings settings = new Sampler.Settings(n, 0f, 0, 0L);
+        long start = System.nanoTime();
+        if (together) {
+            try (DecodeBatch batch = new DecodeBatch(gpt)) {
+                for (int[] p : prompts) batch.add(p, new long[] {0}, settings, -1, (row, token) -> { }, () -> false);
+                while (!batch.isEmpty()) batch.step();
+            }
+        } else {
+            for (int[] p : prompts) Sampler.generate(gpt, p, new long[] {0}, settings, -1, (row, token) -> { }, () -> false);
+        }
+        return (System.nanoTime() - start) / 1e6;
+    }
+
+    private JsonNode peer(Path hf, int[] prompt, int[][] concurrent, int threads, boolean compiled) throws Exception {
         String py = python.equals("none") ? null : python.equals("auto") ? BenchSupport.pythonEnvironment() : python;
         if (py == null) return null;
-        Process p = new ProcessBuilder(py, BenchSupport.repoFile("bench/generate_hf.py").toString(), "--model", hf.toString(),
+        List<String> command = new ArrayList<>(List.of(py, BenchSupport.repoFile("bench/generate_hf.py").toString(),
+                "--model", hf.toString(),
                 "--prompt", Arrays.stream(prompt).mapToObj(Integer::toString).collect(Collectors.joining(",")),
-                "--new", Integer.toString(newTokens), "--threads", Integer.toString(threads), "--rounds",
-                Integer.toString(rounds)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                "--concurrent", Arrays.stream(concurrent).map(ids -> Arrays.stream(ids).mapToObj(Integer::toString)
+                        .collect(Collectors.joining(","))).collect(Collectors.joining(";")),
+                "--new", Integer.toString(newTokens), "--threads", Integer.toString(threads),
+                "--rounds", Integer.toString(rounds)));
+        if (compiled) command.add("--compile");
+        Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         if (p.waitFor() != 0) {
-            System.err.println("transformers peer failed (exit " + p.exitValue() + ")");
+            System.err.println("transformers peer" + (compiled ? ", compiled," : "") + " failed (exit " + p.exitValue() + ")");
             return null;
         }
         return JsonSerde.MAPPER.readTree(out.lines().reduce((a, b) -> b).orElse("{}"));
