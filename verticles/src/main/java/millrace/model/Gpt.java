@@ -43,6 +43,9 @@ public final class Gpt implements AutoCloseable {
     private final TorchScriptModule maskedAttentionInference;
     /** One new token's attention over every cached key (generation): no mask to make, one fused kernel. */
     private final TorchScriptModule decodeAttention;
+    /** A whole decode step (one new token per row after a cache) in one call: with a padding mask, and without. */
+    private final TorchScriptModule decodeStepMasked;
+    private final TorchScriptModule decodeStep;
     private final TorchScriptModule gelu;
     private final TorchScriptModule toFp16;
     private boolean fused = true;
@@ -59,6 +62,8 @@ public final class Gpt implements AutoCloseable {
         this.decodeAttention = TorchScriptModule.compile((PtNDManager) manager, "DecodeAttention",
                 "  def forward(self: __torch__.DecodeAttention, q: Tensor, k: Tensor, v: Tensor) -> Tensor:\n"
                 + "    return torch.scaled_dot_product_attention(q, k, v, None, 0., False)\n");
+        this.decodeStepMasked = decodeStep((PtNDManager) manager, config, true);
+        this.decodeStep = decodeStep((PtNDManager) manager, config, false);
         this.gelu = TorchScriptModule.compile((PtNDManager) manager, "GeluTanh",
                 "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
                 + "    return torch.gelu(x, approximate=\"tanh\")\n");
@@ -209,6 +214,7 @@ public final class Gpt implements AutoCloseable {
      * needs. A prompt of {@code n} tokens costs one projection onto the vocabulary instead of {@code n}.
      */
     public NDArray forwardLast(NDArray idx, KvCache cache) {
+        if (fused && cache != null && cache.rows() > 0 && idx.getShape().get(1) == 1) return decode(idx, cache);
         Weights w = weights();
         NDArray hidden = hidden(w, idx, false, cache);
         return logits(w, hidden.get(":, -1, :"));
@@ -320,6 +326,96 @@ public final class Gpt implements AutoCloseable {
         return blocks(w, idx, pos, allowed, false, cache);
     }
 
+    /**
+     * One new token per row after the cache, through {@link #decodeStep}: the blocks below written as one TorchScript
+     * method, so that a token costs one call into libtorch instead of some twenty per layer (generation's steps are
+     * small enough for that to be most of their time). The logits of the new tokens {@code [B, vocab]}; the cache then
+     * holds them too.
+     */
+    private NDArray decode(NDArray idx, KvCache cache) {
+        long b = idx.getShape().get(0);
+        if (b != cache.rows()) throw new IllegalArgumentException(b + " tokens for a cache of " + cache.rows() + " rows");
+        long[] positions = new long[(int) b];
+        for (int r = 0; r < b; r++) {
+            positions[r] = cache.length(r);
+            if (positions[r] >= config.blockSize()) throw new IllegalArgumentException("row " + r + " is past the block");
+        }
+        NDManager scope = idx.getManager();
+        Weights w = weights();
+        List<NDArray> args = new ArrayList<>();
+        args.add(idx);
+        args.add(scope.create(positions, new Shape(b, 1)));
+        // [B, 1, 1, T + 1]: the keys from the row's own start on, the new one included
+        args.add(cache.starts == null ? scope.create(new boolean[] {true})
+                : scope.arange(0, cache.length + 1).reshape(1, cache.length + 1)
+                        .gte(scope.create(cache.starts).reshape(b, 1)).reshape(b, 1, 1, cache.length + 1));
+        args.add(w.wte());
+        args.add(w.wpe());
+        for (Block block : w.blocks()) {
+            for (NDArray a : new NDArray[] {block.ln1().weight(), block.ln1().bias(), block.attn().weight(),
+                    block.attn().bias(), block.attnProj().weight(), block.attnProj().bias(), block.ln2().weight(),
+                    block.ln2().bias(), block.fc().weight(), block.fc().bias(), block.mlpProj().weight(),
+                    block.mlpProj().bias()}) {
+                args.add(a);
+            }
+        }
+        args.add(w.lnF().weight());
+        args.add(w.lnF().bias());
+        args.addAll(Arrays.asList(cache.keys));
+        args.addAll(Arrays.asList(cache.values));
+        NDList out = (cache.starts == null ? decodeStep : decodeStepMasked).forwardList(args);
+        int layers = config.nLayer();
+        for (int layer = 0; layer < layers; layer++) {
+            cache.replace(layer, out.get(1 + layer), out.get(1 + layers + layer));
+        }
+        cache.length += 1;
+        return out.get(0);
+    }
+
+    /**
+     * {@link #decode}'s method: the arguments in one list (idx {@code [B, 1]}, positions {@code [B, 1]}, the padding
+     * mask, wte, wpe, twelve arrays per block, ln_f's two, every layer's cached keys, then values), the same blocks as
+     * {@link #blocks} with the fused kernels; returns the logits, then every layer's keys, then values, new token
+     * included.
+     */
+    private static TorchScriptModule decodeStep(PtNDManager manager, GptConfig config, boolean masked) {
+        int layers = config.nLayer();
+        int c = config.nEmbd();
+        String name = masked ? "DecodeStepMasked" : "DecodeStep";
+        String src = "  def forward(self: __torch__." + name + ", a: List[Tensor]) -> List[Tensor]:\n"
+                + "    idx = a[0]\n"
+                + "    b = idx.size(0)\n"
+                + "    mask = a[2]\n"
+                + "    wte = a[3]\n"
+                + "    x = torch.add(torch.embedding(wte, idx), torch.embedding(a[4], a[1]))\n"
+                + "    keys = annotate(List[Tensor], [])\n"
+                + "    values = annotate(List[Tensor], [])\n"
+                + "    for l in range(" + layers + "):\n"
+                + "      w = 5 + 12 * l\n"
+                + "      h = torch.layer_norm(x, [" + c + "], a[w], a[w + 1], 1e-05)\n"
+                + "      qkv = torch.split(torch.add(torch.matmul(h, a[w + 2]), a[w + 3]), " + c + ", 2)\n"
+                + "      q = torch.transpose(torch.view(qkv[0], [b, 1, " + config.nHead() + ", " + config.headDim() + "]), 1, 2)\n"
+                + "      k = torch.transpose(torch.view(qkv[1], [b, 1, " + config.nHead() + ", " + config.headDim() + "]), 1, 2)\n"
+                + "      v = torch.transpose(torch.view(qkv[2], [b, 1, " + config.nHead() + ", " + config.headDim() + "]), 1, 2)\n"
+                + "      k = torch.cat([a[" + (5 + 12 * layers + 2) + " + l], k], 2)\n"
+                + "      v = torch.cat([a[" + (5 + 12 * layers + 2 + layers) + " + l], v], 2)\n"
+                + "      keys.append(k)\n"
+                + "      values.append(v)\n"
+                + "      y = torch.scaled_dot_product_attention(q, k, v, " + (masked ? "mask" : "None") + ", 0., False)\n"
+                + "      y = torch.reshape(torch.transpose(y, 1, 2), [b, 1, " + c + "])\n"
+                + "      x = torch.add(x, torch.add(torch.matmul(y, a[w + 4]), a[w + 5]))\n"
+                + "      h = torch.layer_norm(x, [" + c + "], a[w + 6], a[w + 7], 1e-05)\n"
+                + "      h = torch.gelu(torch.add(torch.matmul(h, a[w + 8]), a[w + 9]), approximate=\"tanh\")\n"
+                + "      x = torch.add(x, torch.add(torch.matmul(h, a[w + 10]), a[w + 11]))\n"
+                + "    f = " + (5 + 12 * layers) + "\n"
+                + "    x = torch.layer_norm(x, [" + c + "], a[f], a[f + 1], 1e-05)\n"
+                + "    out = [torch.matmul(torch.select(x, 1, 0), torch.t(wte))]\n"
+                + "    out.extend(keys)\n"
+                + "    out.extend(values)\n"
+                + "    return out\n";
+        return TorchScriptModule.compile(manager, name, src);
+    }
+
     /** Token + position embeddings through every block and the final LayerNorm; {@code mask} null: causal. */
     private NDArray blocks(Weights w, NDArray idx, NDArray positionEmbedding, NDArray mask, boolean training,
             KvCache cache) {
@@ -383,6 +479,16 @@ public final class Gpt implements AutoCloseable {
             keys[layer] = allK;
             values[layer] = allV;
             return new NDArray[] {allK, allV};
+        }
+
+        /** A layer's keys and values, this step's included, made by a step that is still open. */
+        private void replace(int layer, NDArray k, NDArray v) {
+            k.attach(manager);
+            v.attach(manager);
+            keys[layer].close();
+            values[layer].close();
+            keys[layer] = k;
+            values[layer] = v;
         }
 
         /**
@@ -683,6 +789,8 @@ public final class Gpt implements AutoCloseable {
         maskedAttentionTraining.close();
         if (maskedAttentionInference != maskedAttentionTraining) maskedAttentionInference.close();
         decodeAttention.close();
+        decodeStepMasked.close();
+        decodeStep.close();
         gelu.close();
         toFp16.close();
         manager.close();
