@@ -2,16 +2,16 @@
 """The peer of `millrace bench train`: the same GPT as Millrace's `Gpt` (nanoGPT's architecture: token and position
 embeddings, pre-LayerNorm blocks of causal self-attention and a tanh-GELU MLP, tied output head, GPT-2
 initialisation) trained by PyTorch eager with the same AdamW (decay on matrices only), warm-up + cosine schedule,
-global-norm clipping at 1.0, batch and sequence length, on the same token stream. Run it with Debian's python3-torch
-and libopenblas0-pthread installed (without OpenBLAS, torch falls back to a reference BLAS ~15x slower).
+global-norm clipping at 1.0, batch and sequence length, on the same token stream. `bench train` runs it with the
+PyTorch that bench/python-env.sh installs.
 
 usage: train_torch.py --layers 4 --heads 4 --width 128 --vocab 50257 --seq 64 --batch 8 --steps 1000 --tokens FILE
-                      [--device cuda --dtype fp32|tf32|fp16|bf16]
+                      [--device cuda] [--dtype fp32|tf32|fp16|bf16]
 prints one JSON line: tokens/s over the timed steps, peak and per-100-step RSS, final loss.
 
 What PyTorch offers is used where this torch has it, as Millrace uses libtorch's: F.scaled_dot_product_attention
-(torch >= 2.0; written out on 1.13) and the fused AdamW kernel (torch >= 2.4 on a CPU, 2.0 on CUDA). On a GPU,
-fp16/bf16 run under autocast (fp16 with a GradScaler), tf32 sets allow_tf32.
+(torch >= 2.0; written out on 1.13) and the fused AdamW kernel (torch >= 2.4 on a CPU, 2.0 on CUDA). fp16/bf16 run
+under autocast on either device (fp16 on a GPU with a GradScaler); tf32 sets allow_tf32 on a GPU.
 """
 import argparse, json, math, os, time
 import numpy as np

@@ -72,7 +72,7 @@ final class TrainBench implements Callable<Integer> {
     String device;
 
     @Option(names = "--precision", defaultValue = "FP32",
-            description = "FP32, or FP16 with fp32 master weights and loss scaling (default: ${DEFAULT-VALUE}); the peers use autocast fp16.")
+            description = "FP32; or FP16 (loss scaling) or BF16 on fp32 master weights (default: ${DEFAULT-VALUE}); the peers then use autocast in the same.")
     TrainSettings.Precision precision;
 
     enum Kernels { fused, explicit }
@@ -115,7 +115,13 @@ final class TrainBench implements Callable<Integer> {
             ourThreads = all >= one ? cores : 1;
             log("Millrace thread probe: 1 thread %.0f, %d threads %.0f tokens/s", one, cores, all);
         }
-        double matmul = matmulGflops(onDevice, Math.max(1, ourThreads));
+        // the ceiling in the precision the step multiplies in
+        ai.djl.ndarray.types.DataType mathType = switch (precision) {
+            case FP32 -> ai.djl.ndarray.types.DataType.FLOAT32;
+            case FP16 -> ai.djl.ndarray.types.DataType.FLOAT16;
+            case BF16 -> ai.djl.ndarray.types.DataType.BFLOAT16;
+        };
+        double matmul = matmulGflops(onDevice, Math.max(1, ourThreads), mathType);
         ArrayNode rss = JsonSerde.MAPPER.createArrayNode();
         ObjectNode ours = ours(settings, tokens, ourThreads, steps, rss);
         ours.put("allocator", allocator);
@@ -162,8 +168,8 @@ final class TrainBench implements Callable<Integer> {
             System.out.println(JsonSerde.MAPPER.writeValueAsString(o));
             return 0;
         }
-        System.out.printf("%s, batch %d x %d, %d steps; %s; fp32 matrix products here: %.0f GFLOP/s (%d threads)%n", model,
-                batch, seq, steps, allocator, matmul, Math.max(1, ourThreads));
+        System.out.printf("%s, batch %d x %d, %d steps; %s; %s matrix products here: %.0f GFLOP/s (%d threads)%n", model,
+                batch, seq, steps, allocator, mathType, matmul, Math.max(1, ourThreads));
         print("Millrace (libtorch " + ai.djl.engine.Engine.getEngine("PyTorch").getVersion() + " via DJL, " + kernels + " kernels)", ours);
         if (ours.has("mfu")) System.out.printf("  MFU on %s %s: %.1f%%%n", onDevice, precision, 100 * ours.get("mfu").asDouble());
         for (JsonNode p : peerRuns) print(p.get("peer").asText(), p);
@@ -218,23 +224,34 @@ final class TrainBench implements Callable<Integer> {
     }
 
     /**
-     * The machine's fp32 matrix-product rate, as libtorch reaches it on a large square product (2,048³): the ceiling
-     * every trainer's share is taken of.
+     * The machine's matrix-product rate in {@code type}, as libtorch reaches it on a large square product (2,048³):
+     * the ceiling every trainer's share is taken of.
      */
-    private static double matmulGflops(ai.djl.Device onDevice, int threads) {
+    private static double matmulGflops(ai.djl.Device onDevice, int threads, ai.djl.ndarray.types.DataType type) {
         ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
         int n = 2048;
-        try (NDManager m = NDManager.newBaseManager(onDevice, "PyTorch")) {
+        int reps = 10;
+        // cast and multiplied inside TorchScript: DJL 0.36's own cast to bf16 aborts the process
+        int scalarType = switch (type) {
+            case FLOAT16 -> 5;
+            case BFLOAT16 -> 15;
+            default -> 6;
+        };
+        try (NDManager m = NDManager.newBaseManager(onDevice, "PyTorch");
+                millrace.model.TorchScriptModule products = millrace.model.TorchScriptModule.compile(
+                        (ai.djl.pytorch.engine.PtNDManager) m, "Products",
+                        "  def forward(self: __torch__.Products, a: Tensor, b: Tensor, reps: Tensor) -> Tensor:\n"
+                        + "    x = torch.to(a, " + scalarType + ")\n"
+                        + "    y = torch.to(b, " + scalarType + ")\n"
+                        + "    c = torch.matmul(x, y)\n"
+                        + "    for i in range(int(reps)):\n"
+                        + "      c = torch.matmul(x, y)\n"
+                        + "    return torch.to(torch.select(torch.select(c, 0, 0), 0, 0), 6)\n")) {
             NDArray a = m.randomNormal(new ai.djl.ndarray.types.Shape(n, n));
             NDArray b = m.randomNormal(new ai.djl.ndarray.types.Shape(n, n));
-            for (int i = 0; i < 3; i++) a.matMul(b).close();
-            int reps = 10;
+            products.forward(a, b, m.create(2)).getFloat(); // warm
             long started = System.nanoTime();
-            for (int i = 0; i < reps; i++) {
-                NDArray c = a.matMul(b);
-                c.getFloat(0, 0); // waits for the product on a GPU
-                c.close();
-            }
+            products.forward(a, b, m.create(reps)).getFloat(); // the value waits for the products on a GPU
             return 2.0 * n * n * n * reps / ((System.nanoTime() - started) / 1e9) / 1e9;
         }
     }
@@ -261,11 +278,14 @@ final class TrainBench implements Callable<Integer> {
                     "--threads", "" + peerThreads));
             if (mode.equals("compiled")) cmd.add("--compile");
             else if (!mode.equals("eager")) throw new IllegalArgumentException("unknown peer mode " + mode + " (eager, compiled)");
-            if (gpu) {
-                boolean tf32 = "1".equals(System.getenv("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"));
-                cmd.addAll(List.of("--device", "cuda", "--dtype",
-                        precision == TrainSettings.Precision.FP16 ? "fp16" : tf32 ? "tf32" : "fp32"));
-            }
+            if (gpu) cmd.addAll(List.of("--device", "cuda"));
+            // the peer computes in what Millrace computes in: autocast to fp16 or bf16 on either device
+            boolean tf32 = gpu && "1".equals(System.getenv("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"));
+            cmd.addAll(List.of("--dtype", switch (precision) {
+                case FP16 -> "fp16";
+                case BF16 -> "bf16";
+                case FP32 -> tf32 ? "tf32" : "fp32";
+            }));
             log("peer (%s): %s", allocator, String.join(" ", cmd));
             // the environment is inherited: LD_PRELOAD and MALLOC_CONF are this process's, so the allocator is the same
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();

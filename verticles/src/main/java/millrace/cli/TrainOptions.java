@@ -56,7 +56,7 @@ final class TrainOptions {
     @Option(names = "--seed", defaultValue = "1337", description = "Seed of the initial weights and of dropout (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--precision", defaultValue = "FP32", description = "FP32, or FP16 compute with fp32 master weights and dynamic loss scaling (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--precision", defaultValue = "FP32", description = "FP32; or FP16 (dynamic loss scaling) or BF16 compute on fp32 master weights (default: ${DEFAULT-VALUE}).")
     TrainSettings.Precision precision;
 
     @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto: a GPU when libtorch sees one (default: ${DEFAULT-VALUE}).")

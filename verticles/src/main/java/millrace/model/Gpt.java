@@ -47,7 +47,9 @@ public final class Gpt implements AutoCloseable {
     private final TorchScriptModule decodeStepMasked;
     private final TorchScriptModule decodeStep;
     private final TorchScriptModule gelu;
+    /** The parameters cast to fp16 and to bf16 inside autograd (mixed precision). */
     private final TorchScriptModule toFp16;
+    private final TorchScriptModule toBf16;
     private boolean fused = true;
 
     private Gpt(GptConfig config, NDManager parent) {
@@ -70,6 +72,9 @@ public final class Gpt implements AutoCloseable {
         this.toFp16 = TorchScriptModule.compile((PtNDManager) manager, "ToFp16",
                 "  def forward(self: __torch__.ToFp16, w: List[Tensor]) -> List[Tensor]:\n"
                 + "    return [t.half() for t in w]\n");
+        this.toBf16 = TorchScriptModule.compile((PtNDManager) manager, "ToBf16",
+                "  def forward(self: __torch__.ToBf16, w: List[Tensor]) -> List[Tensor]:\n"
+                + "    return [torch.to(t, 15) for t in w]\n"); // 15: ScalarType BFloat16 (serialized code has no dtype names)
         int t = config.blockSize();
         NDArray row = manager.arange(t).reshape(t, 1);
         NDArray col = manager.arange(t).reshape(1, t);
@@ -221,13 +226,18 @@ public final class Gpt implements AutoCloseable {
     }
 
     /**
-     * fp16 logits: the pass runs on fp16 casts of the fp32 parameters, made in one call inside autograd, so the
-     * gradients come back through the casts into the fp32 parameters' own gradients, in fp32 (mixed precision as
-     * PyTorch's autocast does it). {@link #loss} takes the softmax of fp16 logits in fp32. (DJL's own dtype cast runs
-     * without autograd, hence the TorchScript one.)
+     * Low-precision logits ({@code FLOAT16} or {@code BFLOAT16}): the pass runs on casts of the fp32 parameters, made in
+     * one call inside autograd, so the gradients come back through the casts into the fp32 parameters' own gradients,
+     * in fp32 (mixed precision as PyTorch's autocast does it). {@link #loss} takes the softmax of such logits in fp32.
+     * (DJL's own dtype cast runs without autograd, hence the TorchScript one.)
      */
-    public NDArray forwardFp16(NDArray idx, boolean training) {
-        NDList casts = toFp16.forwardList(new ArrayList<>(params.values()));
+    public NDArray forwardMixed(NDArray idx, boolean training, DataType low) {
+        TorchScriptModule cast = switch (low) {
+            case FLOAT16 -> toFp16;
+            case BFLOAT16 -> toBf16;
+            default -> throw new IllegalArgumentException("mixed precision is fp16 or bf16, not " + low);
+        };
+        NDList casts = cast.forwardList(new ArrayList<>(params.values()));
         Map<String, NDArray> fp16 = new LinkedHashMap<>();
         int i = 0;
         for (String name : params.keySet()) fp16.put(name, casts.get(i++));
@@ -793,6 +803,7 @@ public final class Gpt implements AutoCloseable {
         decodeStep.close();
         gelu.close();
         toFp16.close();
+        toBf16.close();
         manager.close();
     }
 }

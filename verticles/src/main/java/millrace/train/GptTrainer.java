@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.List;
 import java.util.Map;
@@ -90,9 +91,10 @@ public final class GptTrainer implements AutoCloseable {
      * the rows; the update then runs once. With dropout, each pass seeds the generator from (seed, step, pass): the
      * random state is a function of what the checkpoint holds, so a resumed run draws the same masks.
      *
-     * <p>FP16: each pass runs on fp16 casts of the fp32 weights made inside autograd ({@link Gpt#forwardFp16}); the
-     * loss is scaled before backward, the gradients arrive in the fp32 weights' own gradients and are unscaled with
-     * the clipping factor, and the fp32 weights take the update. An overflow skips the step and halves the scale.
+     * <p>FP16 and BF16: each pass runs on low-precision casts of the fp32 weights made inside autograd
+     * ({@link Gpt#forwardMixed}), the gradients arrive in the fp32 weights' own gradients, and the fp32 weights take
+     * the update. FP16 also scales the loss before backward and unscales the gradients with the clipping factor; an
+     * overflow skips the step and halves the scale. BF16 has fp32's range and needs no scaling.
      */
     public StepResult step(List<int[]> rows) {
         long started = System.nanoTime();
@@ -116,7 +118,7 @@ public final class GptTrainer implements AutoCloseable {
                             new Shape(n, t + 1));
                     NDArray inputs = batch.get(":, 0:" + t);
                     float weight = lossScale * n / b;
-                    if (scaler == null && fusedLoss) {
+                    if (settings.precision() == TrainSettings.Precision.FP32 && fusedLoss) {
                         // the projection and the loss a chunk of rows at a time, their gradients by hand
                         NDArray hidden = model.hidden(inputs, true).reshape(n * t, settings.model().nEmbd());
                         FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.of(hidden, model.outputWeight(),
@@ -127,7 +129,11 @@ public final class GptTrainer implements AutoCloseable {
                         loss += r.loss() * n / b;
                         continue;
                     }
-                    NDArray logits = scaler == null ? model.forward(inputs, true) : model.forwardFp16(inputs, true);
+                    NDArray logits = switch (settings.precision()) {
+                        case FP32 -> model.forward(inputs, true);
+                        case FP16 -> model.forwardMixed(inputs, true, DataType.FLOAT16);
+                        case BF16 -> model.forwardMixed(inputs, true, DataType.BFLOAT16);
+                    };
                     NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
                     collector.backward(weight == 1f ? passLoss : Scalars.times(passLoss, weight));
                     loss += passLoss.getFloat() * n / b;

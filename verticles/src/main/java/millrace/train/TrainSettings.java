@@ -21,7 +21,7 @@ import millrace.model.LearningRateSchedule;
  * @param evalEverySteps validation loss cadence (0: never)
  * @param microBatchSize rows per forward and backward pass: a step accumulates the gradients of
  *     {@code batchSize / microBatchSize} of them (gradient accumulation: the batch of a bigger machine on a smaller one)
- * @param precision FP32, or FP16 compute (fp32 master weights, dynamic loss scaling)
+ * @param precision FP32, or FP16 (dynamic loss scaling) or BF16 compute on fp32 master weights
  * @param device {@code cpu}, {@code gpu} or {@code auto} (a GPU when libtorch sees one)
  * @param maxSteps optimizer steps after which the trainer writes a last checkpoint and stops (0: train for as long as
  *     shards come, the streaming default)
@@ -47,7 +47,11 @@ public record TrainSettings(
         SyncSettings sync) {
 
     /** The arithmetic of forward and backward passes; weights and optimizer state are always fp32. */
-    public enum Precision { FP32, FP16 }
+    /**
+     * The math of a step: fp32; or fp16 or bf16 compute on fp32 master weights (fp16 with dynamic loss scaling, bf16
+     * without: it has fp32's range). bf16 is what GPUs since the A100 and CPUs with AVX512-BF16 or AMX multiply fastest.
+     */
+    public enum Precision { FP32, FP16, BF16 }
 
     public TrainSettings {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1");

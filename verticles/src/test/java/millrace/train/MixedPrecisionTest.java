@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 /**
  * FP16 compute with fp32 master weights and dynamic loss scaling, exercised on the CPU (libtorch runs fp16 there
  * too, slowly): the first loss agrees with fp32, a tiny model still overfits a batch, and an overflowing scale is
- * halved until steps go through — without losing the batch.
+ * halved until steps go through — without losing the batch. BF16 the same, without scaling.
  */
 class MixedPrecisionTest {
     private static List<int[]> batch() {
@@ -52,6 +52,32 @@ class MixedPrecisionTest {
             assertTrue(last < 0.5f * b.loss(), "fp16 overfits a batch: " + b.loss() + " -> " + last);
             fp32.close();
             fp16.close();
+        }
+    }
+
+    /** bf16 compute on fp32 master weights: no loss scaling (fp32's range), near fp32's first loss, and it learns. */
+    @Test
+    void bf16AgreesWithFp32AndLearnsWithoutScaling() {
+        try (NDManager root = GptTrainer.newRootManager()) {
+            GptTrainer fp32 = trainer(settings(TrainSettings.Precision.FP32), root);
+            GptTrainer bf16 = trainer(settings(TrainSettings.Precision.BF16), root);
+            assertEquals(1f, bf16.lossScale());
+            GptTrainer.StepResult a = fp32.step(batch());
+            GptTrainer.StepResult b = bf16.step(batch());
+            assertEquals(a.loss(), b.loss(), 0.05f, "first loss, fp32 vs bf16 (8 bits of mantissa)");
+            assertEquals(a.gradNorm(), b.gradNorm(), 0.1f * a.gradNorm(), "gradient norm");
+            assertNotEquals(a.loss(), b.loss(), "the pass ran in bf16, not fp32");
+            float last = b.loss();
+            for (int i = 0; i < 80; i++) {
+                GptTrainer.StepResult r = bf16.step(batch());
+                assertFalse(r.skipped(), "bf16 never overflows here");
+                last = r.loss();
+            }
+            assertTrue(last < 0.5f * b.loss(), "bf16 overfits a batch: " + b.loss() + " -> " + last);
+            assertEquals(ai.djl.ndarray.types.DataType.FLOAT32, bf16.model().parameters().values().iterator().next().getDataType(),
+                    "master weights stay fp32");
+            fp32.close();
+            bf16.close();
         }
     }
 
