@@ -35,6 +35,7 @@ class TrainOptionsTest {
         assertEquals(0.5f, s.clipNorm());
         assertEquals(7, s.seed());
         assertEquals(TrainSettings.Precision.FP16, s.precision());
+        assertEquals(TrainSettings.Precision.BF16, parse("--precision", "BF16").precision());
         assertEquals("cpu", s.device());
         assertEquals(25, s.evalEverySteps());
         assertEquals(30, s.checkpointEverySeconds());
@@ -67,6 +68,6 @@ class TrainOptionsTest {
                 .getMessage().contains("micro-batch"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> parse("--model", "gpt5"))
                 .getMessage().contains("gpt5"));
-        assertThrows(CommandLine.ParameterException.class, () -> parse("--precision", "BF16"));
+        assertThrows(CommandLine.ParameterException.class, () -> parse("--precision", "FP8"));
     }
 }
