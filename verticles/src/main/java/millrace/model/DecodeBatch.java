@@ -100,6 +100,8 @@ public final class DecodeBatch implements AutoCloseable {
     private final Gpt.KvCache cache;
     /** The rows in the cache, in its row order: each has every token but its newest in the cache. */
     private final List<Row> active = new ArrayList<>();
+    /** Set while the cache is being changed: an exception then leaves it in no known state. */
+    private boolean broken;
 
     public DecodeBatch(Gpt gpt) {
         this.gpt = gpt;
@@ -119,8 +121,9 @@ public final class DecodeBatch implements AutoCloseable {
     /**
      * Runs {@code prompt} and chooses each answer's first token; the answers that go on join the batch, and the request
      * comes back already done when none does. {@code onToken} hears (answer, token) as each is chosen;
-     * {@code cancelled} is asked once before each of the request's steps. After an exception from here or from
-     * {@link #step} the batch is in no known state: close it and fail its requests.
+     * {@code cancelled} is asked once before each of the request's steps. An exception from here leaves the batch as
+     * it was, unless the cache failed half-way through taking the new rows in; after that, or after any exception from
+     * {@link #step}, the batch is in no known state and refuses to step: close it and fail its requests.
      */
     public Request add(int[] prompt, long[] seeds, Sampler.Settings settings, int stopToken, Sampler.TokenListener onToken,
             BooleanSupplier cancelled) {
@@ -143,8 +146,10 @@ public final class DecodeBatch implements AutoCloseable {
                 choose(rows, last.repeat(0, rows.size()));
                 List<Row> going = rows.stream().filter(r -> !r.ended).toList();
                 fresh.keep(new int[going.size()]); // row 0, once per answer that goes on
+                broken = true; // until the cache has taken the rows in whole
                 cache.join(fresh);
                 active.addAll(going);
+                broken = false;
             } catch (RuntimeException e) {
                 fresh.close();
                 throw e;
@@ -158,24 +163,29 @@ public final class DecodeBatch implements AutoCloseable {
      * cancelled) are returned and leave the batch.
      */
     public List<Request> step() {
+        if (broken) throw new IllegalStateException("an earlier step failed: the batch is in no known state");
         List<Request> finished = new ArrayList<>();
+        broken = true; // until this step has ended whole
         synchronized (gpt) {
             // a cancelled request leaves before its rows cost a token
             for (Request request : new LinkedHashSet<>(active.stream().map(r -> r.request).toList())) {
                 if (request.stopNow()) finished.add(request);
             }
             keepRunning();
-            if (active.isEmpty()) return finished;
+            if (active.isEmpty()) {
+                broken = false;
+                return finished;
+            }
             List<Row> decode = new ArrayList<>();
             List<Row> restart = new ArrayList<>();
             for (int i = 0; i < active.size(); i++) {
                 // the cache holds all of a row's window but its newest token, which must still fit the block
                 (cache.length(i) + 1 > block ? restart : decode).add(active.get(i));
             }
+            Gpt.KvCache fresh = null; // the restarted rows' cache until it joins (which closes it)
             try (NDManager step = gpt.manager().newSubManager()) {
                 gpt.attachTo(step);
                 NDArray restartLogits = null;
-                Gpt.KvCache fresh = null;
                 if (!restart.isEmpty()) {
                     // full rows leave the cache and come back with their last half block run afresh
                     cache.keep(decode.stream().mapToInt(active::indexOf).toArray());
@@ -200,12 +210,16 @@ public final class DecodeBatch implements AutoCloseable {
                 NDArray logits = decodeLogits == null ? restartLogits
                         : restartLogits == null ? decodeLogits : decodeLogits.concat(restartLogits, 0);
                 choose(active, logits);
+            } catch (RuntimeException e) {
+                if (fresh != null) fresh.close();
+                throw e;
             }
             for (Row row : active) {
                 if (row.ended && row.request.done() && !finished.contains(row.request)) finished.add(row.request);
             }
             keepRunning();
         }
+        broken = false;
         return finished;
     }
 

@@ -228,7 +228,8 @@ public final class Gpt implements AutoCloseable {
     /**
      * Low-precision logits ({@code FLOAT16} or {@code BFLOAT16}): the pass runs on casts of the fp32 parameters, made in
      * one call inside autograd, so the gradients come back through the casts into the fp32 parameters' own gradients,
-     * in fp32 (mixed precision as PyTorch's autocast does it). {@link #loss} takes the softmax of such logits in fp32.
+     * in fp32. Unlike PyTorch's autocast, which keeps LayerNorm and the residual stream in fp32, everything but the
+     * loss runs in the low precision here. {@link #loss} takes the softmax of such logits in fp32.
      * (DJL's own dtype cast runs without autograd, hence the TorchScript one.)
      */
     public NDArray forwardMixed(NDArray idx, boolean training, DataType low) {
@@ -446,7 +447,7 @@ public final class Gpt implements AutoCloseable {
     /**
      * Keys and values of every layer for the tokens seen so far, kept in its own manager between steps. Its rows may
      * hold sequences of different lengths (requests decoded together, see {@link DecodeBatch}): each row's tokens are
-     * right-aligned at {@link #length()}, and the positions before {@link #start} are padding that nothing attends to.
+     * right-aligned at {@link #length()}, and the positions before {@link #length(int) its own tokens} are padding that nothing attends to.
      */
     public static final class KvCache implements AutoCloseable {
         private final NDManager manager;

@@ -27,9 +27,10 @@ public final class PeakFlops {
 
     /** Dense (no sparsity) tensor-core peaks from NVIDIA's data sheets, SXM parts. */
     static OptionalDouble peak(String capability, TrainSettings.Precision precision, boolean tf32) {
+        boolean half = precision == TrainSettings.Precision.FP16 || precision == TrainSettings.Precision.BF16; // same peak
         return switch (capability) {
-            case "90" , "9.0" -> OptionalDouble.of(precision == TrainSettings.Precision.FP16 ? 989.4e12 : tf32 ? 494.7e12 : 66.9e12);
-            case "80", "8.0" -> OptionalDouble.of(precision == TrainSettings.Precision.FP16 ? 312e12 : tf32 ? 156e12 : 19.5e12);
+            case "90" , "9.0" -> OptionalDouble.of(half ? 989.4e12 : tf32 ? 494.7e12 : 66.9e12);
+            case "80", "8.0" -> OptionalDouble.of(half ? 312e12 : tf32 ? 156e12 : 19.5e12);
             default -> OptionalDouble.empty();
         };
     }

@@ -46,9 +46,8 @@ public record TrainSettings(
         long maxSteps,
         SyncSettings sync) {
 
-    /** The arithmetic of forward and backward passes; weights and optimizer state are always fp32. */
     /**
-     * The math of a step: fp32; or fp16 or bf16 compute on fp32 master weights (fp16 with dynamic loss scaling, bf16
+     * The arithmetic of forward and backward passes; weights and optimizer state are always fp32. fp32; or fp16 or bf16 compute on fp32 master weights (fp16 with dynamic loss scaling, bf16
      * without: it has fp32's range). bf16 is what GPUs since the A100 and CPUs with AVX512-BF16 or AMX multiply fastest.
      */
     public enum Precision { FP32, FP16, BF16 }

@@ -145,43 +145,62 @@ final class GenerationQueue implements AutoCloseable {
         return Math.max(1, Math.round((waiting.size() / Math.max(1, maxBatchRows / 2) + 1) * meanSeconds));
     }
 
-    /** The generation thread: admit what fits, decode a token for every answer, hand back what ended; repeat. */
+    /**
+     * The generation thread: admit what fits, decode a token for every answer, hand back what ended; repeat. Once
+     * closed, the requests in the batch are cancelled (they leave it at the next step) and fail as stopping.
+     */
     private void decode() {
-        while (!closed || !decoding.isEmpty()) {
-            try {
-                if (decoding.isEmpty()) {
-                    Job next = closed ? null : waiting.poll(100, TimeUnit.MILLISECONDS);
-                    if (next != null && refused(next)) next = null;
-                    if (next == null && !loaded) continue;
-                    loaded = false;
-                    // a first load may take a while: a job taken before it is not refused for waiting on it
-                    if (!swapIn(next) || next == null) continue;
-                    start(next);
+        try {
+            while (!closed || !decoding.isEmpty()) {
+                try {
+                    if (decoding.isEmpty()) {
+                        Job next = closed ? null : waiting.poll(100, TimeUnit.MILLISECONDS);
+                        if (next != null && refused(next)) next = null;
+                        if (next == null && !loaded) continue;
+                        loaded = false;
+                        // a first load may take a while: a job taken before it is not refused for waiting on it
+                        if (!swapIn(next) || next == null) continue;
+                        start(next);
+                    }
+                    // others join while there is room, and while no newer version waits for the batch to drain
+                    while (!closed && !serving.newerLoaded()) {
+                        Job next = waiting.peek();
+                        if (next == null || current.generator().batchRows() + next.request.seeds().length > maxBatchRows) break;
+                        if (!waiting.remove(next)) continue; // close() failed it meanwhile
+                        if (!refused(next)) start(next);
+                    }
+                    if (!decoding.isEmpty()) {
+                        for (Generator.Decoding d : current.generator().step()) {
+                            finish(decoding.stream().filter(j -> j.decoding == d).findFirst().orElseThrow());
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    closed = true; // nothing will take jobs any more: what is queued and decoding fails below
+                } catch (Throwable e) {
+                    // the batch is in no known state: every request in it fails, and the next one starts a fresh batch
+                    LOG.warn("generation failed; {} requests in the batch fail with it", decoding.size(), e);
+                    failDecoding(e);
+                } finally {
+                    publishGauges();
                 }
-                // others join while there is room, and while no newer version waits for the batch to drain
-                while (!closed && !serving.newerLoaded()) {
-                    Job next = waiting.peek();
-                    if (next == null || current.generator().batchRows() + next.request.seeds().length > maxBatchRows) break;
-                    waiting.remove(next);
-                    if (!refused(next)) start(next);
-                }
-                if (!decoding.isEmpty()) {
-                    List<Generator.Decoding> ended = current.generator().step();
-                    for (Generator.Decoding d : ended) finish(decoding.stream().filter(j -> j.decoding == d).findFirst().orElseThrow());
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            } catch (Throwable e) {
-                // the batch is in no known state: every request in it fails, and the next one starts a fresh batch
-                LOG.warn("generation failed; {} requests in the batch fail with it", decoding.size(), e);
-                if (current != null) current.generator().abandonBatch();
-                for (Job job : decoding) fail(job, e);
-                decoding.clear();
-            } finally {
-                publishGauges();
             }
+        } finally {
+            // the loop ends only once closed; whatever is left (an interrupt, an error while recovering) fails here
+            closed = true;
+            failDecoding(new Busy("the web role is stopping", 5));
+            for (Job job; (job = waiting.poll()) != null; ) fail(job, new Busy("the web role is stopping", 5));
         }
+    }
+
+    /** Fails every request in the batch and drops the batch. */
+    private void failDecoding(Throwable cause) {
+        try {
+            if (current != null) current.generator().abandonBatch();
+        } catch (Throwable e) {
+            LOG.warn("dropping a failed batch failed too", e);
+        }
+        for (Job job : decoding) fail(job, cause);
+        decoding.clear();
     }
 
     /**
@@ -227,10 +246,14 @@ final class GenerationQueue implements AutoCloseable {
         job.startedAt = System.nanoTime();
         try {
             r.onStart().accept(job.policy);
-            job.decoding = generator.start(r.prompt(), r.seeds(), r.settings(), chat, r.onText(), job.ticket::cancelled);
+            // closing cancels it too: it then leaves the batch at the next step
+            job.decoding = generator.start(r.prompt(), r.seeds(), r.settings(), chat, r.onText(),
+                    () -> closed || job.ticket.cancelled());
         } catch (RuntimeException e) {
+            // only this request: a prompt that fails to run leaves the shared batch as it was (DecodeBatch.add)
+            LOG.warn("a generation failed to start", e);
             fail(job, e);
-            throw e; // and the batch with it
+            return;
         }
         if (job.decoding.done()) finish(job);
         else decoding.add(job);
@@ -239,10 +262,22 @@ final class GenerationQueue implements AutoCloseable {
     private void finish(Job job) {
         decoding.remove(job);
         meanSeconds = 0.8 * meanSeconds + 0.2 * (System.nanoTime() - job.startedAt) / 1e9;
-        if (job.fromAnonymous) anonymous.decrementAndGet();
-        job.result.complete(new Result(job.policy, job.decoding.answers(), job.decoding.cancelled()));
+        if (closed && job.decoding.cancelled() && !job.ticket.cancelled()) {
+            fail(job, new Busy("the web role is stopping", 5)); // cancelled by the close, not by its client
+            return;
+        }
+        Result result;
+        try {
+            result = new Result(job.policy, job.decoding.answers(), job.decoding.cancelled());
+        } catch (RuntimeException e) {
+            fail(job, e);
+            return;
+        }
+        if (job.fromAnonymous && !job.result.isDone()) anonymous.decrementAndGet();
+        job.result.complete(result);
     }
 
+    /** Fails a job's future, once, giving its place in the anonymous share back. */
     private void fail(Job job, Throwable e) {
         if (job.fromAnonymous && !job.result.isDone()) anonymous.decrementAndGet();
         job.result.completeExceptionally(e);
@@ -256,7 +291,10 @@ final class GenerationQueue implements AutoCloseable {
         Metrics.WEB_GENERATION_BATCH_ROWS.set(now == null ? 0 : now.generator().batchRows());
     }
 
-    /** Stops taking jobs, fails the queued ones and waits for the batch being decoded to end. */
+    /**
+     * Stops taking jobs and fails the queued ones; the batch being decoded is cancelled, its requests fail as stopping
+     * after the step under way, and the generation thread ends.
+     */
     @Override
     public void close() {
         closed = true;
@@ -266,7 +304,7 @@ final class GenerationQueue implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        for (Job job; (job = waiting.poll()) != null; ) fail(job, new Busy("the web role is stopping", 5));
-        publishGauges();
+        if (thread.isAlive()) LOG.warn("the generation thread did not end within a minute of closing");
+        Metrics.WEB_GENERATIONS_QUEUED.set(waiting.size());
     }
 }

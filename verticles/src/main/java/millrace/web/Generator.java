@@ -184,7 +184,7 @@ public final class Generator implements AutoCloseable {
     /** One token for every answer in the shared batch; returns the requests that ended (and left it). */
     public synchronized List<Decoding> step() {
         List<Decoding> ended = new ArrayList<>();
-        if (shared == null) return ended;
+        if (shared == null) throw new IllegalStateException("no batch: the model was closed or its batch dropped");
         for (DecodeBatch.Request request : shared.step()) {
             Decoding d = running.remove(request);
             d.finish(request.answers());

@@ -12,8 +12,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The weights the web role answers with: the newest policy version of its model, or, before any policy exists, the
  * model's newest pretraining checkpoint (version 0). A new version is loaded on a thread of its own while the current
- * one keeps answering, and swapped in on the generation thread between two batches: no request fails or waits
- * because of a load, and every answer names the version that produced it.
+ * one keeps answering, and swapped in on the generation thread between two batches: no request fails because of a
+ * load, new requests wait only for the batch under way to drain (at most one answer's token limit), and every answer
+ * names the version that produced it.
  */
 final class ServingModel implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ServingModel.class);

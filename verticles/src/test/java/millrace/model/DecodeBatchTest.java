@@ -53,7 +53,13 @@ class DecodeBatchTest {
      */
     @Test
     void aRaggedCacheGivesEachRowItsOwnLogits() {
+        for (boolean fused : new boolean[] {true, false}) raggedCacheLogits(fused);
+    }
+
+    /** {@code fused}: a decode step as one TorchScript method; otherwise the blocks in DJL ops, mask written out. */
+    private static void raggedCacheLogits(boolean fused) {
         try (NDManager root = GptTrainer.newRootManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 32), root)) {
+            gpt.useFusedKernels(fused);
             List<List<Integer>> rows = new ArrayList<>(List.of(new ArrayList<>(List.of(5, 17, 42, 3, 8, 9, 10)),
                     new ArrayList<>(List.of(1, 2, 3)), new ArrayList<>(List.of(9, 4, 6))));
             Gpt.KvCache cache = gpt.newCache();
@@ -80,7 +86,8 @@ class DecodeBatchTest {
                         float[] alone = gpt.forward(step.create(ctx, new Shape(1, ctx.length)), false)
                                 .get("0, -1, :").toFloatArray();
                         for (int v = 0; v < vocab; v++) {
-                            assertEquals(alone[v], batched[r * vocab + v], 1e-5f, "step " + s + " row " + r + " token " + v);
+                            assertEquals(alone[v], batched[r * vocab + v], 1e-5f,
+                                    (fused ? "fused" : "written out") + ", step " + s + " row " + r + " token " + v);
                         }
                         rows.get(r).add(20 + s + r);
                     }

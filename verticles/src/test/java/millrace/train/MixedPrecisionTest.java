@@ -116,6 +116,7 @@ class MixedPrecisionTest {
     @Test
     void peakFlopsOfKnownGpus() {
         assertEquals(989.4e12, PeakFlops.peak("90", TrainSettings.Precision.FP16, false).getAsDouble());
+        assertEquals(989.4e12, PeakFlops.peak("90", TrainSettings.Precision.BF16, false).getAsDouble());
         assertEquals(494.7e12, PeakFlops.peak("9.0", TrainSettings.Precision.FP32, true).getAsDouble());
         assertEquals(19.5e12, PeakFlops.peak("80", TrainSettings.Precision.FP32, false).getAsDouble());
         assertTrue(PeakFlops.peak("75", TrainSettings.Precision.FP16, false).isEmpty());

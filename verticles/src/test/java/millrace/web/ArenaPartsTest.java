@@ -235,12 +235,12 @@ class ArenaPartsTest {
     }
 
     @Test
-    void requestsWithoutATokenHoldAQuarterOfTheQueueAndAStoppingQueueFailsWhatWaits(@TempDir Path dir) throws Exception {
+    void requestsWithoutATokenHoldAQuarterOfTheQueueAndAStoppingQueueFailsWhatWaitsAndWhatRuns(@TempDir Path dir) throws Exception {
         try (ServingModel serving = served(dir)) {
             GenerationQueue queue = new GenerationQueue(serving, 8, 60_000, 8);
             CountDownLatch release = new CountDownLatch(1);
             CountDownLatch running = new CountDownLatch(1);
-            queue.submit(new GenerationQueue.Ticket(), request(4, new long[] {1}, () -> {
+            CompletableFuture<GenerationQueue.Result> started = queue.submit(new GenerationQueue.Ticket(), request(400, new long[] {1}, () -> {
                 running.countDown();
                 await(release);
             }, (row, piece) -> { }), false);
@@ -262,8 +262,14 @@ class ArenaPartsTest {
             ExecutionException stopping = assertThrows(ExecutionException.class, () -> rater.get(5, TimeUnit.SECONDS));
             assertInstanceOf(GenerationQueue.Busy.class, stopping.getCause());
             release.countDown();
-            closing.join(30_000);
+            // the one being decoded is cancelled by the close: it fails as stopping within a step, not 400 tokens on
+            ExecutionException stopped = assertThrows(ExecutionException.class, () -> started.get(10, TimeUnit.SECONDS));
+            assertInstanceOf(GenerationQueue.Busy.class, stopped.getCause());
+            closing.join(10_000);
             assertFalse(closing.isAlive());
+            ExecutionException after = assertThrows(ExecutionException.class, () -> queue.submit(new GenerationQueue.Ticket(),
+                    request(4, new long[] {1}, () -> { }, (row, piece) -> { }), false).get(1, TimeUnit.SECONDS));
+            assertInstanceOf(GenerationQueue.Busy.class, after.getCause(), "a closed queue refuses at once");
         }
     }
 
