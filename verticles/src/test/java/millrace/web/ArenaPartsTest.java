@@ -152,17 +152,23 @@ class ArenaPartsTest {
                 policy -> onStart.run(), onText);
     }
 
+    /** A job that holds the generation thread at its start until {@code release}; returns once it is held. */
+    private static CompletableFuture<GenerationQueue.Result> held(GenerationQueue queue, int tokens, CountDownLatch release)
+            throws InterruptedException {
+        CountDownLatch running = new CountDownLatch(1);
+        CompletableFuture<GenerationQueue.Result> job = queue.submit(new GenerationQueue.Ticket(), request(tokens, new long[] {1}, () -> {
+            running.countDown();
+            await(release);
+        }, (row, piece) -> { }), false);
+        assertTrue(running.await(60, TimeUnit.SECONDS));
+        return job;
+    }
+
     @Test
     void theGenerationQueueRefusesWhenFullSkipsTheCancelledAndTurnsAwayTheLate(@TempDir Path dir) throws Exception {
         try (ServingModel serving = served(dir); GenerationQueue queue = new GenerationQueue(serving, 1, 200, 8)) {
             CountDownLatch release = new CountDownLatch(1);
-            CountDownLatch running = new CountDownLatch(1);
-            // the generation thread is held at the start of the first job
-            CompletableFuture<GenerationQueue.Result> first = queue.submit(new GenerationQueue.Ticket(), request(4, new long[] {1}, () -> {
-                running.countDown();
-                await(release);
-            }, (row, piece) -> { }), false);
-            assertTrue(running.await(60, TimeUnit.SECONDS));
+            CompletableFuture<GenerationQueue.Result> first = held(queue, 4, release);
             GenerationQueue.Ticket leaves = new GenerationQueue.Ticket();
             List<String> ran = new ArrayList<>();
             CompletableFuture<GenerationQueue.Result> queued = queue.submit(leaves, request(4, new long[] {1},
@@ -239,12 +245,7 @@ class ArenaPartsTest {
         try (ServingModel serving = served(dir)) {
             GenerationQueue queue = new GenerationQueue(serving, 8, 60_000, 8);
             CountDownLatch release = new CountDownLatch(1);
-            CountDownLatch running = new CountDownLatch(1);
-            CompletableFuture<GenerationQueue.Result> started = queue.submit(new GenerationQueue.Ticket(), request(400, new long[] {1}, () -> {
-                running.countDown();
-                await(release);
-            }, (row, piece) -> { }), false);
-            assertTrue(running.await(60, TimeUnit.SECONDS));
+            CompletableFuture<GenerationQueue.Result> started = held(queue, 400, release);
             List<CompletableFuture<GenerationQueue.Result>> anonymous = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 anonymous.add(queue.submit(new GenerationQueue.Ticket(), request(4, new long[] {1}, () -> { }, (row, piece) -> { }), true));
