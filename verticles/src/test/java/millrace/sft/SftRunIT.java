@@ -98,8 +98,20 @@ class SftRunIT {
         // Prometheus can scrape the run: the bad line is counted
         java.util.regex.Matcher port = java.util.regex.Pattern.compile("metrics on (http://\\S+)").matcher(read(dir.resolve("first.log")));
         assertTrue(port.find(), read(dir.resolve("first.log")));
-        String metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(port.group(1))).build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        // HTTP/1.1, as Prometheus scrapes; once, under a loaded CI-sized machine, the JDK client's default h2c upgrade
+        // met a closed connection ("EOF reached while reading"): a scraper retries, so does this
+        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+        String metrics = null;
+        for (int attempt = 1; metrics == null; attempt++) {
+            try {
+                metrics = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(port.group(1))).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            } catch (java.io.IOException e) {
+                if (attempt == 3) throw e;
+                assertTrue(first.isAlive(), () -> "sft died: " + read(dir.resolve("first.log")));
+                Thread.sleep(500);
+            }
+        }
         assertTrue(metrics.contains("millrace_sft_examples_total{outcome=\"malformed\"} 1.0"), metrics);
         assertTrue(metrics.contains("millrace_sft_steps_total "), metrics);
         Thread.sleep(600);
