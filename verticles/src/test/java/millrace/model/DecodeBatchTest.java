@@ -98,6 +98,30 @@ class DecodeBatchTest {
         }
     }
 
+    /**
+     * A long-running batch keeps nothing: after rounds of requests joining, restarting past the block, being cancelled
+     * and leaving, the arrays alive (every manager under the root, the batch's cache included) are what they were.
+     */
+    @Test
+    void aLongRunningBatchHoldsNoMoreArraysThanAnEmptyOne() {
+        try (NDManager root = GptTrainer.newRootManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 16), root);
+                DecodeBatch batch = new DecodeBatch(gpt)) {
+            int before = 0;
+            for (int round = 0; round < 6; round++) {
+                for (int i = 0; i < 5; i++) {
+                    int steps = i;
+                    batch.add(new int[] {1 + i, 2, 3 + round}, new long[] {i, i + 1}, new Sampler.Settings(20 + i, 1f, 5, i),
+                            -1, (r, t) -> { }, () -> steps == 3 && batch.rows() > 6);
+                    batch.step();
+                }
+                while (!batch.isEmpty()) batch.step();
+                int live = ((ai.djl.ndarray.BaseNDManager) root).getManagedArrays().size();
+                if (round == 0) before = live;
+                else assertEquals(before, live, "round " + round);
+            }
+        }
+    }
+
     /** A request's answers, a cancelled request and an answer ending at its stop token, among other requests. */
     @Test
     void requestsEndAndLeaveOnTheirOwn() {
