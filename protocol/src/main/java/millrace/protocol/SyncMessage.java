@@ -68,7 +68,12 @@ public sealed interface SyncMessage permits SyncMessage.Chunk, SyncMessage.Close
 
     /** Bytes of {@code count} numbers: 2 each in fp16; 1 each plus a 4-byte scale per block in int8. */
     static int payloadBytes(Encoding encoding, int count) {
-        return encoding == Encoding.FP16 ? 2 * count : count + 4 * ((count + INT8_BLOCK - 1) / INT8_BLOCK);
+        return encoding == Encoding.FP16 ? 2 * count : count + 4 * int8Blocks(count);
+    }
+
+    /** Blocks of {@link #INT8_BLOCK} numbers (the last one short) that {@code count} numbers take in int8. */
+    static int int8Blocks(int count) {
+        return (count + INT8_BLOCK - 1) / INT8_BLOCK;
     }
 
     byte[] MAGIC = {'M', 'R', 'S', 'Y'};

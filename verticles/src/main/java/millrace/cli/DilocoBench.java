@@ -14,7 +14,6 @@ import java.util.concurrent.TimeUnit;
 import millrace.kafka.EmbeddedKafka;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.TopicSetup;
-import millrace.model.CheckpointFormat;
 import millrace.model.GptConfig;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.ShardDoc;
@@ -141,12 +140,13 @@ final class DilocoBench implements Callable<Integer> {
             for (int i = 0; i < replicas; i++) replicaFinals.add(newest(checkpoints.resolve("diloco/replicas/r" + i)));
             TrainSettings eval = new TrainSettings("eval", config, "r50k", batch, TrainSettings.tinyDemo("r50k", config.vocabSize(), seq).schedule(),
                     1f, millrace.model.AdamW.Settings.defaults(), 1, 3600, 1, 0);
-            double singleLoss = validationLoss(single, eval, validation);
-            double dilocoLoss = validationLoss(replicaFinals.get(0), eval, validation);
-            float[] weights = weights(replicaFinals.get(0), eval);
+            double singleLoss = finalOf(single, eval, validation).loss();
+            Final first = finalOf(replicaFinals.get(0), eval, validation);
+            double dilocoLoss = first.loss();
+            float[] weights = first.weights();
             long parameters = weights.length;
             boolean identical = true;
-            for (Path other : replicaFinals.subList(1, replicas)) identical &= Arrays.equals(weights, weights(other, eval));
+            for (Path other : replicaFinals.subList(1, replicas)) identical &= Arrays.equals(weights, finalOf(other, eval, null).weights());
 
             long syncBytes = syncBytes(kafka, "diloco");
             long tokens = (long) rowsNeeded * seq;
@@ -261,15 +261,13 @@ final class DilocoBench implements Callable<Integer> {
         return latest.orElseThrow(() -> new IllegalStateException("no checkpoint in " + modelDir));
     }
 
-    private static double validationLoss(Path checkpoint, TrainSettings settings, List<int[]> rows) throws Exception {
-        try (NDManager root = GptTrainer.newRootManager(); GptTrainer t = CheckpointStore.resume(checkpoint, settings, root)) {
-            return t.evaluate(rows);
-        }
-    }
+    /** A final checkpoint's loss on the held-out rows (NaN without rows) and its weights. */
+    private record Final(double loss, float[] weights) {}
 
-    private static float[] weights(Path checkpoint, TrainSettings settings) throws Exception {
+    /** Loads {@code checkpoint} once for both. */
+    private static Final finalOf(Path checkpoint, TrainSettings settings, List<int[]> rows) throws Exception {
         try (NDManager root = GptTrainer.newRootManager(); GptTrainer t = CheckpointStore.resume(checkpoint, settings, root)) {
-            return t.weightVector();
+            return new Final(rows == null ? Double.NaN : t.evaluate(rows), t.weightVector());
         }
     }
 

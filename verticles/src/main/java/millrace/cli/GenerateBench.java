@@ -104,12 +104,13 @@ final class GenerateBench implements Callable<Integer> {
                     System.out.printf("Millrace, batch %d: %.0f tokens/s, first token %.0f ms warm%s%n", batch, best, warm,
                             cold == null ? "" : String.format(", %.0f ms cold", cold));
                 }
-                concurrentMillis(gpt, concurrent, 2, true); // warm
+                int[][] answers = new int[concurrent.length][]; // the batch's greedy tokens, for the peer's
+                concurrentMillis(gpt, concurrent, 2, answers); // warm
                 double together = Double.MAX_VALUE;
                 double alone = Double.MAX_VALUE;
                 for (int r = 0; r < rounds; r++) {
-                    together = Math.min(together, concurrentMillis(gpt, concurrent, newTokens, true));
-                    alone = Math.min(alone, concurrentMillis(gpt, concurrent, newTokens, false));
+                    together = Math.min(together, concurrentMillis(gpt, concurrent, newTokens, answers));
+                    alone = Math.min(alone, concurrentMillis(gpt, concurrent, newTokens, null));
                 }
                 double tokens = concurrent.length * newTokens;
                 ObjectNode c = result.putObject("concurrent_8");
@@ -118,14 +119,9 @@ final class GenerateBench implements Callable<Integer> {
                 c.put("millrace_tokens_per_s", tokens / (together / 1000));
                 c.put("millrace_one_at_a_time_tokens_per_s", tokens / (alone / 1000));
                 ArrayNode greedy = c.putArray("millrace_tokens");
-                try (DecodeBatch batch = new DecodeBatch(gpt)) {
-                    List<DecodeBatch.Request> requests = Arrays.stream(concurrent).map(p -> batch.add(p, new long[] {0},
-                            new Sampler.Settings(newTokens, 0f, 0, 0L), -1, (row, token) -> { }, () -> false)).toList();
-                    while (!batch.isEmpty()) batch.step();
-                    for (DecodeBatch.Request request : requests) {
-                        ArrayNode row = greedy.addArray();
-                        for (int t : request.answers()[0]) row.add(t);
-                    }
+                for (int[] answer : answers) {
+                    ArrayNode row = greedy.addArray();
+                    for (int t : answer) row.add(t);
                 }
                 System.out.printf("Millrace, 8 requests of %s prompt tokens arriving together: %.0f tokens/s as one batch, "
                         + "%.0f one at a time%n", c.get("prompt_tokens").asText(), tokens / (together / 1000), tokens / (alone / 1000));
@@ -198,16 +194,19 @@ final class GenerateBench implements Callable<Integer> {
 
     /**
      * Greedy answers of {@code n} tokens to every prompt: as one continuous batch (each request joining with its own
-     * prompt run, as the web role does), or one request after another.
+     * prompt run, as the web role does), their tokens then put in {@code answers}; or, with {@code answers} null, one
+     * request after another.
      */
-    private static double concurrentMillis(Gpt gpt, int[][] prompts, int n, boolean together) {
+    private static double concurrentMillis(Gpt gpt, int[][] prompts, int n, int[][] answers) {
         Sampler.Settings settings = new Sampler.Settings(n, 0f, 0, 0L);
         long start = System.nanoTime();
-        if (together) {
+        if (answers != null) {
+            List<DecodeBatch.Request> requests = new ArrayList<>();
             try (DecodeBatch batch = new DecodeBatch(gpt)) {
-                for (int[] p : prompts) batch.add(p, new long[] {0}, settings, -1, (row, token) -> { }, () -> false);
+                for (int[] p : prompts) requests.add(batch.add(p, new long[] {0}, settings, -1, (row, token) -> { }, () -> false));
                 while (!batch.isEmpty()) batch.step();
             }
+            for (int i = 0; i < prompts.length; i++) answers[i] = requests.get(i).answers()[0];
         } else {
             for (int[] p : prompts) Sampler.generate(gpt, p, new long[] {0}, settings, -1, (row, token) -> { }, () -> false);
         }

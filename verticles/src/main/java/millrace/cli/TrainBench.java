@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import millrace.model.Gpt;
 import millrace.model.GptConfig;
 import millrace.protocol.JsonSerde;

@@ -55,7 +55,7 @@ public record KafkaSettings(String bootstrapServers, String instanceId) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         if (group != null) p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
-        p.put(ConsumerConfig.CLIENT_ID_CONFIG, (group == null ? "reader" : group) + "-" + instanceId);
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, memberId(group == null ? "reader" : group, instanceId));
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -73,7 +73,17 @@ public record KafkaSettings(String bootstrapServers, String instanceId) {
      */
     public Properties staticConsumer(String group, int maxPollRecords) {
         Properties p = consumer(group, maxPollRecords);
-        p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, group + "-" + instanceId);
+        p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, memberId(group, instanceId));
         return p;
+    }
+
+    /** A member's client id and group instance id in {@code group}: {@code <group>-<instance id>}. */
+    private static String memberId(String group, String instanceId) {
+        return group + "-" + instanceId;
+    }
+
+    /** The instance id inside a member id of {@code group} ({@link #memberId}'s inverse); another id as it is. */
+    public static String instanceIdOf(String group, String memberId) {
+        return memberId.startsWith(group + "-") ? memberId.substring(group.length() + 1) : memberId;
     }
 }

@@ -324,17 +324,9 @@ public final class Gpt implements AutoCloseable {
         if (idx.getShape().get(1) != 1 || b != cache.rows()) {
             throw new IllegalArgumentException("a cache of rows of different lengths takes one token per row, got " + idx.getShape());
         }
-        long[] positions = new long[(int) b];
-        for (int r = 0; r < b; r++) {
-            positions[r] = cache.length - cache.starts[r];
-            if (positions[r] >= config.blockSize()) throw new IllegalArgumentException("row " + r + " is past the block");
-        }
         NDManager scope = idx.getManager();
-        NDArray pos = w.wpe().get(scope.create(positions)).reshape(b, 1, config.nEmbd());
-        // [B, 1, 1, T + 1]: the keys from the row's own start on, the new one included
-        NDArray allowed = scope.arange(0, cache.length + 1).reshape(1, cache.length + 1)
-                .gte(scope.create(cache.starts).reshape(b, 1)).reshape(b, 1, 1, cache.length + 1);
-        return blocks(w, idx, pos, allowed, false, cache);
+        NDArray pos = w.wpe().get(cache.nextPositions(scope, config.blockSize())).reshape(b, 1, config.nEmbd());
+        return blocks(w, idx, pos, cache.paddingMask(scope), false, cache);
     }
 
     /**
@@ -346,20 +338,12 @@ public final class Gpt implements AutoCloseable {
     private NDArray decode(NDArray idx, KvCache cache) {
         long b = idx.getShape().get(0);
         if (b != cache.rows()) throw new IllegalArgumentException(b + " tokens for a cache of " + cache.rows() + " rows");
-        long[] positions = new long[(int) b];
-        for (int r = 0; r < b; r++) {
-            positions[r] = cache.length(r);
-            if (positions[r] >= config.blockSize()) throw new IllegalArgumentException("row " + r + " is past the block");
-        }
         NDManager scope = idx.getManager();
         Weights w = weights();
         List<NDArray> args = new ArrayList<>();
         args.add(idx);
-        args.add(scope.create(positions, new Shape(b, 1)));
-        // [B, 1, 1, T + 1]: the keys from the row's own start on, the new one included
-        args.add(cache.starts == null ? scope.create(new boolean[] {true})
-                : scope.arange(0, cache.length + 1).reshape(1, cache.length + 1)
-                        .gte(scope.create(cache.starts).reshape(b, 1)).reshape(b, 1, 1, cache.length + 1));
+        args.add(cache.nextPositions(scope, config.blockSize()).reshape(b, 1));
+        args.add(cache.starts == null ? scope.create(new boolean[] {true}) : cache.paddingMask(scope)); // the unmasked method reads none
         args.add(w.wte());
         args.add(w.wpe());
         for (Block block : w.blocks()) {
@@ -475,6 +459,23 @@ public final class Gpt implements AutoCloseable {
         /** Tokens held for {@code row}. */
         public int length(int row) {
             return length - (starts == null ? 0 : starts[row]);
+        }
+
+        /** Each row's position for its next token {@code [rows]}: the one after its own tokens. */
+        private NDArray nextPositions(NDManager scope, int blockSize) {
+            long[] positions = new long[rows()];
+            for (int r = 0; r < positions.length; r++) {
+                positions[r] = length(r);
+                if (positions[r] >= blockSize) throw new IllegalArgumentException("row " + r + " is past the block");
+            }
+            return scope.create(positions);
+        }
+
+        /** {@code [rows, 1, 1, length + 1]}: the keys from each row's own start on, the next token's included. */
+        private NDArray paddingMask(NDManager scope) {
+            int[] from = starts != null ? starts : new int[rows()];
+            return scope.arange(0, length + 1).reshape(1, length + 1).gte(scope.create(from).reshape(from.length, 1))
+                    .reshape(from.length, 1, 1, length + 1);
         }
 
         /** Appends this step's keys and values of a layer and returns all of them. */

@@ -288,8 +288,7 @@ public final class GptTrainer implements AutoCloseable {
 
     /** The weights as one vector, parameter after parameter in {@link Gpt#parameters}' order (a DiLoCo replica's view). */
     public float[] weightVector() {
-        long total = 0;
-        for (NDArray p : model.parameters().values()) total += p.size();
+        long total = model.parameterCount();
         if (total > Integer.MAX_VALUE - 8) throw new IllegalStateException(total + " weights do not fit one Java array");
         float[] out = new float[(int) total];
         int at = 0;

@@ -25,6 +25,8 @@ final class OuterNesterov {
     private final float[] momentum;
     private final float lr;
     private final float mu;
+    /** {@link #digest(float[])} of the weights, which change only in {@link #step}. */
+    private long digest;
 
     /** Starts at {@code weights} (kept, not copied) with zero momentum. */
     OuterNesterov(float[] weights, float lr, float momentum) {
@@ -36,6 +38,7 @@ final class OuterNesterov {
         this.momentum = momentum;
         this.lr = lr;
         this.mu = mu;
+        this.digest = digest(weights);
     }
 
     /** The weights the current round began at (its replicas' pseudo-gradients are measured from them). */
@@ -54,11 +57,12 @@ final class OuterNesterov {
             momentum[i] = v;
             weights[i] = weights[i] - lr * (delta[i] + mu * v);
         }
+        digest = digest(weights);
     }
 
     /** A 64-bit digest of the weights' bits: replicas whose rounds began elsewhere are told apart. */
     long digest() {
-        return digest(weights);
+        return digest;
     }
 
     static long digest(float[] values) {

@@ -22,7 +22,7 @@ final class PseudoGradients {
             for (int i = 0; i < count; i++) b.putShort(toHalf(Math.max(-65504f, Math.min(65504f, values[first + i]))));
             return b.array();
         }
-        int blocks = (count + SyncMessage.INT8_BLOCK - 1) / SyncMessage.INT8_BLOCK;
+        int blocks = SyncMessage.int8Blocks(count);
         float[] scales = new float[blocks];
         for (int k = 0; k < blocks; k++) {
             float max = 0;
@@ -49,7 +49,7 @@ final class PseudoGradients {
             for (int i = 0; i < count; i++) sum[first + i] += fromHalf(b.getShort());
             return;
         }
-        int blocks = (count + SyncMessage.INT8_BLOCK - 1) / SyncMessage.INT8_BLOCK;
+        int blocks = SyncMessage.int8Blocks(count);
         float[] scales = new float[blocks];
         for (int k = 0; k < blocks; k++) scales[k] = b.getFloat();
         for (int i = 0; i < count; i++) sum[first + i] += b.get() * scales[i / SyncMessage.INT8_BLOCK];

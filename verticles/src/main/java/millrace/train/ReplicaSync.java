@@ -105,8 +105,8 @@ final class ReplicaSync implements AutoCloseable {
             this.roundStartStep = trainer.step();
             this.roundStartTokens = trainer.tokensSeen();
         } else {
-            float[] weights = trainer.weightVector();
-            this.outer = OuterNesterov.read(outerFile, weights.length, settings.outerLr(), settings.outerMomentum());
+            this.outer = OuterNesterov.read(outerFile, Math.toIntExact(trainer.model().parameterCount()), settings.outerLr(),
+                    settings.outerMomentum());
             round = restored.round();
             afterClose = restored.afterClose();
             replayFrom = restored.replayFrom();

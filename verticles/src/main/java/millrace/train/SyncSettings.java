@@ -31,9 +31,4 @@ public record SyncSettings(int syncEvery, long timeoutMillis, float outerLr, flo
     public static int defaultSyncEvery(GptConfig model) {
         return model.nEmbd() >= 512 ? 500 : 50;
     }
-
-    /** The paper's outer optimizer, fp16 pseudo-gradients, a minute's wait. */
-    public static SyncSettings defaults(GptConfig model) {
-        return new SyncSettings(defaultSyncEvery(model), 60_000, 0.7f, 0.9f, SyncMessage.Encoding.FP16);
-    }
 }

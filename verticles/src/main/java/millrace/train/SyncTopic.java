@@ -151,8 +151,7 @@ final class SyncTopic implements AutoCloseable {
             Set<String> members = new HashSet<>();
             for (MemberDescription m : d.members()) {
                 if (m.assignment().topicPartitions().isEmpty()) continue;
-                String id = m.groupInstanceId().orElse(m.clientId());
-                members.add(id.startsWith(group + "-") ? id.substring(group.length() + 1) : id);
+                members.add(KafkaSettings.instanceIdOf(group, m.groupInstanceId().orElse(m.clientId())));
             }
             members.add(self);
             return members;

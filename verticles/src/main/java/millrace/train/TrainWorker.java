@@ -21,7 +21,6 @@ import millrace.kafka.ConsumerLag;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.StageVerticle;
 import millrace.metrics.Metrics;
-import millrace.model.Gpt;
 import millrace.protocol.Checkpoint;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.ShardDoc;
@@ -57,8 +56,6 @@ final class TrainWorker implements StageVerticle.Worker {
     private final ByteLevelBpe tokenizer;
     /** This trainer's checkpoints: the model's own directory, or a DiLoCo replica's under {@code replicas/<id>}. */
     private final CheckpointStore checkpoints;
-    /** The model's own directory, where a trainer that trains alone writes its checkpoints. */
-    private final CheckpointStore modelCheckpoints;
     /** A DiLoCo run's checkpoints, written and announced by the replica that sums first in a round ({@code <model>/run}). */
     private final CheckpointStore runCheckpoints;
     /** Null for a trainer that trains alone. */
@@ -89,8 +86,6 @@ final class TrainWorker implements StageVerticle.Worker {
     /** Completed when --max-steps are trained and checkpointed (see {@link TrainVerticle#finished}). */
     private final CompletableFuture<Long> finished;
     private final ProcessLock lock;
-    /** This process's id among the model's trainers (a DiLoCo replica's name). */
-    private final String instanceId;
 
     TrainWorker(KafkaSettings kafka, TrainSettings settings, Path checkpointRoot) {
         this(kafka, settings, checkpointRoot, new CompletableFuture<>());
@@ -100,12 +95,14 @@ final class TrainWorker implements StageVerticle.Worker {
             CompletableFuture<Long> finished) {
         this.settings = settings;
         this.finished = finished;
-        this.instanceId = kafka.instanceId();
+        // this process's id among the model's trainers (a DiLoCo replica's name)
+        String instanceId = kafka.instanceId();
         this.tokenizer = Tokenizers.load(settings.tokenizer());
-        this.modelCheckpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
-        this.runCheckpoints = new CheckpointStore(checkpointRoot.resolve(settings.modelName()), "run", settings.keepCheckpoints());
+        // the model's own directory, where a trainer that trains alone writes its checkpoints
+        CheckpointStore modelCheckpoints = new CheckpointStore(checkpointRoot, settings.modelName(), settings.keepCheckpoints());
+        this.runCheckpoints = new CheckpointStore(modelCheckpoints.dir(), "run", settings.keepCheckpoints());
         this.checkpoints = settings.sync() == null ? modelCheckpoints : new CheckpointStore(
-                checkpointRoot.resolve(settings.modelName()).resolve("replicas"), kafka.instanceId(), settings.keepCheckpoints());
+                modelCheckpoints.dir().resolve("replicas"), instanceId, settings.keepCheckpoints());
         // what is opened is closed again if a later part fails (the stage retries every second)
         List<AutoCloseable> opened = new ArrayList<>();
         try {
