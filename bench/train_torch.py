@@ -139,6 +139,9 @@ def main():
     if cuda:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
+    # on a GPU the memory that matters is the device's: what the caching allocator reserved at its peak (Millrace's bench
+    # reports the same for its run, as the device memory its run took)
+    device_memory = {"device_memory_mb": torch.cuda.max_memory_reserved() / 2 ** 20} if cuda else {}
     kernels = ("sdpa" if hasattr(F, "scaled_dot_product_attention") else "explicit attention") + \
         (", fused AdamW" if fused else "")
     mode = "compiled" if args.compile else "eager"
@@ -147,7 +150,7 @@ def main():
                       "threads": torch.get_num_threads(),
                       "steps": args.steps, "tokens_per_s": args.steps * args.batch * args.seq / seconds,
                       "seconds": seconds, "final_loss": loss_value, "rss_mb_every_100_steps": rss,
-                      "peak_rss_mb": status_mb("VmHWM")}))
+                      "peak_rss_mb": status_mb("VmHWM"), **device_memory}))
 
 
 if __name__ == "__main__":

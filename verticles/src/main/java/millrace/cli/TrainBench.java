@@ -162,6 +162,9 @@ final class TrainBench implements Callable<Integer> {
             o.put("fastest_peer", fastest.get("peer").asText());
             o.put("ratio", ours.get("tokens_per_s").asDouble() / fastest.get("tokens_per_s").asDouble());
             o.put("peak_rss_ratio", ours.get("peak_rss_mb").asDouble() / fastest.get("peak_rss_mb").asDouble());
+            if (ours.has("device_memory_mb") && fastest.has("device_memory_mb")) {
+                o.put("device_memory_ratio", ours.get("device_memory_mb").asDouble() / fastest.get("device_memory_mb").asDouble());
+            }
         }
         if (json) {
             System.out.println(JsonSerde.MAPPER.writeValueAsString(o));
@@ -173,8 +176,9 @@ final class TrainBench implements Callable<Integer> {
         if (ours.has("mfu")) System.out.printf("  MFU on %s %s: %.1f%%%n", onDevice, precision, 100 * ours.get("mfu").asDouble());
         for (JsonNode p : peerRuns) print(p.get("peer").asText(), p);
         if (fastest != null) {
-            System.out.printf("Millrace / fastest peer (%s): %.2fx tokens/s, %.2fx peak RSS%n", fastest.get("peer").asText(),
-                    o.get("ratio").asDouble(), o.get("peak_rss_ratio").asDouble());
+            System.out.printf("Millrace / fastest peer (%s): %.2fx tokens/s, %.2fx peak RSS%s%n", fastest.get("peer").asText(),
+                    o.get("ratio").asDouble(), o.get("peak_rss_ratio").asDouble(),
+                    o.has("device_memory_ratio") ? String.format(", %.2fx GPU memory", o.get("device_memory_ratio").asDouble()) : "");
         }
         return 0;
     }
@@ -183,6 +187,7 @@ final class TrainBench implements Callable<Integer> {
         System.out.printf("  %s, %d threads: %.0f tokens/s (%.0f%% of the matrix-product rate), final loss %.3f, RSS every 100 steps %s MB, peak %.0f MB%n",
                 name, r.get("threads").asInt(), r.get("tokens_per_s").asDouble(), 100 * r.get("fraction_of_matmul_rate").asDouble(),
                 r.get("final_loss").asDouble(), r.get("rss_mb_every_100_steps"), r.get("peak_rss_mb").asDouble());
+        if (r.has("device_memory_mb")) System.out.printf("    GPU memory reserved by the run: %.0f MB%n", r.get("device_memory_mb").asDouble());
     }
 
     /** Millrace's trainer: {@code n} timed steps with {@code threads} intra-op threads (0: libtorch's default). */
@@ -191,6 +196,9 @@ final class TrainBench implements Callable<Integer> {
         ObjectNode out = JsonSerde.MAPPER.createObjectNode();
         ai.djl.Device onDevice = settings.resolveDevice();
         try (NDManager root = GptTrainer.newRootManager(settings)) {
+            // on a GPU: what the device holds before the model, so the run's own share is after minus before (libtorch's
+            // caching allocator keeps what it reserved, so after the last step that is the run's peak reservation)
+            long deviceBefore = onDevice.isGpu() ? ai.djl.util.cuda.CudaUtils.getGpuMemory(onDevice).getUsed() : 0;
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(1);
             Gpt gpt = Gpt.initialize(settings.model(), root);
             gpt.useFusedKernels(kernels == Kernels.fused);
@@ -215,6 +223,9 @@ final class TrainBench implements Callable<Integer> {
                     .put("seconds", seconds).put("final_loss", loss).put("peak_rss_mb", BenchSupport.peakRssMb())
                     .put("flops_per_token", trainer.model().flopsPerToken());
             if (rss != null) out.set("rss_mb_every_100_steps", rss);
+            if (onDevice.isGpu()) {
+                out.put("device_memory_mb", (ai.djl.util.cuda.CudaUtils.getGpuMemory(onDevice).getUsed() - deviceBefore) / 1048576.0);
+            }
             var peak = millrace.train.PeakFlops.of(onDevice, precision);
             if (peak.isPresent()) out.put("mfu", tokensPerSecond * trainer.model().flopsPerToken() / peak.getAsDouble());
             trainer.close();
@@ -223,12 +234,12 @@ final class TrainBench implements Callable<Integer> {
     }
 
     /**
-     * The machine's matrix-product rate in {@code type}, as libtorch reaches it on a large square product (2,048³):
+     * The machine's matrix-product rate in {@code type}, as libtorch reaches it on a large square product (2,048³; 8,192³ on a GPU):
      * the ceiling every trainer's share is taken of.
      */
     private static double matmulGflops(ai.djl.Device onDevice, int threads, ai.djl.ndarray.types.DataType type) {
         ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
-        int n = 2048;
+        int n = onDevice.isGpu() ? 8192 : 2048; // a GPU does 2,048³ in well under a millisecond: too short to time
         int reps = 10;
         // cast and multiplied inside TorchScript: DJL 0.36's own cast to bf16 aborts the process
         int scalarType = switch (type) {
