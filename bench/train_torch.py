@@ -84,6 +84,9 @@ def main():
     a.add_argument("--device", default="cpu")
     a.add_argument("--dtype", default="fp32", choices=["fp32", "tf32", "fp16", "bf16"])
     a.add_argument("--compile", action="store_true", help="the model under torch.compile (Inductor), not eager")
+    a.add_argument("--phases", type=int, default=0,
+                   help="after the timed steps, N more that wait for the device at each phase's end: median ms of forward "
+                        "with the loss, backward, update")
     args = a.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -93,7 +96,9 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = args.dtype == "tf32"
         torch.backends.cudnn.allow_tf32 = args.dtype == "tf32"
     autocast = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(args.dtype)
-    scaler = torch.cuda.amp.GradScaler() if cuda and args.dtype == "fp16" else None
+    scaler = None
+    if cuda and args.dtype == "fp16":
+        scaler = torch.amp.GradScaler("cuda") if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
     tokens = torch.from_numpy(np.fromfile(args.tokens, dtype="<i4").astype(np.int64))
     model = GPT(args.layers, args.heads, args.width, args.vocab, args.seq).to(device)
     step_model = torch.compile(model) if args.compile else model
@@ -109,10 +114,10 @@ def main():
         fused = False
     row = args.seq + 1
     per_step = args.batch * row
-    rss, loss_value, started = [], float("nan"), None
-    for step in range(args.steps + args.warmup):
-        if step == args.warmup:
-            started = time.perf_counter()
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+
+    def train_step(step, marks=None):
+        """One step; with marks, waits for the device at each phase's end and appends the time there."""
         lr = args.lr * min(1.0, (step + 1) / 20) if step < 20 else \
             3e-4 + 0.5 * (args.lr - 3e-4) * (1 + math.cos(math.pi * min(1.0, (step - 20) / (5000 - 20))))
         for g in opt.param_groups:
@@ -121,24 +126,46 @@ def main():
         batch = tokens[start:start + per_step].view(args.batch, row).to(device)
         with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
             loss = step_model(batch[:, :-1], batch[:, 1:])
+        mark(marks)
         opt.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(opt)
         else:
             loss.backward()
+        mark(marks)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         if scaler is not None:
             scaler.step(opt)
             scaler.update()
         else:
             opt.step()
-        loss_value = loss.item()  # a host sync every step, as Millrace's trainer has
+        mark(marks)
+        return loss
+
+    def mark(marks):
+        if marks is not None:
+            sync()
+            marks.append(time.perf_counter())
+
+    rss, loss_value, started = [], float("nan"), None
+    for step in range(args.steps + args.warmup):
+        if step == args.warmup:
+            started = time.perf_counter()
+        loss_value = train_step(step).item()  # a host sync every step, as Millrace's trainer has
         if (step - args.warmup) % 100 == 0 and step >= args.warmup:
             rss.append(round(status_mb("VmRSS"), 1))
-    if cuda:
-        torch.cuda.synchronize()
+    sync()
     seconds = time.perf_counter() - started
+    phases = {}
+    if args.phases > 0:
+        timed = []
+        for step in range(args.steps + args.warmup, args.steps + args.warmup + args.phases):
+            marks = [time.perf_counter()]
+            train_step(step, marks).item()
+            timed.append([1000 * (b - a) for a, b in zip(marks, marks[1:])])
+        median = lambda xs: sorted(xs)[(len(xs) - 1) // 2]
+        phases = {"phases_ms": {name: median([t[i] for t in timed]) for i, name in enumerate(["forward", "backward", "update"])}}
     # on a GPU the memory that matters is the device's: what the caching allocator reserved at its peak (Millrace's bench
     # reports the same for its run, as the device memory its run took)
     device_memory = {"device_memory_mb": torch.cuda.max_memory_reserved() / 2 ** 20} if cuda else {}
@@ -150,7 +177,7 @@ def main():
                       "threads": torch.get_num_threads(),
                       "steps": args.steps, "tokens_per_s": args.steps * args.batch * args.seq / seconds,
                       "seconds": seconds, "final_loss": loss_value, "rss_mb_every_100_steps": rss,
-                      "peak_rss_mb": status_mb("VmHWM"), **device_memory}))
+                      "peak_rss_mb": status_mb("VmHWM"), **device_memory, **phases}))
 
 
 if __name__ == "__main__":

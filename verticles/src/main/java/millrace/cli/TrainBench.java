@@ -88,6 +88,11 @@ final class TrainBench implements Callable<Integer> {
                     + "fp16 always runs plain).")
     LossMode lossMode;
 
+    @Option(names = "--phases", defaultValue = "0",
+            description = "After the timed steps, N more that wait for the device at each phase's end: the median ms of the "
+                    + "forward pass with the loss, backward and the update, for every trainer (default: ${DEFAULT-VALUE}, none).")
+    int phases;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -187,6 +192,11 @@ final class TrainBench implements Callable<Integer> {
         System.out.printf("  %s, %d threads: %.0f tokens/s (%.0f%% of the matrix-product rate), final loss %.3f, RSS every 100 steps %s MB, peak %.0f MB%n",
                 name, r.get("threads").asInt(), r.get("tokens_per_s").asDouble(), 100 * r.get("fraction_of_matmul_rate").asDouble(),
                 r.get("final_loss").asDouble(), r.get("rss_mb_every_100_steps"), r.get("peak_rss_mb").asDouble());
+        if (r.has("phases_ms")) {
+            JsonNode p = r.get("phases_ms");
+            System.out.printf("    one step, waiting at each phase's end (median): forward and loss %.1f ms, backward %.1f ms, update %.1f ms%n",
+                    p.get("forward").asDouble(), p.get("backward").asDouble(), p.get("update").asDouble());
+        }
         if (r.has("device_memory_mb")) System.out.printf("    GPU memory reserved by the run: %.0f MB%n", r.get("device_memory_mb").asDouble());
     }
 
@@ -204,19 +214,26 @@ final class TrainBench implements Callable<Integer> {
             gpt.useFusedKernels(kernels == Kernels.fused);
             GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
             trainer.useFusedLoss(lossMode == LossMode.fused);
-            int row = seq + 1;
-            int perStep = batch * row;
             long started = 0;
             float loss = Float.NaN;
             for (int step = 0; step < n + warmup; step++) {
                 if (step == warmup) started = System.nanoTime();
-                int start = (int) (((long) step * perStep) % (tokens.length - perStep));
-                List<int[]> rows = new ArrayList<>(batch);
-                for (int r = 0; r < batch; r++) rows.add(java.util.Arrays.copyOfRange(tokens, start + r * row, start + (r + 1) * row));
-                loss = trainer.step(rows).loss();
+                loss = trainer.step(rowsAt(tokens, step)).loss();
                 if (rss != null && step >= warmup && (step - warmup) % 100 == 0) rss.add(Math.round(BenchSupport.rssMb() * 10) / 10.0);
             }
             double seconds = (System.nanoTime() - started) / 1e9;
+            if (rss != null && phases > 0) {
+                trainer.timePhases(true);
+                List<GptTrainer.Phases> timed = new ArrayList<>();
+                for (int step = n + warmup; step < n + warmup + phases; step++) {
+                    trainer.step(rowsAt(tokens, step));
+                    timed.add(trainer.lastPhases());
+                }
+                out.set("phases_ms", JsonSerde.MAPPER.createObjectNode()
+                        .put("forward", median(timed.stream().map(GptTrainer.Phases::forwardMs).toList()))
+                        .put("backward", median(timed.stream().map(GptTrainer.Phases::backwardMs).toList()))
+                        .put("update", median(timed.stream().map(GptTrainer.Phases::updateMs).toList())));
+            }
             double tokensPerSecond = (double) n * batch * seq / seconds;
             out.put("kernels", kernels.name()).put("loss", lossMode.name()).put("device", onDevice.toString()).put("precision", precision.name())
                     .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads()).put("tokens_per_s", tokensPerSecond)
@@ -231,6 +248,20 @@ final class TrainBench implements Callable<Integer> {
             trainer.close();
         }
         return out;
+    }
+
+    /** Step {@code step}'s rows: {@code batch} windows of {@code seq + 1} tokens, the stream read in order. */
+    private List<int[]> rowsAt(int[] tokens, int step) {
+        int row = seq + 1;
+        int perStep = batch * row;
+        int start = (int) (((long) step * perStep) % (tokens.length - perStep));
+        List<int[]> rows = new ArrayList<>(batch);
+        for (int r = 0; r < batch; r++) rows.add(java.util.Arrays.copyOfRange(tokens, start + r * row, start + (r + 1) * row));
+        return rows;
+    }
+
+    private static double median(List<Double> xs) {
+        return BenchSupport.percentile(xs, 50);
     }
 
     /**
@@ -287,6 +318,7 @@ final class TrainBench implements Callable<Integer> {
                     "--steps", "" + n, "--warmup", "" + warmup, "--tokens", ids.toString(),
                     "--threads", "" + peerThreads));
             if (mode.equals("compiled")) cmd.add("--compile");
+            if (phases > 0 && n == steps) cmd.addAll(List.of("--phases", "" + phases));
             else if (!mode.equals("eager")) throw new IllegalArgumentException("unknown peer mode " + mode + " (eager, compiled)");
             if (gpu) cmd.addAll(List.of("--device", "cuda"));
             // the peer computes in what Millrace computes in: autocast to fp16 or bf16 on either device

@@ -695,8 +695,13 @@ public final class Gpt implements AutoCloseable {
 
     /** A linear layer: {@code x · weight + bias}, the weight {@code [in, out]} as in GPT-2's Conv1D. */
     record Linear(NDArray weight, NDArray bias) {
+        /**
+         * libtorch's {@code linear}: on a contiguous {@code [B, T, in]} input one {@code addmm}, the bias added in the
+         * matrix product's epilogue, where {@code matMul} then {@code add} would write the output and read it back.
+         */
         NDArray apply(NDArray x) {
-            return x.matMul(weight).add(bias);
+            return ai.djl.pytorch.jni.JniUtils.linear((ai.djl.pytorch.engine.PtNDArray) x,
+                    (ai.djl.pytorch.engine.PtNDArray) weight.transpose(), (ai.djl.pytorch.engine.PtNDArray) bias);
         }
     }
 

@@ -37,6 +37,15 @@ public final class GptTrainer implements AutoCloseable {
     private boolean fusedLoss;
     /** FP16 only: the loss scale; null in fp32. */
     private LossScaler scaler;
+    /** Whether a step waits for the device at each phase's end to time it ({@link #timePhases}). */
+    private boolean timingPhases;
+    private Phases lastPhases;
+
+    /**
+     * Where the last step's time went, in ms: the forward pass and loss, backward, and the update (clipping, AdamW,
+     * zeroing). With the fused loss the output projection's gradients are made in the forward phase.
+     */
+    public record Phases(double forwardMs, double backwardMs, double updateMs) {}
 
     /** Starts from {@code model} (fresh or loaded) at step {@code startStep}. */
     public GptTrainer(TrainSettings settings, NDManager root, Gpt model, long startStep, long tokensSeen) {
@@ -73,6 +82,21 @@ public final class GptTrainer implements AutoCloseable {
         this.fusedLoss = fused;
     }
 
+    /**
+     * On: each step waits for the device at the end of its forward, backward and update phases and records how long
+     * each took ({@link #lastPhases}). The waits cost a GPU its overlap of host and device work, so a run timed for
+     * throughput leaves this off (the default).
+     */
+    public void timePhases(boolean on) {
+        this.timingPhases = on;
+        this.lastPhases = null;
+    }
+
+    /** The last step's phases while {@link #timePhases} is on; null otherwise. */
+    public Phases lastPhases() {
+        return lastPhases;
+    }
+
     /** The loss scale of fp16 training (1 in fp32). */
     public float lossScale() {
         return scaler == null ? 1f : scaler.scale();
@@ -105,6 +129,8 @@ public final class GptTrainer implements AutoCloseable {
         float loss = 0;
         int micro = Math.min(settings.microBatchSize(), b);
         float lossScale = lossScale();
+        long forwardNs = 0;
+        long backwardNs = 0;
         // scopes are siblings, never nested: DJL's tempAttach inside a tempAttach hands the parameters to the outer
         // scope for good, which would free them with it
         // the gradient lane: the feedback role may share this process, and DJL records one set of gradients at a time
@@ -112,6 +138,7 @@ public final class GptTrainer implements AutoCloseable {
             for (int from = 0, pass = 0; from < b; from += micro, pass++) {
                 int n = Math.min(micro, b - from);
                 try (NDManager scope = root.newSubManager()) {
+                    long passStarted = System.nanoTime();
                     model.attachTo(scope);
                     if (settings.model().dropout() > 0) Engine.getEngine("PyTorch").setRandomSeed(passSeed(pass));
                     NDArray batch = scope.create(java.util.Arrays.copyOfRange(flat, from * (t + 1), (from + n) * (t + 1)),
@@ -123,10 +150,14 @@ public final class GptTrainer implements AutoCloseable {
                         NDArray hidden = model.hidden(inputs, true).reshape(n * t, settings.model().nEmbd());
                         FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.of(hidden, model.outputWeight(),
                                 batch.get(":, 1:").reshape(n * t), LOSS_CHUNK_ROWS);
+                        long forwardDone = System.nanoTime(); // r.loss() was read back: the device is done
+                        forwardNs += forwardDone - passStarted;
                         collector.backward(weight == 1f ? r.surrogate() : Scalars.times(r.surrogate(), weight));
                         model.outputWeight().getGradient().addi(weight == 1f ? r.weightGradient()
                                 : Scalars.times(r.weightGradient(), weight));
                         loss += r.loss() * n / b;
+                        if (timingPhases) awaitDevice(model.outputWeight().getGradient());
+                        backwardNs += System.nanoTime() - forwardDone;
                         continue;
                     }
                     NDArray logits = switch (settings.precision()) {
@@ -135,12 +166,21 @@ public final class GptTrainer implements AutoCloseable {
                         case BF16 -> model.forwardMixed(inputs, true, DataType.BFLOAT16);
                     };
                     NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
+                    if (timingPhases) awaitDevice(passLoss);
+                    long forwardDone = System.nanoTime();
+                    forwardNs += forwardDone - passStarted;
                     collector.backward(weight == 1f ? passLoss : Scalars.times(passLoss, weight));
-                    loss += passLoss.getFloat() * n / b;
+                    loss += passLoss.getFloat() * n / b; // read back after backward: the device is done
+                    backwardNs += System.nanoTime() - forwardDone;
                 }
             }
         }
+        long updateStarted = System.nanoTime();
         Update update = applyGradients(loss, (long) b * t);
+        if (timingPhases) {
+            awaitDevice(model.outputWeight());
+            lastPhases = new Phases(forwardNs / 1e6, backwardNs / 1e6, (System.nanoTime() - updateStarted) / 1e6);
+        }
         double seconds = (System.nanoTime() - started) / 1e9;
         return new StepResult(step, loss, update.gradNorm(), lr, b * t, seconds, update.skipped(), update.overflowed());
     }
@@ -185,6 +225,13 @@ public final class GptTrainer implements AutoCloseable {
     /** The manager the trainer's step scopes are made in (the model's parent). */
     public NDManager root() {
         return root;
+    }
+
+    /** Waits until the device has computed {@code x} and everything queued before it (a read of one element). */
+    private static void awaitDevice(NDArray x) {
+        try (NDArray flat = x.flatten(); NDArray one = flat.get(0)) { // closing frees the handles, not x's storage
+            one.toFloatArray();
+        }
     }
 
     /** The generator seed of one forward pass: a hash of the run's seed, the step and the pass. */
