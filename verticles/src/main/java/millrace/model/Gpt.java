@@ -46,6 +46,9 @@ public final class Gpt implements AutoCloseable {
     /** A whole decode step (one new token per row after a cache) in one call: with a padding mask, and without. */
     private final TorchScriptModule decodeStepMasked;
     private final TorchScriptModule decodeStep;
+    /** Whole sequences through every block in one call (training, evaluation, scoring): with the config's dropout and without. */
+    private final TorchScriptModule blocksTraining;
+    private final TorchScriptModule blocksInference;
     private final TorchScriptModule gelu;
     /** The parameters cast to fp16 and to bf16 inside autograd (mixed precision). */
     private final TorchScriptModule toFp16;
@@ -66,6 +69,9 @@ public final class Gpt implements AutoCloseable {
                 + "    return torch.scaled_dot_product_attention(q, k, v, None, 0., False)\n");
         this.decodeStepMasked = decodeStep((PtNDManager) manager, config, true);
         this.decodeStep = decodeStep((PtNDManager) manager, config, false);
+        this.blocksInference = blocksMethod((PtNDManager) manager, config, 0f);
+        this.blocksTraining = config.dropout() == 0f ? blocksInference
+                : blocksMethod((PtNDManager) manager, config, config.dropout());
         this.gelu = TorchScriptModule.compile((PtNDManager) manager, "GeluTanh",
                 "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
                 + "    return torch.gelu(x, approximate=\"tanh\")\n");
@@ -281,6 +287,7 @@ public final class Gpt implements AutoCloseable {
         if (past + t > config.blockSize()) {
             throw new IllegalArgumentException("sequence " + (past + t) + " > block " + config.blockSize());
         }
+        if (cache == null && fused) return scriptedBlocks(w, idx, training);
         return blocks(w, idx, w.wpe().get(past + ":" + (past + t)), null, training, cache);
     }
 
@@ -344,6 +351,20 @@ public final class Gpt implements AutoCloseable {
         args.add(idx);
         args.add(cache.nextPositions(scope, config.blockSize()).reshape(b, 1));
         args.add(cache.starts == null ? scope.create(new boolean[] {true}) : cache.paddingMask(scope)); // the unmasked method reads none
+        addWeights(args, w);
+        args.addAll(Arrays.asList(cache.keys));
+        args.addAll(Arrays.asList(cache.values));
+        NDList out = (cache.starts == null ? decodeStep : decodeStepMasked).forwardList(args);
+        int layers = config.nLayer();
+        for (int layer = 0; layer < layers; layer++) {
+            cache.replace(layer, out.get(1 + layer), out.get(1 + layers + layer));
+        }
+        cache.length += 1;
+        return out.get(0);
+    }
+
+    /** wte, wpe, twelve arrays per block, ln_f's two: the weights in the order the TorchScript methods read them. */
+    private static void addWeights(List<NDArray> args, Weights w) {
         args.add(w.wte());
         args.add(w.wpe());
         for (Block block : w.blocks()) {
@@ -356,15 +377,53 @@ public final class Gpt implements AutoCloseable {
         }
         args.add(w.lnF().weight());
         args.add(w.lnF().bias());
-        args.addAll(Arrays.asList(cache.keys));
-        args.addAll(Arrays.asList(cache.values));
-        NDList out = (cache.starts == null ? decodeStep : decodeStepMasked).forwardList(args);
+    }
+
+    /**
+     * {@link #blocks} for whole sequences with the fused kernels, as one call into libtorch ({@link #blocksMethod}):
+     * a forward pass of {@code gpt2-124m} is some 300 operations, and through DJL each costs a JNI call and Java
+     * objects, which on a GPU the device would wait for. Autograd records every operation inside as usual.
+     */
+    private NDArray scriptedBlocks(Weights w, NDArray idx, boolean training) {
+        List<NDArray> args = new ArrayList<>();
+        args.add(idx);
+        addWeights(args, w);
+        return (training ? blocksTraining : blocksInference).forwardList(args).singletonOrThrow();
+    }
+
+    /**
+     * {@link #scriptedBlocks}' method: the arguments in one list (idx {@code [B, T]}, then {@link #addWeights}' order),
+     * the same operations as {@link #blocks} with the fused kernels and {@code dropout} where it drops (embedding,
+     * attention, both projections); returns the final LayerNorm's states in a list of one.
+     */
+    private static TorchScriptModule blocksMethod(PtNDManager manager, GptConfig config, float dropout) {
         int layers = config.nLayer();
-        for (int layer = 0; layer < layers; layer++) {
-            cache.replace(layer, out.get(1 + layer), out.get(1 + layers + layer));
-        }
-        cache.length += 1;
-        return out.get(0);
+        int c = config.nEmbd();
+        String name = dropout > 0 ? "BlocksTraining" : "Blocks";
+        String p = TorchScriptModule.literal(dropout);
+        java.util.function.UnaryOperator<String> drop = e -> dropout > 0 ? "torch.dropout(" + e + ", " + p + ", True)" : e;
+        String heads = "[b, t, " + config.nHead() + ", " + config.headDim() + "]";
+        String src = "  def forward(self: __torch__." + name + ", a: List[Tensor]) -> List[Tensor]:\n"
+                + "    idx = a[0]\n"
+                + "    b = idx.size(0)\n"
+                + "    t = idx.size(1)\n"
+                + "    x = " + drop.apply("torch.add(torch.embedding(a[1], idx), torch.narrow(a[2], 0, 0, t))") + "\n"
+                + "    for l in range(" + layers + "):\n"
+                + "      w = 3 + 12 * l\n"
+                + "      h = torch.layer_norm(x, [" + c + "], a[w], a[w + 1], 1e-05)\n"
+                + "      qkv = torch.split(torch.linear(h, torch.t(a[w + 2]), a[w + 3]), " + c + ", 2)\n"
+                + "      q = torch.transpose(torch.view(qkv[0], " + heads + "), 1, 2)\n"
+                + "      k = torch.transpose(torch.view(qkv[1], " + heads + "), 1, 2)\n"
+                + "      v = torch.transpose(torch.view(qkv[2], " + heads + "), 1, 2)\n"
+                + "      y = torch.scaled_dot_product_attention(q, k, v, None, " + p + ", True)\n"
+                + "      y = torch.reshape(torch.transpose(y, 1, 2), [b, t, " + c + "])\n"
+                + "      x = torch.add(x, " + drop.apply("torch.linear(y, torch.t(a[w + 4]), a[w + 5])") + ")\n"
+                + "      h = torch.layer_norm(x, [" + c + "], a[w + 6], a[w + 7], 1e-05)\n"
+                + "      h = torch.gelu(torch.linear(h, torch.t(a[w + 8]), a[w + 9]), approximate=\"tanh\")\n"
+                + "      x = torch.add(x, " + drop.apply("torch.linear(h, torch.t(a[w + 10]), a[w + 11])") + ")\n"
+                + "    f = " + (3 + 12 * layers) + "\n"
+                + "    return [torch.layer_norm(x, [" + c + "], a[f], a[f + 1], 1e-05)]\n";
+        return TorchScriptModule.compile(manager, name, src);
     }
 
     /**
@@ -803,6 +862,8 @@ public final class Gpt implements AutoCloseable {
     public void close() {
         attentionTraining.close();
         if (attentionInference != attentionTraining) attentionInference.close();
+        blocksTraining.close();
+        if (blocksInference != blocksTraining) blocksInference.close();
         maskedAttentionTraining.close();
         if (maskedAttentionInference != maskedAttentionTraining) maskedAttentionInference.close();
         decodeAttention.close();
