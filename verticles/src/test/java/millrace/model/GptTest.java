@@ -62,6 +62,32 @@ class GptTest {
         }
     }
 
+    /**
+     * With dropout, the one-call forward pass ({@code fused}) drops only in training, and draws its masks from the
+     * engine's generator: the same seed, the same output; another seed, another.
+     */
+    @Test
+    void dropoutInTheOneCallForwardPassIsSeededAndOnlyInTraining() {
+        try (NDManager root = NDManager.newBaseManager()) {
+            GptConfig base = GptConfig.tiny(300, 16);
+            GptConfig config = new GptConfig(base.nLayer(), base.nHead(), base.nEmbd(), base.blockSize(), base.vocabSize(), 0.2f);
+            Gpt gpt = Gpt.initialize(config, root);
+            long[] tokens = new long[32];
+            for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 37 + 5) % 300;
+            java.util.function.IntFunction<float[]> training = seed -> {
+                ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(seed);
+                return gpt.forward(root.create(tokens).reshape(2, 16), true).toFloatArray();
+            };
+            float[] first = training.apply(11);
+            assertArrayEquals(first, training.apply(11), 0f, "same seed, same masks");
+            assertFalse(java.util.Arrays.equals(first, training.apply(12)), "another seed, other masks");
+            float[] inference = gpt.forward(root.create(tokens).reshape(2, 16), false).toFloatArray();
+            assertArrayEquals(inference, gpt.forward(root.create(tokens).reshape(2, 16), false).toFloatArray(), 0f);
+            assertFalse(java.util.Arrays.equals(first, inference), "training drops, inference does not");
+            gpt.close();
+        }
+    }
+
     /** Generation's last-position logits, after a cached prefix, are the full forward pass's last row. */
     @Test
     void lastPositionLogitsWithACacheMatchTheFullPass() {
