@@ -77,7 +77,8 @@ final class TrainBench implements Callable<Integer> {
     enum Kernels { fused, explicit }
 
     @Option(names = "--kernels", defaultValue = "fused",
-            description = "fused: attention and GELU as libtorch's fused kernels; explicit: written out in elementary ops (default: ${DEFAULT-VALUE}).")
+            description = "fused: the forward pass in one TorchScript call, attention and GELU as libtorch's fused kernels; explicit: "
+                    + "through DJL, attention and GELU written out in elementary ops (default: ${DEFAULT-VALUE}).")
     Kernels kernels;
 
     enum LossMode { plain, fused }
@@ -318,8 +319,8 @@ final class TrainBench implements Callable<Integer> {
                     "--steps", "" + n, "--warmup", "" + warmup, "--tokens", ids.toString(),
                     "--threads", "" + peerThreads));
             if (mode.equals("compiled")) cmd.add("--compile");
-            if (phases > 0 && n == steps) cmd.addAll(List.of("--phases", "" + phases));
             else if (!mode.equals("eager")) throw new IllegalArgumentException("unknown peer mode " + mode + " (eager, compiled)");
+            if (phases > 0 && n == steps) cmd.addAll(List.of("--phases", "" + phases));
             if (gpu) cmd.addAll(List.of("--device", "cuda"));
             // the peer computes in what Millrace computes in: autocast to fp16 or bf16 on either device
             boolean tf32 = gpu && "1".equals(System.getenv("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"));

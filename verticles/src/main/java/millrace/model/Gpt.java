@@ -49,6 +49,8 @@ public final class Gpt implements AutoCloseable {
     /** Whole sequences through every block in one call (training, evaluation, scoring): with the config's dropout and without. */
     private final TorchScriptModule blocksTraining;
     private final TorchScriptModule blocksInference;
+    /** The same for a prompt into an empty cache: the states, then every layer's keys, then values. */
+    private final TorchScriptModule blocksCaching;
     private final TorchScriptModule gelu;
     /** The parameters cast to fp16 and to bf16 inside autograd (mixed precision). */
     private final TorchScriptModule toFp16;
@@ -69,9 +71,10 @@ public final class Gpt implements AutoCloseable {
                 + "    return torch.scaled_dot_product_attention(q, k, v, None, 0., False)\n");
         this.decodeStepMasked = decodeStep((PtNDManager) manager, config, true);
         this.decodeStep = decodeStep((PtNDManager) manager, config, false);
-        this.blocksInference = blocksMethod((PtNDManager) manager, config, 0f);
+        this.blocksInference = blocksMethod((PtNDManager) manager, config, 0f, false);
         this.blocksTraining = config.dropout() == 0f ? blocksInference
-                : blocksMethod((PtNDManager) manager, config, config.dropout());
+                : blocksMethod((PtNDManager) manager, config, config.dropout(), false);
+        this.blocksCaching = blocksMethod((PtNDManager) manager, config, 0f, true);
         this.gelu = TorchScriptModule.compile((PtNDManager) manager, "GeluTanh",
                 "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
                 + "    return torch.gelu(x, approximate=\"tanh\")\n");
@@ -287,7 +290,8 @@ public final class Gpt implements AutoCloseable {
         if (past + t > config.blockSize()) {
             throw new IllegalArgumentException("sequence " + (past + t) + " > block " + config.blockSize());
         }
-        if (cache == null && fused) return scriptedBlocks(w, idx, training);
+        if (fused && cache == null) return scriptedBlocks(w, idx, training);
+        if (fused && cache.rows() == 0 && cache.length == 0) return scriptedPrompt(w, idx, cache);
         return blocks(w, idx, w.wpe().get(past + ":" + (past + t)), null, training, cache);
     }
 
@@ -391,15 +395,28 @@ public final class Gpt implements AutoCloseable {
         return (training ? blocksTraining : blocksInference).forwardList(args).singletonOrThrow();
     }
 
+    /** {@link #scriptedBlocks} for a prompt into an empty cache, which then holds its keys and values. */
+    private NDArray scriptedPrompt(Weights w, NDArray idx, KvCache cache) {
+        List<NDArray> args = new ArrayList<>();
+        args.add(idx);
+        addWeights(args, w);
+        NDList out = blocksCaching.forwardList(args);
+        int layers = config.nLayer();
+        for (int layer = 0; layer < layers; layer++) cache.append(layer, out.get(1 + layer), out.get(1 + layers + layer));
+        cache.length += (int) idx.getShape().get(1);
+        return out.get(0);
+    }
+
     /**
      * {@link #scriptedBlocks}' method: the arguments in one list (idx {@code [B, T]}, then {@link #addWeights}' order),
      * the same operations as {@link #blocks} with the fused kernels and {@code dropout} where it drops (embedding,
-     * attention, both projections); returns the final LayerNorm's states in a list of one.
+     * attention, both projections); returns the final LayerNorm's states in a list of one, and with {@code caching}
+     * every layer's keys, then values, after them.
      */
-    private static TorchScriptModule blocksMethod(PtNDManager manager, GptConfig config, float dropout) {
+    private static TorchScriptModule blocksMethod(PtNDManager manager, GptConfig config, float dropout, boolean caching) {
         int layers = config.nLayer();
         int c = config.nEmbd();
-        String name = dropout > 0 ? "BlocksTraining" : "Blocks";
+        String name = caching ? "BlocksCaching" : dropout > 0 ? "BlocksTraining" : "Blocks";
         String p = TorchScriptModule.literal(dropout);
         java.util.function.UnaryOperator<String> drop = e -> dropout > 0 ? "torch.dropout(" + e + ", " + p + ", True)" : e;
         String heads = "[b, t, " + config.nHead() + ", " + config.headDim() + "]";
@@ -408,6 +425,7 @@ public final class Gpt implements AutoCloseable {
                 + "    b = idx.size(0)\n"
                 + "    t = idx.size(1)\n"
                 + "    x = " + drop.apply("torch.add(torch.embedding(a[1], idx), torch.narrow(a[2], 0, 0, t))") + "\n"
+                + (caching ? "    keys = annotate(List[Tensor], [])\n    values = annotate(List[Tensor], [])\n" : "")
                 + "    for l in range(" + layers + "):\n"
                 + "      w = 3 + 12 * l\n"
                 + "      h = torch.layer_norm(x, [" + c + "], a[w], a[w + 1], 1e-05)\n"
@@ -415,6 +433,7 @@ public final class Gpt implements AutoCloseable {
                 + "      q = torch.transpose(torch.view(qkv[0], " + heads + "), 1, 2)\n"
                 + "      k = torch.transpose(torch.view(qkv[1], " + heads + "), 1, 2)\n"
                 + "      v = torch.transpose(torch.view(qkv[2], " + heads + "), 1, 2)\n"
+                + (caching ? "      keys.append(k)\n      values.append(v)\n" : "")
                 + "      y = torch.scaled_dot_product_attention(q, k, v, None, " + p + ", True)\n"
                 + "      y = torch.reshape(torch.transpose(y, 1, 2), [b, t, " + c + "])\n"
                 + "      x = torch.add(x, " + drop.apply("torch.linear(y, torch.t(a[w + 4]), a[w + 5])") + ")\n"
@@ -422,7 +441,9 @@ public final class Gpt implements AutoCloseable {
                 + "      h = torch.gelu(torch.linear(h, torch.t(a[w + 8]), a[w + 9]), approximate=\"tanh\")\n"
                 + "      x = torch.add(x, " + drop.apply("torch.linear(h, torch.t(a[w + 10]), a[w + 11])") + ")\n"
                 + "    f = " + (3 + 12 * layers) + "\n"
-                + "    return [torch.layer_norm(x, [" + c + "], a[f], a[f + 1], 1e-05)]\n";
+                + "    out = [torch.layer_norm(x, [" + c + "], a[f], a[f + 1], 1e-05)]\n"
+                + (caching ? "    out.extend(keys)\n    out.extend(values)\n" : "")
+                + "    return out\n";
         return TorchScriptModule.compile(manager, name, src);
     }
 
@@ -851,8 +872,9 @@ public final class Gpt implements AutoCloseable {
     }
 
     /**
-     * Whether attention over a whole sequence and GELU run as libtorch's fused kernels (the default) or written out
-     * in elementary ops — the same functions; {@code bench train --kernels explicit} compares them.
+     * Whether attention over a whole sequence and GELU run as libtorch's fused kernels, a whole sequence's blocks in one
+     * TorchScript call and a decode step in another (the default), or through DJL written out in elementary ops — the
+     * same functions; {@code bench train --kernels explicit} compares them, and the tests check one against the other.
      */
     public void useFusedKernels(boolean fused) {
         this.fused = fused;
@@ -864,6 +886,7 @@ public final class Gpt implements AutoCloseable {
         if (attentionInference != attentionTraining) attentionInference.close();
         blocksTraining.close();
         if (blocksInference != blocksTraining) blocksInference.close();
+        blocksCaching.close();
         maskedAttentionTraining.close();
         if (maskedAttentionInference != maskedAttentionTraining) maskedAttentionInference.close();
         decodeAttention.close();
