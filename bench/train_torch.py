@@ -99,6 +99,10 @@ def main():
     scaler = None
     if cuda and args.dtype == "fp16":
         scaler = torch.amp.GradScaler("cuda") if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
+    def device_used():
+        free, total = torch.cuda.mem_get_info(device)
+        return total - free
+    used_before = device_used() if cuda else 0  # after CUDA's context is made: that is not the run's
     tokens = torch.from_numpy(np.fromfile(args.tokens, dtype="<i4").astype(np.int64))
     model = GPT(args.layers, args.heads, args.width, args.vocab, args.seq).to(device)
     step_model = torch.compile(model) if args.compile else model
@@ -127,13 +131,14 @@ def main():
         with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
             loss = step_model(batch[:, :-1], batch[:, 1:])
         mark(marks)
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad(set_to_none=True)  # launches nothing: the gradients are dropped, not zeroed
         if scaler is not None:
             scaler.scale(loss).backward()
-            scaler.unscale_(opt)
         else:
             loss.backward()
         mark(marks)
+        if scaler is not None:
+            scaler.unscale_(opt)  # in the update, as Millrace unscales inside its optimizer step
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         if scaler is not None:
             scaler.step(opt)
@@ -166,9 +171,11 @@ def main():
             timed.append([1000 * (b - a) for a, b in zip(marks, marks[1:])])
         median = lambda xs: sorted(xs)[(len(xs) - 1) // 2]
         phases = {"phases_ms": {name: median([t[i] for t in timed]) for i, name in enumerate(["forward", "backward", "update"])}}
-    # on a GPU the memory that matters is the device's: what the caching allocator reserved at its peak (Millrace's bench
-    # reports the same for its run, as the device memory its run took)
-    device_memory = {"device_memory_mb": torch.cuda.max_memory_reserved() / 2 ** 20} if cuda else {}
+    # on a GPU the memory that matters is the device's: what the run took of it, the device's use now less before the
+    # model (the caching allocator keeps its peak reservation; cuBLAS's workspaces and loaded kernels count too), as
+    # Millrace's bench measures its own run; and the allocator's own peak reservation
+    device_memory = {"device_memory_mb": (device_used() - used_before) / 2 ** 20,
+                     "allocator_reserved_mb": torch.cuda.max_memory_reserved() / 2 ** 20} if cuda else {}
     kernels = ("sdpa" if hasattr(F, "scaled_dot_product_attention") else "explicit attention") + \
         (", fused AdamW" if fused else "")
     mode = "compiled" if args.compile else "eager"

@@ -74,11 +74,12 @@ final class TrainBench implements Callable<Integer> {
             description = "FP32; or FP16 (loss scaling) or BF16 on fp32 master weights (default: ${DEFAULT-VALUE}); the peers then use autocast in the same.")
     TrainSettings.Precision precision;
 
-    enum Kernels { fused, explicit }
+    enum Kernels { fused, djl, explicit }
 
     @Option(names = "--kernels", defaultValue = "fused",
-            description = "fused: the forward pass in one TorchScript call, attention and GELU as libtorch's fused kernels; explicit: "
-                    + "through DJL, attention and GELU written out in elementary ops (default: ${DEFAULT-VALUE}).")
+            description = "fused: the forward pass in one TorchScript call, attention and GELU as libtorch's fused kernels; djl: "
+                    + "the same kernels, an operation a DJL call; explicit: through DJL, attention and GELU written out in "
+                    + "elementary ops (default: ${DEFAULT-VALUE}).")
     Kernels kernels;
 
     enum LossMode { plain, fused }
@@ -115,8 +116,8 @@ final class TrainBench implements Callable<Integer> {
 
         int ourThreads = threads;
         if (ourThreads == 0 && !onDevice.isGpu()) {
-            double one = ours(settings, tokens, 1, PROBE_STEPS, null).get("tokens_per_s").asDouble();
-            double all = ours(settings, tokens, cores, PROBE_STEPS, null).get("tokens_per_s").asDouble();
+            double one = ours(settings, tokens, 1, PROBE_STEPS, null, false).get("tokens_per_s").asDouble();
+            double all = ours(settings, tokens, cores, PROBE_STEPS, null, false).get("tokens_per_s").asDouble();
             ourThreads = all >= one ? cores : 1;
             log("Millrace thread probe: 1 thread %.0f, %d threads %.0f tokens/s", one, cores, all);
         }
@@ -126,9 +127,10 @@ final class TrainBench implements Callable<Integer> {
             case FP16 -> ai.djl.ndarray.types.DataType.FLOAT16;
             case BF16 -> ai.djl.ndarray.types.DataType.BFLOAT16;
         };
-        double matmul = matmulGflops(onDevice, Math.max(1, ourThreads), mathType);
         ArrayNode rss = JsonSerde.MAPPER.createArrayNode();
-        ObjectNode ours = ours(settings, tokens, ourThreads, steps, rss);
+        ObjectNode ours = ours(settings, tokens, ourThreads, steps, rss, true);
+        // after the run: on a GPU what the products leave in libtorch's caching allocator would count as the run's
+        double matmul = matmulGflops(onDevice, Math.max(1, ourThreads), mathType);
         ours.put("allocator", allocator);
         double flopsPerToken = ours.get("flops_per_token").asDouble();
         ours.put("fraction_of_matmul_rate", ours.get("tokens_per_s").asDouble() * flopsPerToken / (matmul * 1e9));
@@ -141,14 +143,14 @@ final class TrainBench implements Callable<Integer> {
             for (String mode : peers) {
                 int t = peerThreads;
                 if (t == 0 && !onDevice.isGpu()) {
-                    JsonNode one = runPeer(py, mode, 1, PROBE_STEPS, config, tokens, false, allocator);
-                    JsonNode all = runPeer(py, mode, cores, PROBE_STEPS, config, tokens, false, allocator);
+                    JsonNode one = runPeer(py, mode, 1, PROBE_STEPS, config, tokens, false, allocator, false);
+                    JsonNode all = runPeer(py, mode, cores, PROBE_STEPS, config, tokens, false, allocator, false);
                     if (one == null || all == null) continue;
                     t = all.get("tokens_per_s").asDouble() >= one.get("tokens_per_s").asDouble() ? cores : 1;
                     log("PyTorch %s thread probe: 1 thread %.0f, %d threads %.0f tokens/s", mode, one.get("tokens_per_s").asDouble(),
                             cores, all.get("tokens_per_s").asDouble());
                 }
-                JsonNode peer = runPeer(py, mode, Math.max(1, t), steps, config, tokens, onDevice.isGpu(), allocator);
+                JsonNode peer = runPeer(py, mode, Math.max(1, t), steps, config, tokens, onDevice.isGpu(), allocator, true);
                 if (peer == null) continue;
                 ((ObjectNode) peer).put("allocator", allocator).put("fraction_of_matmul_rate",
                         peer.get("tokens_per_s").asDouble() * flopsPerToken / (matmul * 1e9));
@@ -198,21 +200,23 @@ final class TrainBench implements Callable<Integer> {
             System.out.printf("    one step, waiting at each phase's end (median): forward and loss %.1f ms, backward %.1f ms, update %.1f ms%n",
                     p.get("forward").asDouble(), p.get("backward").asDouble(), p.get("update").asDouble());
         }
-        if (r.has("device_memory_mb")) System.out.printf("    GPU memory reserved by the run: %.0f MB%n", r.get("device_memory_mb").asDouble());
+        if (r.has("device_memory_mb")) System.out.printf("    GPU memory the run took: %.0f MiB%n", r.get("device_memory_mb").asDouble());
     }
 
     /** Millrace's trainer: {@code n} timed steps with {@code threads} intra-op threads (0: libtorch's default). */
-    private ObjectNode ours(TrainSettings settings, int[] tokens, int threads, int n, ArrayNode rss) throws Exception {
+    private ObjectNode ours(TrainSettings settings, int[] tokens, int threads, int n, ArrayNode rss, boolean timed) throws Exception {
         if (threads > 0) ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
         ObjectNode out = JsonSerde.MAPPER.createObjectNode();
         ai.djl.Device onDevice = settings.resolveDevice();
         try (NDManager root = GptTrainer.newRootManager(settings)) {
             // on a GPU: what the device holds before the model, so the run's own share is after minus before (libtorch's
-            // caching allocator keeps what it reserved, so after the last step that is the run's peak reservation)
+            // caching allocator keeps what it reserved, so after the last step that is the run's peak reservation, with
+            // cuBLAS's workspaces and the kernels loaded); the peer reports the same difference for itself
             long deviceBefore = onDevice.isGpu() ? ai.djl.util.cuda.CudaUtils.getGpuMemory(onDevice).getUsed() : 0;
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(1);
             Gpt gpt = Gpt.initialize(settings.model(), root);
-            gpt.useFusedKernels(kernels == Kernels.fused);
+            gpt.useFusedKernels(kernels != Kernels.explicit);
+            gpt.useScriptedBlocks(kernels == Kernels.fused);
             GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
             trainer.useFusedLoss(lossMode == LossMode.fused);
             long started = 0;
@@ -223,17 +227,17 @@ final class TrainBench implements Callable<Integer> {
                 if (rss != null && step >= warmup && (step - warmup) % 100 == 0) rss.add(Math.round(BenchSupport.rssMb() * 10) / 10.0);
             }
             double seconds = (System.nanoTime() - started) / 1e9;
-            if (rss != null && phases > 0) {
+            if (timed && phases > 0) {
                 trainer.timePhases(true);
-                List<GptTrainer.Phases> timed = new ArrayList<>();
+                List<GptTrainer.Phases> phaseTimes = new ArrayList<>();
                 for (int step = n + warmup; step < n + warmup + phases; step++) {
                     trainer.step(rowsAt(tokens, step));
-                    timed.add(trainer.lastPhases());
+                    phaseTimes.add(trainer.lastPhases());
                 }
                 out.set("phases_ms", JsonSerde.MAPPER.createObjectNode()
-                        .put("forward", median(timed.stream().map(GptTrainer.Phases::forwardMs).toList()))
-                        .put("backward", median(timed.stream().map(GptTrainer.Phases::backwardMs).toList()))
-                        .put("update", median(timed.stream().map(GptTrainer.Phases::updateMs).toList())));
+                        .put("forward", median(phaseTimes.stream().map(GptTrainer.Phases::forwardMs).toList()))
+                        .put("backward", median(phaseTimes.stream().map(GptTrainer.Phases::backwardMs).toList()))
+                        .put("update", median(phaseTimes.stream().map(GptTrainer.Phases::updateMs).toList())));
             }
             double tokensPerSecond = (double) n * batch * seq / seconds;
             out.put("kernels", kernels.name()).put("loss", lossMode.name()).put("device", onDevice.toString()).put("precision", precision.name())
@@ -307,7 +311,7 @@ final class TrainBench implements Callable<Integer> {
 
     /** {@code bench/train_torch.py} in {@code mode} (eager or compiled), under this process's allocator. */
     private JsonNode runPeer(String py, String mode, int peerThreads, int n, GptConfig config, int[] tokens, boolean gpu,
-            String allocator) throws Exception {
+            String allocator, boolean timed) throws Exception {
         Path script = BenchSupport.repoFile("bench/train_torch.py");
         Path ids = Files.createTempFile("millrace-bench-tokens", ".i32");
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(ids)))) {
@@ -320,7 +324,7 @@ final class TrainBench implements Callable<Integer> {
                     "--threads", "" + peerThreads));
             if (mode.equals("compiled")) cmd.add("--compile");
             else if (!mode.equals("eager")) throw new IllegalArgumentException("unknown peer mode " + mode + " (eager, compiled)");
-            if (phases > 0 && n == steps) cmd.addAll(List.of("--phases", "" + phases));
+            if (timed && phases > 0) cmd.addAll(List.of("--phases", "" + phases));
             if (gpu) cmd.addAll(List.of("--device", "cuda"));
             // the peer computes in what Millrace computes in: autocast to fp16 or bf16 on either device
             boolean tf32 = gpu && "1".equals(System.getenv("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"));

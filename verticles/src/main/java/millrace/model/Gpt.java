@@ -20,9 +20,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A GPT-2 style language model written directly in DJL NDArray operations, after nanoGPT's {@code model.py}:
- * token + position embeddings, {@code nLayer} pre-LayerNorm blocks of causal self-attention and a GELU MLP, a final
- * LayerNorm, and an output projection tied to the token embedding.
+ * A GPT-2 style language model after nanoGPT's {@code model.py}: token + position embeddings, {@code nLayer}
+ * pre-LayerNorm blocks of causal self-attention and a GELU MLP, a final LayerNorm, and an output projection tied to
+ * the token embedding. {@link #blocks} writes it in DJL NDArray operations, the reference; the passes that run most
+ * (whole sequences, a prompt, a decode step) run the same blocks as TorchScript methods, one call into libtorch each
+ * ({@link #blockSource}).
  *
  * <p>Parameters are named and laid out as in Hugging Face's GPT-2 ({@code h.0.attn.c_attn.weight} is
  * {@code [in, out]}), so that export is a rename of the prefix. They live in this model's own manager; callers run
@@ -46,7 +48,10 @@ public final class Gpt implements AutoCloseable {
     /** A whole decode step (one new token per row after a cache) in one call: with a padding mask, and without. */
     private final TorchScriptModule decodeStepMasked;
     private final TorchScriptModule decodeStep;
-    /** Whole sequences through every block in one call (training, evaluation, scoring): with the config's dropout and without. */
+    /**
+     * Whole sequences without a mask of their own through every block in one call (training, evaluation): with the
+     * config's dropout and without. Packed rows and ragged batches take {@link #blocks}.
+     */
     private final TorchScriptModule blocksTraining;
     private final TorchScriptModule blocksInference;
     /** The same for a prompt into an empty cache: the states, then every layer's keys, then values. */
@@ -56,6 +61,7 @@ public final class Gpt implements AutoCloseable {
     private final TorchScriptModule toFp16;
     private final TorchScriptModule toBf16;
     private boolean fused = true;
+    private boolean scripted = true;
 
     private Gpt(GptConfig config, NDManager parent) {
         this.config = config;
@@ -228,7 +234,7 @@ public final class Gpt implements AutoCloseable {
      * needs. A prompt of {@code n} tokens costs one projection onto the vocabulary instead of {@code n}.
      */
     public NDArray forwardLast(NDArray idx, KvCache cache) {
-        if (fused && cache != null && cache.rows() > 0 && idx.getShape().get(1) == 1) return decode(idx, cache);
+        if (fused && scripted && cache != null && cache.rows() > 0 && idx.getShape().get(1) == 1) return decode(idx, cache);
         Weights w = weights();
         NDArray hidden = hidden(w, idx, false, cache);
         return logits(w, hidden.get(":, -1, :"));
@@ -290,8 +296,8 @@ public final class Gpt implements AutoCloseable {
         if (past + t > config.blockSize()) {
             throw new IllegalArgumentException("sequence " + (past + t) + " > block " + config.blockSize());
         }
-        if (fused && cache == null) return scriptedBlocks(w, idx, training);
-        if (fused && cache.rows() == 0 && cache.length == 0) return scriptedPrompt(w, idx, cache);
+        if (fused && scripted && cache == null) return scriptedBlocks(w, idx, training);
+        if (fused && scripted && cache.rows() == 0 && cache.length == 0) return scriptedPrompt(w, idx, cache);
         return blocks(w, idx, w.wpe().get(past + ":" + (past + t)), null, training, cache);
     }
 
@@ -389,77 +395,69 @@ public final class Gpt implements AutoCloseable {
      * objects, which on a GPU the device would wait for. Autograd records every operation inside as usual.
      */
     private NDArray scriptedBlocks(Weights w, NDArray idx, boolean training) {
-        List<NDArray> args = new ArrayList<>();
-        args.add(idx);
-        addWeights(args, w);
-        return (training ? blocksTraining : blocksInference).forwardList(args).singletonOrThrow();
+        return (training ? blocksTraining : blocksInference).forwardList(blocksArguments(w, idx)).singletonOrThrow();
     }
 
     /** {@link #scriptedBlocks} for a prompt into an empty cache, which then holds its keys and values. */
     private NDArray scriptedPrompt(Weights w, NDArray idx, KvCache cache) {
-        List<NDArray> args = new ArrayList<>();
-        args.add(idx);
-        addWeights(args, w);
-        NDList out = blocksCaching.forwardList(args);
+        NDList out = blocksCaching.forwardList(blocksArguments(w, idx));
         int layers = config.nLayer();
         for (int layer = 0; layer < layers; layer++) cache.append(layer, out.get(1 + layer), out.get(1 + layers + layer));
         cache.length += (int) idx.getShape().get(1);
         return out.get(0);
     }
 
+    /** The blocks methods' one argument: idx, then {@link #addWeights}' order. */
+    private static List<NDArray> blocksArguments(Weights w, NDArray idx) {
+        List<NDArray> args = new ArrayList<>();
+        args.add(idx);
+        addWeights(args, w);
+        return args;
+    }
+
     /**
-     * {@link #scriptedBlocks}' method: the arguments in one list (idx {@code [B, T]}, then {@link #addWeights}' order),
-     * the same operations as {@link #blocks} with the fused kernels and {@code dropout} where it drops (embedding,
-     * attention, both projections); returns the final LayerNorm's states in a list of one, and with {@code caching}
-     * every layer's keys, then values, after them.
+     * {@link #scriptedBlocks}' method: the arguments in one list ({@link #blocksArguments}), the same operations as
+     * {@link #blocks} with the fused kernels and {@code dropout} where it drops (embedding, attention, both
+     * projections); returns the final LayerNorm's states in a list of one, and with {@code caching} every layer's
+     * keys, then values, after them.
      */
     private static TorchScriptModule blocksMethod(PtNDManager manager, GptConfig config, float dropout, boolean caching) {
         int layers = config.nLayer();
-        int c = config.nEmbd();
         String name = caching ? "BlocksCaching" : dropout > 0 ? "BlocksTraining" : "Blocks";
         String p = TorchScriptModule.literal(dropout);
         java.util.function.UnaryOperator<String> drop = e -> dropout > 0 ? "torch.dropout(" + e + ", " + p + ", True)" : e;
-        String heads = "[b, t, " + config.nHead() + ", " + config.headDim() + "]";
         String src = "  def forward(self: __torch__." + name + ", a: List[Tensor]) -> List[Tensor]:\n"
                 + "    idx = a[0]\n"
                 + "    b = idx.size(0)\n"
                 + "    t = idx.size(1)\n"
                 + "    x = " + drop.apply("torch.add(torch.embedding(a[1], idx), torch.narrow(a[2], 0, 0, t))") + "\n"
-                + (caching ? "    keys = annotate(List[Tensor], [])\n    values = annotate(List[Tensor], [])\n" : "")
+                + "    keys = annotate(List[Tensor], [])\n"
+                + "    values = annotate(List[Tensor], [])\n"
                 + "    for l in range(" + layers + "):\n"
                 + "      w = 3 + 12 * l\n"
-                + "      h = torch.layer_norm(x, [" + c + "], a[w], a[w + 1], 1e-05)\n"
-                + "      qkv = torch.split(torch.linear(h, torch.t(a[w + 2]), a[w + 3]), " + c + ", 2)\n"
-                + "      q = torch.transpose(torch.view(qkv[0], " + heads + "), 1, 2)\n"
-                + "      k = torch.transpose(torch.view(qkv[1], " + heads + "), 1, 2)\n"
-                + "      v = torch.transpose(torch.view(qkv[2], " + heads + "), 1, 2)\n"
-                + (caching ? "      keys.append(k)\n      values.append(v)\n" : "")
-                + "      y = torch.scaled_dot_product_attention(q, k, v, None, " + p + ", True)\n"
-                + "      y = torch.reshape(torch.transpose(y, 1, 2), [b, t, " + c + "])\n"
-                + "      x = torch.add(x, " + drop.apply("torch.linear(y, torch.t(a[w + 4]), a[w + 5])") + ")\n"
-                + "      h = torch.layer_norm(x, [" + c + "], a[w + 6], a[w + 7], 1e-05)\n"
-                + "      h = torch.gelu(torch.linear(h, torch.t(a[w + 8]), a[w + 9]), approximate=\"tanh\")\n"
-                + "      x = torch.add(x, " + drop.apply("torch.linear(h, torch.t(a[w + 10]), a[w + 11])") + ")\n"
+                + blockSource(config, caching ? "      keys.append(k)\n      values.append(v)\n" : "", "None, " + p + ", True", drop)
                 + "    f = " + (3 + 12 * layers) + "\n"
-                + "    out = [torch.layer_norm(x, [" + c + "], a[f], a[f + 1], 1e-05)]\n"
-                + (caching ? "    out.extend(keys)\n    out.extend(values)\n" : "")
+                + "    out = [torch.layer_norm(x, [" + config.nEmbd() + "], a[f], a[f + 1], 1e-05)]\n"
+                + "    out.extend(keys)\n"
+                + "    out.extend(values)\n"
                 + "    return out\n";
         return TorchScriptModule.compile(manager, name, src);
     }
 
     /**
      * {@link #decode}'s method: the arguments in one list (idx {@code [B, 1]}, positions {@code [B, 1]}, the padding
-     * mask, wte, wpe, twelve arrays per block, ln_f's two, every layer's cached keys, then values), the same blocks as
+     * mask, then {@link #addWeights}' order, every layer's cached keys, then values), the same blocks as
      * {@link #blocks} with the fused kernels; returns the logits, then every layer's keys, then values, new token
      * included.
      */
     private static TorchScriptModule decodeStep(PtNDManager manager, GptConfig config, boolean masked) {
         int layers = config.nLayer();
-        int c = config.nEmbd();
         String name = masked ? "DecodeStepMasked" : "DecodeStep";
+        int cachedKeys = 5 + 12 * layers + 2;
         String src = "  def forward(self: __torch__." + name + ", a: List[Tensor]) -> List[Tensor]:\n"
                 + "    idx = a[0]\n"
                 + "    b = idx.size(0)\n"
+                + "    t = 1\n"
                 + "    mask = a[2]\n"
                 + "    wte = a[3]\n"
                 + "    x = torch.add(torch.embedding(wte, idx), torch.embedding(a[4], a[1]))\n"
@@ -467,28 +465,42 @@ public final class Gpt implements AutoCloseable {
                 + "    values = annotate(List[Tensor], [])\n"
                 + "    for l in range(" + layers + "):\n"
                 + "      w = 5 + 12 * l\n"
-                + "      h = torch.layer_norm(x, [" + c + "], a[w], a[w + 1], 1e-05)\n"
-                + "      qkv = torch.split(torch.add(torch.matmul(h, a[w + 2]), a[w + 3]), " + c + ", 2)\n"
-                + "      q = torch.transpose(torch.view(qkv[0], [b, 1, " + config.nHead() + ", " + config.headDim() + "]), 1, 2)\n"
-                + "      k = torch.transpose(torch.view(qkv[1], [b, 1, " + config.nHead() + ", " + config.headDim() + "]), 1, 2)\n"
-                + "      v = torch.transpose(torch.view(qkv[2], [b, 1, " + config.nHead() + ", " + config.headDim() + "]), 1, 2)\n"
-                + "      k = torch.cat([a[" + (5 + 12 * layers + 2) + " + l], k], 2)\n"
-                + "      v = torch.cat([a[" + (5 + 12 * layers + 2 + layers) + " + l], v], 2)\n"
-                + "      keys.append(k)\n"
-                + "      values.append(v)\n"
-                + "      y = torch.scaled_dot_product_attention(q, k, v, " + (masked ? "mask" : "None") + ", 0., False)\n"
-                + "      y = torch.reshape(torch.transpose(y, 1, 2), [b, 1, " + c + "])\n"
-                + "      x = torch.add(x, torch.add(torch.matmul(y, a[w + 4]), a[w + 5]))\n"
-                + "      h = torch.layer_norm(x, [" + c + "], a[w + 6], a[w + 7], 1e-05)\n"
-                + "      h = torch.gelu(torch.add(torch.matmul(h, a[w + 8]), a[w + 9]), approximate=\"tanh\")\n"
-                + "      x = torch.add(x, torch.add(torch.matmul(h, a[w + 10]), a[w + 11]))\n"
+                + blockSource(config, "      k = torch.cat([a[" + cachedKeys + " + l], k], 2)\n"
+                        + "      v = torch.cat([a[" + (cachedKeys + layers) + " + l], v], 2)\n"
+                        + "      keys.append(k)\n      values.append(v)\n",
+                        (masked ? "mask" : "None") + ", 0., False", e -> e)
                 + "    f = " + (5 + 12 * layers) + "\n"
-                + "    x = torch.layer_norm(x, [" + c + "], a[f], a[f + 1], 1e-05)\n"
+                + "    x = torch.layer_norm(x, [" + config.nEmbd() + "], a[f], a[f + 1], 1e-05)\n"
                 + "    out = [torch.matmul(torch.select(x, 1, 0), torch.t(wte))]\n"
                 + "    out.extend(keys)\n"
                 + "    out.extend(values)\n"
                 + "    return out\n";
         return TorchScriptModule.compile(manager, name, src);
+    }
+
+    /**
+     * One block in the TorchScript methods, inside their loop over layers: {@code x [b, t, C]} in and out, the block's
+     * weights at {@code a[w]} … {@code a[w + 11]} in {@link #addWeights}' order. {@code keysAndValues} runs after the
+     * new positions' {@code k} and {@code v} are made (to extend or collect them), {@code attention} is
+     * {@code scaled_dot_product_attention}'s mask, dropout and causal arguments, and {@code drop} wraps what dropout
+     * applies to.
+     */
+    private static String blockSource(GptConfig config, String keysAndValues, String attention,
+            java.util.function.UnaryOperator<String> drop) {
+        int c = config.nEmbd();
+        String heads = "[b, t, " + config.nHead() + ", " + config.headDim() + "]";
+        return "      h = torch.layer_norm(x, [" + c + "], a[w], a[w + 1], 1e-05)\n"
+                + "      qkv = torch.split(torch.linear(h, torch.t(a[w + 2]), a[w + 3]), " + c + ", 2)\n"
+                + "      q = torch.transpose(torch.view(qkv[0], " + heads + "), 1, 2)\n"
+                + "      k = torch.transpose(torch.view(qkv[1], " + heads + "), 1, 2)\n"
+                + "      v = torch.transpose(torch.view(qkv[2], " + heads + "), 1, 2)\n"
+                + keysAndValues
+                + "      y = torch.scaled_dot_product_attention(q, k, v, " + attention + ")\n"
+                + "      y = torch.reshape(torch.transpose(y, 1, 2), [b, t, " + c + "])\n"
+                + "      x = torch.add(x, " + drop.apply("torch.linear(y, torch.t(a[w + 4]), a[w + 5])") + ")\n"
+                + "      h = torch.layer_norm(x, [" + c + "], a[w + 6], a[w + 7], 1e-05)\n"
+                + "      h = torch.gelu(torch.linear(h, torch.t(a[w + 8]), a[w + 9]), approximate=\"tanh\")\n"
+                + "      x = torch.add(x, " + drop.apply("torch.linear(h, torch.t(a[w + 10]), a[w + 11])") + ")\n";
     }
 
     /** Token + position embeddings through every block and the final LayerNorm; {@code mask} null: causal. */
@@ -780,8 +792,11 @@ public final class Gpt implements AutoCloseable {
          * matrix product's epilogue, where {@code matMul} then {@code add} would write the output and read it back.
          */
         NDArray apply(NDArray x) {
-            return ai.djl.pytorch.jni.JniUtils.linear((ai.djl.pytorch.engine.PtNDArray) x,
-                    (ai.djl.pytorch.engine.PtNDArray) weight.transpose(), (ai.djl.pytorch.engine.PtNDArray) bias);
+            // the transposed view is the weight's manager's: closed here (autograd keeps its own reference)
+            try (NDArray transposed = weight.transpose()) {
+                return ai.djl.pytorch.jni.JniUtils.linear((ai.djl.pytorch.engine.PtNDArray) x,
+                        (ai.djl.pytorch.engine.PtNDArray) transposed, (ai.djl.pytorch.engine.PtNDArray) bias);
+            }
         }
     }
 
@@ -872,12 +887,20 @@ public final class Gpt implements AutoCloseable {
     }
 
     /**
-     * Whether attention over a whole sequence and GELU run as libtorch's fused kernels, a whole sequence's blocks in one
-     * TorchScript call and a decode step in another (the default), or through DJL written out in elementary ops — the
-     * same functions; {@code bench train --kernels explicit} compares them, and the tests check one against the other.
+     * Whether attention over a whole sequence and GELU run as libtorch's fused kernels (the default; see also
+     * {@link #useScriptedBlocks}) or through DJL written out in elementary ops — the same functions;
+     * {@code bench train --kernels explicit} compares them, and the tests check one against the other.
      */
     public void useFusedKernels(boolean fused) {
         this.fused = fused;
+    }
+
+    /**
+     * With the fused kernels: whether whole sequences, prompts and decode steps run as one TorchScript call each (the
+     * default), or through DJL, an operation a call ({@code bench train --kernels djl} compares them).
+     */
+    public void useScriptedBlocks(boolean scripted) {
+        this.scripted = scripted;
     }
 
     @Override

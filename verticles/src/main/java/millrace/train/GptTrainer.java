@@ -150,7 +150,8 @@ public final class GptTrainer implements AutoCloseable {
                         NDArray hidden = model.hidden(inputs, true).reshape(n * t, settings.model().nEmbd());
                         FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.of(hidden, model.outputWeight(),
                                 batch.get(":, 1:").reshape(n * t), LOSS_CHUNK_ROWS);
-                        long forwardDone = System.nanoTime(); // r.loss() was read back: the device is done
+                        if (timingPhases) awaitDevice(r.surrogate()); // the last chunk's products are still queued
+                        long forwardDone = System.nanoTime();
                         forwardNs += forwardDone - passStarted;
                         collector.backward(weight == 1f ? r.surrogate() : Scalars.times(r.surrogate(), weight));
                         model.outputWeight().getGradient().addi(weight == 1f ? r.weightGradient()

@@ -88,11 +88,16 @@ class GptTest {
         }
     }
 
-    /** Generation's last-position logits, after a cached prefix, are the full forward pass's last row. */
-    @Test
-    void lastPositionLogitsWithACacheMatchTheFullPass() {
+    /**
+     * Generation's last-position logits, after a cached prefix, are the full forward pass's last row: with the
+     * TorchScript methods (prompt, decode step, whole sequence) and through DJL an operation a call.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void lastPositionLogitsWithACacheMatchTheFullPass(boolean scripted) {
         try (NDManager root = NDManager.newBaseManager()) {
             Gpt gpt = Gpt.initialize(GptConfig.tiny(300, 16), root);
+            gpt.useScriptedBlocks(scripted);
             long[] tokens = {5, 17, 42, 99, 3, 250, 7, 1};
             float[] full = gpt.forward(root.create(tokens).reshape(2, 4), false).get(":, -1, :").toFloatArray();
             try (Gpt.KvCache cache = gpt.newCache()) {

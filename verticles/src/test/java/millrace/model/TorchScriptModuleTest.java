@@ -58,6 +58,27 @@ class TorchScriptModuleTest {
         }
     }
 
+    /**
+     * The forward pass as one TorchScript call ({@code Gpt.blocksMethod}) and as one DJL call an operation run the same
+     * kernels: the same loss and gradients in fp32, and in bf16 and fp16 on casts of the weights.
+     */
+    @Test
+    void oneCallBlocksEqualTheBlocksAnOperationACallInEveryPrecision() {
+        for (DataType low : new DataType[] {DataType.FLOAT32, DataType.BFLOAT16, DataType.FLOAT16}) {
+            try (NDManager root = GptTrainer.newRootManager()) {
+                Engine.getEngine("PyTorch").setRandomSeed(5);
+                Gpt gpt = Gpt.initialize(new GptConfig(2, 2, 16, 8, 23, 0f), root);
+                gpt.requireGradients();
+                long[] tokens = new long[2 * 9];
+                for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 5 + 2) % 23;
+                float[][] oneCall = lossAndGradients(gpt, root, tokens, low);
+                gpt.useScriptedBlocks(false);
+                float[][] callPerOperation = lossAndGradients(gpt, root, tokens, low);
+                assertClose(callPerOperation, oneCall, 1e-6, low == DataType.FLOAT32 ? 1e-5 : 1e-2);
+            }
+        }
+    }
+
     @Test
     void aMethodThatDoesNotCompileIsAClearError() {
         try (NDManager root = GptTrainer.newRootManager()) {
@@ -68,12 +89,19 @@ class TorchScriptModuleTest {
     }
 
     private static float[][] lossAndGradients(Gpt gpt, NDManager root, long[] tokens) {
+        return lossAndGradients(gpt, root, tokens, DataType.FLOAT32);
+    }
+
+    /** The loss and every parameter's gradient, the pass in {@code precision} (fp32, or casts to bf16 or fp16). */
+    private static float[][] lossAndGradients(Gpt gpt, NDManager root, long[] tokens, DataType precision) {
         List<float[]> out = new ArrayList<>();
         try (NDManager step = root.newSubManager()) {
             gpt.attachTo(step);
             NDArray batch = step.create(tokens, new Shape(2, 9));
             try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray loss = Gpt.loss(gpt.forward(batch.get(":, 0:8"), true), batch.get(":, 1:"));
+                NDArray inputs = batch.get(":, 0:8");
+                NDArray logits = precision == DataType.FLOAT32 ? gpt.forward(inputs, true) : gpt.forwardMixed(inputs, true, precision);
+                NDArray loss = Gpt.loss(logits, batch.get(":, 1:"));
                 out.add(new float[] {loss.getFloat()});
                 c.backward(loss);
             }

@@ -3,34 +3,20 @@ package millrace.train;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDManager;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import millrace.model.Gpt;
-import millrace.model.GptConfig;
 import org.junit.jupiter.api.Test;
 
 /** A step over 8 rows in micro-batches of 2 (or 3, uneven) makes the same update as one pass over all 8. */
 class GradientAccumulationTest {
-    private static List<int[]> rows(Random r, int n) {
-        List<int[]> out = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            int[] row = new int[9];
-            for (int j = 0; j < 9; j++) row[j] = r.nextInt(200);
-            out.add(row);
-        }
-        return out;
-    }
-
     private static List<float[]> train(int micro) {
-        TrainSettings demo = TrainSettings.tinyDemo("t", 200, 8);
-        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(200, 8), "t", 8, demo.schedule(),
-                demo.clipNorm(), demo.adam(), 7, 60, 2, 0).withMicroBatchSize(micro);
+        TrainSettings settings = TinyRuns.settings(micro);
         try (NDManager root = GptTrainer.newRootManager()) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(7);
             GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
             Random r = new Random(3);
-            for (int i = 0; i < 3; i++) assertFalse(trainer.step(rows(r, 8)).skipped());
+            for (int i = 0; i < 3; i++) assertFalse(trainer.step(TinyRuns.rows(r, 8)).skipped());
             List<float[]> params = trainer.model().parameters().values().stream().map(p -> p.toFloatArray()).toList();
             trainer.close();
             return params;

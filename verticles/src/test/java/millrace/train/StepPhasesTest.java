@@ -7,26 +7,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import millrace.model.Gpt;
-import millrace.model.GptConfig;
 import org.junit.jupiter.api.Test;
 
 /** Timing a step's phases ({@code bench train --phases}) measures each phase and changes nothing the step computes. */
 class StepPhasesTest {
-    private static List<int[]> rows(Random r, int n) {
-        List<int[]> out = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            int[] row = new int[9];
-            for (int j = 0; j < 9; j++) row[j] = r.nextInt(200);
-            out.add(row);
-        }
-        return out;
-    }
-
     /** Losses of three steps, and the weights after them; phases timed from the second step on when asked. */
     private static List<float[]> train(boolean timed, boolean fusedLoss, int micro, List<GptTrainer.Phases> phases) {
-        TrainSettings demo = TrainSettings.tinyDemo("t", 200, 8);
-        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(200, 8), "t", 8, demo.schedule(),
-                demo.clipNorm(), demo.adam(), 7, 60, 2, 0).withMicroBatchSize(micro);
+        TrainSettings settings = TinyRuns.settings(micro);
         try (NDManager root = GptTrainer.newRootManager()) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(7);
             GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
@@ -35,7 +22,7 @@ class StepPhasesTest {
             List<float[]> out = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
                 if (i == 1) trainer.timePhases(timed);
-                GptTrainer.StepResult step = trainer.step(rows(r, 8));
+                GptTrainer.StepResult step = trainer.step(TinyRuns.rows(r, 8));
                 out.add(new float[] {step.loss()});
                 if (i == 0) assertNull(trainer.lastPhases(), "no phases while not timing");
                 else if (timed) phases.add(trainer.lastPhases());

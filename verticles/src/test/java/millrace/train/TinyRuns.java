@@ -1,0 +1,29 @@
+package millrace.train;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import millrace.model.GptConfig;
+
+/** A tiny model's training run for the trainer's tests: its settings, and rows of random ids for it. */
+final class TinyRuns {
+    private TinyRuns() {}
+
+    /** Batches of 8 rows of 8 tokens over a 200-id vocabulary, {@code micro} rows a pass, seed 7. */
+    static TrainSettings settings(int micro) {
+        TrainSettings demo = TrainSettings.tinyDemo("t", 200, 8);
+        return new TrainSettings("m", GptConfig.tiny(200, 8), "t", 8, demo.schedule(),
+                demo.clipNorm(), demo.adam(), 7, 60, 2, 0).withMicroBatchSize(micro);
+    }
+
+    /** {@code n} rows of 9 random ids under 200: inputs and targets for {@link #settings}' model. */
+    static List<int[]> rows(Random r, int n) {
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int[] row = new int[9];
+            for (int j = 0; j < 9; j++) row[j] = r.nextInt(200);
+            out.add(row);
+        }
+        return out;
+    }
+}
