@@ -43,11 +43,8 @@ class TorchScriptModuleTest {
     @Test
     void wholeModelWithFusedKernelsEqualsWrittenOutOps() {
         try (NDManager root = GptTrainer.newRootManager()) {
-            Engine.getEngine("PyTorch").setRandomSeed(4);
-            Gpt gpt = Gpt.initialize(new GptConfig(2, 2, 16, 8, 23, 0f), root);
-            gpt.requireGradients();
-            long[] tokens = new long[2 * 9];
-            for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 7 + 3) % 23;
+            Gpt gpt = tinyModel(root, 4);
+            long[] tokens = tokens(7, 3);
             float[][] fused = null;
             for (int i = 0; i < 4; i++) fused = lossAndGradients(gpt, root, tokens); // and again: no state between calls
             gpt.useFusedKernels(false);
@@ -66,11 +63,8 @@ class TorchScriptModuleTest {
     void oneCallBlocksEqualTheBlocksAnOperationACallInEveryPrecision() {
         for (DataType low : new DataType[] {DataType.FLOAT32, DataType.BFLOAT16, DataType.FLOAT16}) {
             try (NDManager root = GptTrainer.newRootManager()) {
-                Engine.getEngine("PyTorch").setRandomSeed(5);
-                Gpt gpt = Gpt.initialize(new GptConfig(2, 2, 16, 8, 23, 0f), root);
-                gpt.requireGradients();
-                long[] tokens = new long[2 * 9];
-                for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 5 + 2) % 23;
+                Gpt gpt = tinyModel(root, 5);
+                long[] tokens = tokens(5, 2);
                 float[][] oneCall = lossAndGradients(gpt, root, tokens, low);
                 gpt.useScriptedBlocks(false);
                 float[][] callPerOperation = lossAndGradients(gpt, root, tokens, low);
@@ -86,6 +80,21 @@ class TorchScriptModuleTest {
                     "  def forward(self: __torch__.Broken, x: Tensor) -> Tensor:\n    return torch.no_such_op(x)\n"));
             assertTrue(String.valueOf(e.getMessage()).contains("no_such_op"), e.getMessage());
         }
+    }
+
+    /** A 2-layer model over 23 ids, seeded, recording gradients. */
+    private static Gpt tinyModel(NDManager root, int seed) {
+        Engine.getEngine("PyTorch").setRandomSeed(seed);
+        Gpt gpt = Gpt.initialize(new GptConfig(2, 2, 16, 8, 23, 0f), root);
+        gpt.requireGradients();
+        return gpt;
+    }
+
+    /** Two rows of 9 ids under 23, {@code (i · step + offset) mod 23}. */
+    private static long[] tokens(int step, int offset) {
+        long[] tokens = new long[2 * 9];
+        for (int i = 0; i < tokens.length; i++) tokens[i] = (i * step + offset) % 23;
+        return tokens;
     }
 
     private static float[][] lossAndGradients(Gpt gpt, NDManager root, long[] tokens) {
