@@ -50,12 +50,15 @@ public final class Gpt implements AutoCloseable {
     private final TorchScriptModule decodeStep;
     /**
      * Whole sequences without a mask of their own through every block in one call (training, evaluation): with the
-     * config's dropout and without. Packed rows and ragged batches take {@link #blocks}.
+     * config's dropout and without. Ragged batches (a cache of rows of different lengths) take {@link #blocks}.
      */
     private final TorchScriptModule blocksTraining;
     private final TorchScriptModule blocksInference;
     /** The same for a prompt into an empty cache: the states, then every layer's keys, then values. */
     private final TorchScriptModule blocksCaching;
+    /** Rows packing several sequences (a position and a mask per token), with the config's dropout and without. */
+    private final TorchScriptModule packedTraining;
+    private final TorchScriptModule packedInference;
     private final TorchScriptModule gelu;
     /** The parameters cast to fp16 and to bf16 inside autograd (mixed precision). */
     private final TorchScriptModule toFp16;
@@ -77,10 +80,13 @@ public final class Gpt implements AutoCloseable {
                 + "    return torch.scaled_dot_product_attention(q, k, v, None, 0., False)\n");
         this.decodeStepMasked = decodeStep((PtNDManager) manager, config, true);
         this.decodeStep = decodeStep((PtNDManager) manager, config, false);
-        this.blocksInference = blocksMethod((PtNDManager) manager, config, 0f, false);
+        this.blocksInference = blocksMethod((PtNDManager) manager, config, 0f, false, false);
         this.blocksTraining = config.dropout() == 0f ? blocksInference
-                : blocksMethod((PtNDManager) manager, config, config.dropout(), false);
-        this.blocksCaching = blocksMethod((PtNDManager) manager, config, 0f, true);
+                : blocksMethod((PtNDManager) manager, config, config.dropout(), false, false);
+        this.blocksCaching = blocksMethod((PtNDManager) manager, config, 0f, true, false);
+        this.packedInference = blocksMethod((PtNDManager) manager, config, 0f, false, true);
+        this.packedTraining = config.dropout() == 0f ? packedInference
+                : blocksMethod((PtNDManager) manager, config, config.dropout(), false, true);
         this.gelu = TorchScriptModule.compile((PtNDManager) manager, "GeluTanh",
                 "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
                 + "    return torch.gelu(x, approximate=\"tanh\")\n");
@@ -322,12 +328,17 @@ public final class Gpt implements AutoCloseable {
         }
         NDManager scope = idx.getManager();
         Weights w = weights();
-        NDArray pos = w.wpe().get(scope.create(positions)).reshape(b, t, config.nEmbd());
         NDArray segments = scope.create(seg, new Shape(b, t));
         // [B, 1, T, T]: same sequence, and not after the query
         NDArray same = segments.expandDims(2).eq(segments.expandDims(1));
         NDArray causal = causalMask.get("0:" + t + ", 0:" + t).eq(0f);
         NDArray allowed = same.logicalAnd(causal.expandDims(0)).expandDims(1);
+        if (fused && scripted) {
+            List<NDArray> args = new ArrayList<>(List.of(idx, scope.create(positions, new Shape(b, t)), allowed));
+            addWeights(args, w);
+            return (training ? packedTraining : packedInference).forwardList(args).singletonOrThrow();
+        }
+        NDArray pos = w.wpe().get(scope.create(positions)).reshape(b, t, config.nEmbd());
         return blocks(w, idx, pos, allowed, training, null);
     }
 
@@ -419,24 +430,30 @@ public final class Gpt implements AutoCloseable {
      * {@link #scriptedBlocks}' method: the arguments in one list ({@link #blocksArguments}), the same operations as
      * {@link #blocks} with the fused kernels and {@code dropout} where it drops (embedding, attention, both
      * projections); returns the final LayerNorm's states in a list of one, and with {@code caching} every layer's
-     * keys, then values, after them.
+     * keys, then values, after them. {@code packed}: {@link #hiddenPacked}'s rows, the list then idx, each token's
+     * position {@code [B, T]}, the boolean mask {@code [B, 1, T, T]} of what it may attend to, then the weights.
      */
-    private static TorchScriptModule blocksMethod(PtNDManager manager, GptConfig config, float dropout, boolean caching) {
+    private static TorchScriptModule blocksMethod(PtNDManager manager, GptConfig config, float dropout, boolean caching,
+            boolean packed) {
         int layers = config.nLayer();
-        String name = caching ? "BlocksCaching" : dropout > 0 ? "BlocksTraining" : "Blocks";
+        String name = (packed ? "Packed" : "") + (caching ? "BlocksCaching" : dropout > 0 ? "BlocksTraining" : "Blocks");
         String p = TorchScriptModule.literal(dropout);
         java.util.function.UnaryOperator<String> drop = e -> dropout > 0 ? "torch.dropout(" + e + ", " + p + ", True)" : e;
+        int base = packed ? 5 : 3; // the first block's first weight
+        String embeddings = packed ? "torch.add(torch.embedding(a[3], idx), torch.embedding(a[4], a[1]))"
+                : "torch.add(torch.embedding(a[1], idx), torch.narrow(a[2], 0, 0, t))";
         String src = "  def forward(self: __torch__." + name + ", a: List[Tensor]) -> List[Tensor]:\n"
                 + "    idx = a[0]\n"
                 + "    b = idx.size(0)\n"
                 + "    t = idx.size(1)\n"
-                + "    x = " + drop.apply("torch.add(torch.embedding(a[1], idx), torch.narrow(a[2], 0, 0, t))") + "\n"
+                + "    x = " + drop.apply(embeddings) + "\n"
                 + "    keys = annotate(List[Tensor], [])\n"
                 + "    values = annotate(List[Tensor], [])\n"
                 + "    for l in range(" + layers + "):\n"
-                + "      w = 3 + 12 * l\n"
-                + blockSource(config, caching ? "      keys.append(k)\n      values.append(v)\n" : "", "None, " + p + ", True", drop)
-                + "    f = " + (3 + 12 * layers) + "\n"
+                + "      w = " + base + " + 12 * l\n"
+                + blockSource(config, caching ? "      keys.append(k)\n      values.append(v)\n" : "",
+                        (packed ? "a[2], " + p + ", False" : "None, " + p + ", True"), drop)
+                + "    f = " + (base + 12 * layers) + "\n"
                 + "    out = [torch.layer_norm(x, [" + config.nEmbd() + "], a[f], a[f + 1], 1e-05)]\n"
                 + "    out.extend(keys)\n"
                 + "    out.extend(values)\n"
@@ -910,6 +927,8 @@ public final class Gpt implements AutoCloseable {
         blocksTraining.close();
         if (blocksInference != blocksTraining) blocksInference.close();
         blocksCaching.close();
+        packedTraining.close();
+        if (packedInference != packedTraining) packedInference.close();
         maskedAttentionTraining.close();
         if (maskedAttentionInference != maskedAttentionTraining) maskedAttentionInference.close();
         decodeAttention.close();

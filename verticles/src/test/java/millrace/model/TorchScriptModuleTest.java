@@ -73,6 +73,35 @@ class TorchScriptModuleTest {
         }
     }
 
+    /** The same for rows that pack several sequences (their own positions and mask): loss and every gradient. */
+    @Test
+    void packedRowsInOneCallEqualTheBlocksAnOperationACall() {
+        try (NDManager root = GptTrainer.newRootManager()) {
+            Gpt gpt = tinyModel(root, 6);
+            long[] tokens = tokens(3, 1);
+            long[] seg = {0, 0, 0, 1, 1, 1, 1, 1, 2, 3, 3, 4, 4, 4, 4, 4}; // two rows of 8, sequences back to back
+            float[][] oneCall = packedLossAndGradients(gpt, root, tokens, seg);
+            gpt.useScriptedBlocks(false);
+            assertClose(packedLossAndGradients(gpt, root, tokens, seg), oneCall, 1e-6, 1e-5);
+        }
+    }
+
+    private static float[][] packedLossAndGradients(Gpt gpt, NDManager root, long[] tokens, long[] seg) {
+        List<float[]> out = new ArrayList<>();
+        try (NDManager step = root.newSubManager()) {
+            gpt.attachTo(step);
+            NDArray batch = step.create(tokens, new Shape(2, 9));
+            try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
+                NDArray loss = Gpt.loss(gpt.logits(gpt.hiddenPacked(batch.get(":, 0:8"), seg, true)), batch.get(":, 1:"));
+                out.add(new float[] {loss.getFloat()});
+                c.backward(loss);
+            }
+            for (NDArray p : gpt.parameters().values()) out.add(p.getGradient().toFloatArray());
+            gpt.parameters().values().forEach(p -> ai.djl.pytorch.jni.JniUtils.zeroGrad((ai.djl.pytorch.engine.PtNDArray) p));
+        }
+        return out.toArray(float[][]::new);
+    }
+
     @Test
     void aMethodThatDoesNotCompileIsAClearError() {
         try (NDManager root = GptTrainer.newRootManager()) {
