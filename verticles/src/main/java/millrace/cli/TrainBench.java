@@ -128,8 +128,10 @@ final class TrainBench implements Callable<Integer> {
             case BF16 -> ai.djl.ndarray.types.DataType.BFLOAT16;
         };
         ArrayNode rss = JsonSerde.MAPPER.createArrayNode();
-        ObjectNode ours = ours(settings, tokens, ourThreads, steps, rss, true);
-        // after the run: on a GPU what the products leave in libtorch's caching allocator would count as the run's
+        // on a GPU nothing is probed: 1 thread, as the peers get there
+        ObjectNode ours = ours(settings, tokens, Math.max(1, ourThreads), steps, rss, true);
+        // after the run: measured before it, what the products leave in libtorch's caching allocator on a GPU would
+        // count as "before", and the run, reusing it, would seem to take that much less
         double matmul = matmulGflops(onDevice, Math.max(1, ourThreads), mathType);
         ours.put("allocator", allocator);
         double flopsPerToken = ours.get("flops_per_token").asDouble();

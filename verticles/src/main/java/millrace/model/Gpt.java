@@ -913,8 +913,8 @@ public final class Gpt implements AutoCloseable {
     }
 
     /**
-     * With the fused kernels: whether whole sequences, prompts and decode steps run as one TorchScript call each (the
-     * default), or through DJL, an operation a call ({@code bench train --kernels djl} compares them).
+     * With the fused kernels: whether whole sequences, packed rows, prompts and decode steps run as one TorchScript
+     * call each (the default), or through DJL, an operation a call ({@code bench train --kernels djl} compares them).
      */
     public void useScriptedBlocks(boolean scripted) {
         this.scripted = scripted;

@@ -53,13 +53,20 @@ class DecodeBatchTest {
      */
     @Test
     void aRaggedCacheGivesEachRowItsOwnLogits() {
-        for (boolean fused : new boolean[] {true, false}) raggedCacheLogits(fused);
+        raggedCacheLogits(true, true);
+        raggedCacheLogits(true, false);
+        raggedCacheLogits(false, false);
     }
 
-    /** {@code fused}: a decode step as one TorchScript method; otherwise the blocks in DJL ops, mask written out. */
-    private static void raggedCacheLogits(boolean fused) {
+    /**
+     * {@code fused} and {@code scripted}: a prompt and a decode step as one TorchScript method each; {@code fused}
+     * alone: the blocks an operation a DJL call, with the fused kernels (the masked one for the ragged rows); neither:
+     * the blocks in DJL ops, mask written out.
+     */
+    private static void raggedCacheLogits(boolean fused, boolean scripted) {
         try (NDManager root = GptTrainer.newRootManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 32), root)) {
             gpt.useFusedKernels(fused);
+            gpt.useScriptedBlocks(scripted);
             List<List<Integer>> rows = new ArrayList<>(List.of(new ArrayList<>(List.of(5, 17, 42, 3, 8, 9, 10)),
                     new ArrayList<>(List.of(1, 2, 3)), new ArrayList<>(List.of(9, 4, 6))));
             Gpt.KvCache cache = gpt.newCache();
