@@ -240,7 +240,7 @@ public final class Gpt implements AutoCloseable {
      * needs. A prompt of {@code n} tokens costs one projection onto the vocabulary instead of {@code n}.
      */
     public NDArray forwardLast(NDArray idx, KvCache cache) {
-        if (fused && scripted && cache != null && cache.rows() > 0 && idx.getShape().get(1) == 1) return decode(idx, cache);
+        if (oneCall() && cache != null && cache.rows() > 0 && idx.getShape().get(1) == 1) return decode(idx, cache);
         Weights w = weights();
         NDArray hidden = hidden(w, idx, false, cache);
         return logits(w, hidden.get(":, -1, :"));
@@ -302,8 +302,8 @@ public final class Gpt implements AutoCloseable {
         if (past + t > config.blockSize()) {
             throw new IllegalArgumentException("sequence " + (past + t) + " > block " + config.blockSize());
         }
-        if (fused && scripted && cache == null) return scriptedBlocks(w, idx, training);
-        if (fused && scripted && cache.rows() == 0 && cache.length == 0) return scriptedPrompt(w, idx, cache);
+        if (oneCall() && cache == null) return scriptedBlocks(w, idx, training);
+        if (oneCall() && cache.rows() == 0 && cache.length == 0) return scriptedPrompt(w, idx, cache);
         return blocks(w, idx, w.wpe().get(past + ":" + (past + t)), null, training, cache);
     }
 
@@ -333,7 +333,7 @@ public final class Gpt implements AutoCloseable {
         NDArray same = segments.expandDims(2).eq(segments.expandDims(1));
         NDArray causal = causalMask.get("0:" + t + ", 0:" + t).eq(0f);
         NDArray allowed = same.logicalAnd(causal.expandDims(0)).expandDims(1);
-        if (fused && scripted) {
+        if (oneCall()) {
             List<NDArray> args = new ArrayList<>(List.of(idx, scope.create(positions, new Shape(b, t)), allowed));
             addWeights(args, w);
             return (training ? packedTraining : packedInference).forwardList(args).singletonOrThrow();
@@ -918,6 +918,11 @@ public final class Gpt implements AutoCloseable {
      */
     public void useScriptedBlocks(boolean scripted) {
         this.scripted = scripted;
+    }
+
+    /** Whether the passes run as the TorchScript methods: fused kernels, one call each. */
+    private boolean oneCall() {
+        return fused && scripted;
     }
 
     @Override
