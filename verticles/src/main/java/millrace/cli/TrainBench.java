@@ -82,12 +82,13 @@ final class TrainBench implements Callable<Integer> {
                     + "elementary ops (default: ${DEFAULT-VALUE}).")
     Kernels kernels;
 
-    enum LossMode { plain, fused }
+    enum LossMode { plain, inplace, linear }
 
-    @Option(names = "--loss", defaultValue = "plain",
-            description = "plain: the output projection and cross-entropy over the whole logits, through autograd; fused: "
-                    + "a chunk of rows at a time, gradients by hand, the logits never whole (default: ${DEFAULT-VALUE}; "
-                    + "fp16 always runs plain).")
+    @Option(names = "--loss", defaultValue = "inplace",
+            description = "inplace: the cross-entropy and its gradient in one pass over the logits, written over them; plain: "
+                    + "log_softmax over the whole logits through autograd; linear: the output projection and the loss a "
+                    + "chunk of rows at a time, gradients by hand, the logits never whole (fp32 only; otherwise inplace) "
+                    + "(default: ${DEFAULT-VALUE}).")
     LossMode lossMode;
 
     @Option(names = "--phases", defaultValue = "0",
@@ -220,7 +221,11 @@ final class TrainBench implements Callable<Integer> {
             gpt.useFusedKernels(kernels != Kernels.explicit);
             gpt.useScriptedBlocks(kernels == Kernels.fused);
             GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
-            trainer.useFusedLoss(lossMode == LossMode.fused);
+            trainer.useLoss(switch (lossMode) {
+                case plain -> GptTrainer.Loss.PLAIN;
+                case inplace -> GptTrainer.Loss.IN_PLACE;
+                case linear -> GptTrainer.Loss.FUSED_LINEAR;
+            });
             long started = 0;
             float loss = Float.NaN;
             for (int step = 0; step < n + warmup; step++) {

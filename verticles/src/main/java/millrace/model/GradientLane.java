@@ -39,6 +39,12 @@ public final class GradientLane {
             collector.backward(loss);
         }
 
+        /** Backward from {@code output} with {@code gradient} as its gradient (a loss whose gradient is known). */
+        public void backward(NDArray output, NDArray gradient) {
+            ai.djl.pytorch.jni.JniUtils.backward((ai.djl.pytorch.engine.PtNDArray) output,
+                    (ai.djl.pytorch.engine.PtNDArray) gradient, false, false);
+        }
+
         @Override
         public void close() {
             try {

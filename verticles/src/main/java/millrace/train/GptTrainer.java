@@ -12,6 +12,7 @@ import millrace.model.AdamW;
 import millrace.model.FusedLinearCrossEntropy;
 import millrace.model.Gpt;
 import millrace.model.GradientLane;
+import millrace.model.InPlaceCrossEntropy;
 import millrace.model.Scalars;
 
 /**
@@ -31,10 +32,11 @@ public final class GptTrainer implements AutoCloseable {
     private final AdamW optimizer;
     private long step;
     private long tokensSeen;
-    /** Rows of logits the fused loss holds at once: 128 × 50,257 fp32 is 26 MB. */
+    /** Rows of logits the fused linear loss holds at once: 128 × 50,257 fp32 is 26 MB. */
     private static final int LOSS_CHUNK_ROWS = 128;
-    /** Off by default: on the CPU it measured slower (0.85x) though 26% lighter in peak RSS; see the README. */
-    private boolean fusedLoss;
+    private Loss lossKernel = Loss.IN_PLACE;
+    /** {@link Loss#IN_PLACE}'s kernel, made on first use. */
+    private InPlaceCrossEntropy inPlaceLoss;
     /** FP16 only: the loss scale; null in fp32. */
     private LossScaler scaler;
     /** Whether a step waits for the device at each phase's end to time it ({@link #timePhases}). */
@@ -73,13 +75,24 @@ public final class GptTrainer implements AutoCloseable {
         settings = settings.withSchedule(schedule);
     }
 
-    /**
-     * In fp32, the output projection and the loss run fused ({@link FusedLinearCrossEntropy}): less memory; false (the
-     * default): as two autograd operations over the whole logits (what the fused one is tested against, and fp16's
-     * path).
-     */
-    public void useFusedLoss(boolean fused) {
-        this.fusedLoss = fused;
+    /** How a step computes the cross-entropy and its gradient. */
+    public enum Loss {
+        /** {@code log_softmax} and a gather through autograd, over the whole logits: what the others are tested against. */
+        PLAIN,
+        /**
+         * The default: the loss and its gradient in one pass over the logits, written over them
+         * ({@link InPlaceCrossEntropy}); faster and lighter than {@code PLAIN} in every precision.
+         */
+        IN_PLACE,
+        /**
+         * fp32 only (others run {@code IN_PLACE}): the output projection and the loss a chunk of rows at a time
+         * ({@link FusedLinearCrossEntropy}); the logits never exist whole, the lightest, but slower on a CPU.
+         */
+        FUSED_LINEAR
+    }
+
+    public void useLoss(Loss loss) {
+        this.lossKernel = loss;
     }
 
     /**
@@ -145,7 +158,7 @@ public final class GptTrainer implements AutoCloseable {
                             new Shape(n, t + 1));
                     NDArray inputs = batch.get(":, 0:" + t);
                     float weight = lossScale * n / b;
-                    if (settings.precision() == TrainSettings.Precision.FP32 && fusedLoss) {
+                    if (settings.precision() == TrainSettings.Precision.FP32 && lossKernel == Loss.FUSED_LINEAR) {
                         // the projection and the loss a chunk of rows at a time, their gradients by hand
                         NDArray hidden = model.hidden(inputs, true).reshape(n * t, settings.model().nEmbd());
                         FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.of(hidden, model.outputWeight(),
@@ -166,12 +179,26 @@ public final class GptTrainer implements AutoCloseable {
                         case FP16 -> model.forwardMixed(inputs, true, DataType.FLOAT16);
                         case BF16 -> model.forwardMixed(inputs, true, DataType.BFLOAT16);
                     };
-                    NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
-                    if (timingPhases) awaitDevice(passLoss);
+                    if (lossKernel == Loss.PLAIN) {
+                        NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
+                        if (timingPhases) awaitDevice(passLoss);
+                        long forwardDone = System.nanoTime();
+                        forwardNs += forwardDone - passStarted;
+                        collector.backward(weight == 1f ? passLoss : Scalars.times(passLoss, weight));
+                        loss += passLoss.getFloat() * n / b; // read back after backward: the device is done
+                        backwardNs += System.nanoTime() - forwardDone;
+                        continue;
+                    }
+                    long tokens = (long) n * t;
+                    // the logits become the gradient of the pass's weighted mean loss; backward starts from them
+                    NDArray lossSum = inPlaceLoss().lossSumAndGradient(
+                            logits.reshape(tokens, settings.model().vocabSize()), batch.get(":, 1:").reshape(tokens),
+                            weight / tokens);
+                    if (timingPhases) awaitDevice(lossSum);
                     long forwardDone = System.nanoTime();
                     forwardNs += forwardDone - passStarted;
-                    collector.backward(weight == 1f ? passLoss : Scalars.times(passLoss, weight));
-                    loss += passLoss.getFloat() * n / b; // read back after backward: the device is done
+                    collector.backward(logits, logits);
+                    loss += lossSum.getFloat() / tokens * n / b; // read back after backward: the device is done
                     backwardNs += System.nanoTime() - forwardDone;
                 }
             }
@@ -221,6 +248,13 @@ public final class GptTrainer implements AutoCloseable {
             optimizer.zero(grads.values());
             return new Update(norm, lr, skipped, overflowed);
         }
+    }
+
+    private InPlaceCrossEntropy inPlaceLoss() {
+        if (inPlaceLoss == null) {
+            inPlaceLoss = new InPlaceCrossEntropy((ai.djl.pytorch.engine.PtNDManager) root, settings.model().vocabSize());
+        }
+        return inPlaceLoss;
     }
 
     /** The manager the trainer's step scopes are made in (the model's parent). */
@@ -393,6 +427,7 @@ public final class GptTrainer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (inPlaceLoss != null) inPlaceLoss.close();
         optimizer.close();
         model.close();
     }

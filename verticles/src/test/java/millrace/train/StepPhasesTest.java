@@ -12,12 +12,12 @@ import org.junit.jupiter.api.Test;
 /** Timing a step's phases ({@code bench train --phases}) measures each phase and changes nothing the step computes. */
 class StepPhasesTest {
     /** Losses of three steps, and the weights after them; phases timed from the second step on when asked. */
-    private static List<float[]> train(boolean timed, boolean fusedLoss, int micro, List<GptTrainer.Phases> phases) {
+    private static List<float[]> train(boolean timed, GptTrainer.Loss loss, int micro, List<GptTrainer.Phases> phases) {
         TrainSettings settings = TinyRuns.settings(micro);
         try (NDManager root = GptTrainer.newRootManager()) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(7);
             GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
-            trainer.useFusedLoss(fusedLoss);
+            trainer.useLoss(loss);
             Random r = new Random(3);
             List<float[]> out = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
@@ -35,13 +35,13 @@ class StepPhasesTest {
 
     @Test
     void phasesAreTimedWithoutChangingTheStep() {
-        for (boolean fusedLoss : new boolean[] {false, true}) {
+        for (GptTrainer.Loss loss : GptTrainer.Loss.values()) {
             for (int micro : new int[] {8, 3}) {
                 List<GptTrainer.Phases> phases = new ArrayList<>();
-                List<float[]> plain = train(false, fusedLoss, micro, new ArrayList<>());
-                List<float[]> timed = train(true, fusedLoss, micro, phases);
+                List<float[]> plain = train(false, loss, micro, new ArrayList<>());
+                List<float[]> timed = train(true, loss, micro, phases);
                 for (int i = 0; i < plain.size(); i++) {
-                    assertArrayEquals(plain.get(i), timed.get(i), "fused loss " + fusedLoss + ", micro " + micro + ", array " + i);
+                    assertArrayEquals(plain.get(i), timed.get(i), "loss " + loss + ", micro " + micro + ", array " + i);
                 }
                 assertEquals(2, phases.size());
                 for (GptTrainer.Phases p : phases) {
