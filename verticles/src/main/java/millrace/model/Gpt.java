@@ -243,7 +243,7 @@ public final class Gpt implements AutoCloseable {
         if (oneCall() && cache != null && cache.rows() > 0 && idx.getShape().get(1) == 1) return decode(idx, cache);
         Weights w = weights();
         NDArray hidden = hidden(w, idx, false, cache);
-        return logits(w, hidden.get(":, -1, :"));
+        return rowLogits(w, hidden.get(":, -1, :"));
     }
 
     /**
@@ -294,6 +294,28 @@ public final class Gpt implements AutoCloseable {
     private static NDArray logits(Weights w, NDArray hidden) {
         return hidden.matMul(w.wte().transpose());
     }
+
+    /** Generation's logits of a few rows {@code [b, C]} (no autograd): as {@link #ROW_LOGITS} computes them. */
+    private static NDArray rowLogits(Weights w, NDArray rows) {
+        boolean one = rows.getShape().get(0) == 1;
+        NDArray logits = w.wte().matMul((one ? rows.concat(rows) : rows).transpose()).transpose();
+        return one ? logits.get("0:1") : logits;
+    }
+
+    /**
+     * The logits of a few rows {@code x [b, C]}, as {@code wte · xᵀ} transposed back: a product with the
+     * {@code [vocab, C]} weight on the left, which libtorch's CPU BLAS runs 2–7× faster at 2–8 rows than
+     * {@code x · wteᵀ} (measured here: 8 rows 1.6 against 3.2 ms, 2 rows 0.7 against 4.7 ms, on 2 cores), where it reads
+     * the 32 MB weight once. One row is doubled: a matrix-vector product runs at 3.1 ms either way. {@code b} is the
+     * rows; the result is {@code [b, vocab]}, contiguous. (Training keeps {@code x · wteᵀ}: its loss reads the logits
+     * row by row.)
+     */
+    private static final String ROW_LOGITS =
+            "    if b == 1:\n"
+            + "      logits = torch.narrow(torch.t(torch.matmul(wte, torch.t(torch.cat([x, x])))), 0, 0, 1)\n"
+            + "    else:\n"
+            + "      logits = torch.t(torch.matmul(wte, torch.t(x)))\n"
+            + "    logits = torch.contiguous(logits)\n";
 
     private NDArray hidden(Weights w, NDArray idx, boolean training, KvCache cache) {
         long t = idx.getShape().get(1);
@@ -487,8 +509,9 @@ public final class Gpt implements AutoCloseable {
                         + "      keys.append(k)\n      values.append(v)\n",
                         (masked ? "mask" : "None") + ", 0., False", e -> e)
                 + "    f = " + (5 + 12 * layers) + "\n"
-                + "    x = torch.layer_norm(x, [" + config.nEmbd() + "], a[f], a[f + 1], 1e-05)\n"
-                + "    out = [torch.matmul(torch.select(x, 1, 0), torch.t(wte))]\n"
+                + "    x = torch.select(torch.layer_norm(x, [" + config.nEmbd() + "], a[f], a[f + 1], 1e-05), 1, 0)\n"
+                + ROW_LOGITS
+                + "    out = [logits]\n"
                 + "    out.extend(keys)\n"
                 + "    out.extend(values)\n"
                 + "    return out\n";
