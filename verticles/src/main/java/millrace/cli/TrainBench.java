@@ -91,6 +91,11 @@ final class TrainBench implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     LossMode lossMode;
 
+    /** The loss the step runs: the fused linear one is fp32 only. */
+    private LossMode lossRan() {
+        return lossMode == LossMode.linear && precision != TrainSettings.Precision.FP32 ? LossMode.inplace : lossMode;
+    }
+
     @Option(names = "--phases", defaultValue = "0",
             description = "After the timed steps, N more that wait for the device at each phase's end: the median ms of the "
                     + "forward pass with the loss, backward and the update, for every trainer (default: ${DEFAULT-VALUE}, none).")
@@ -183,7 +188,8 @@ final class TrainBench implements Callable<Integer> {
         }
         System.out.printf("%s, batch %d x %d, %d steps; %s; %s matrix products here: %.0f GFLOP/s (%d threads)%n", model,
                 batch, seq, steps, allocator, mathType, matmul, Math.max(1, ourThreads));
-        print("Millrace (libtorch " + ai.djl.engine.Engine.getEngine("PyTorch").getVersion() + " via DJL, " + kernels + " kernels)", ours);
+        print("Millrace (libtorch " + ai.djl.engine.Engine.getEngine("PyTorch").getVersion() + " via DJL, " + kernels + " kernels, "
+                + lossRan() + " loss)", ours);
         if (ours.has("mfu")) System.out.printf("  MFU on %s %s: %.1f%%%n", onDevice, precision, 100 * ours.get("mfu").asDouble());
         for (JsonNode p : peerRuns) print(p.get("peer").asText(), p);
         if (fastest != null) {
@@ -221,7 +227,7 @@ final class TrainBench implements Callable<Integer> {
             gpt.useFusedKernels(kernels != Kernels.explicit);
             gpt.useScriptedBlocks(kernels == Kernels.fused);
             GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
-            trainer.useLoss(switch (lossMode) {
+            trainer.useLoss(switch (lossRan()) {
                 case plain -> GptTrainer.Loss.PLAIN;
                 case inplace -> GptTrainer.Loss.IN_PLACE;
                 case linear -> GptTrainer.Loss.FUSED_LINEAR;
@@ -247,7 +253,7 @@ final class TrainBench implements Callable<Integer> {
                         .put("update", median(phaseTimes.stream().map(GptTrainer.Phases::updateMs).toList())));
             }
             double tokensPerSecond = (double) n * batch * seq / seconds;
-            out.put("kernels", kernels.name()).put("loss", lossMode.name()).put("device", onDevice.toString()).put("precision", precision.name())
+            out.put("kernels", kernels.name()).put("loss", lossRan().name()).put("device", onDevice.toString()).put("precision", precision.name())
                     .put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads()).put("tokens_per_s", tokensPerSecond)
                     .put("seconds", seconds).put("final_loss", loss).put("peak_rss_mb", BenchSupport.peakRssMb())
                     .put("flops_per_token", trainer.model().flopsPerToken());

@@ -295,7 +295,10 @@ public final class Gpt implements AutoCloseable {
         return hidden.matMul(w.wte().transpose());
     }
 
-    /** Generation's logits of a few rows {@code [b, C]} (no autograd): as {@link #ROW_LOGITS} computes them. */
+    /**
+     * Generation's logits of a few rows {@code [b, C]}, computed as {@link #ROW_LOGITS} computes them but returned as
+     * the transposed view (its callers take the argmax or copy the values out, both fine on any strides).
+     */
     private static NDArray rowLogits(Weights w, NDArray rows) {
         boolean one = rows.getShape().get(0) == 1;
         NDArray logits = w.wte().matMul((one ? rows.concat(rows) : rows).transpose()).transpose();

@@ -12,14 +12,15 @@ import org.junit.jupiter.api.Test;
 /**
  * The trainer's three ways to compute the loss train alike: from the same weights on the same rows, the fused linear
  * and in-place losses give the plain one's loss and gradient norm at every step and the same weights after, with
- * whole batches and with micro-batches (whose losses and gradients are weighted by their share of the rows).
+ * whole batches and with micro-batches (whose losses and gradients are weighted by their share of the rows); the
+ * in-place one in bf16 and fp16 too.
  */
 class LossKernelsTest {
     private static final int STEPS = 4;
 
     /** Per step its loss and gradient norm, then every weight after the steps. */
-    private static List<float[]> train(GptTrainer.Loss loss, int micro) {
-        TrainSettings settings = TinyRuns.settings(micro);
+    private static List<float[]> train(GptTrainer.Loss loss, int micro, TrainSettings.Precision precision) {
+        TrainSettings settings = TinyRuns.settings(micro).withHardware(precision, "cpu");
         try (NDManager root = GptTrainer.newRootManager()) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(7);
             GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
@@ -38,22 +39,41 @@ class LossKernelsTest {
     }
 
     @Test
-    void everyLossTrainsAsThePlainOne() {
+    void everyLossTrainsAsThePlainOneInFp32() {
         for (int micro : new int[] {8, 3}) {
-            List<float[]> plain = train(GptTrainer.Loss.PLAIN, micro);
+            List<float[]> plain = train(GptTrainer.Loss.PLAIN, micro, TrainSettings.Precision.FP32);
             for (GptTrainer.Loss loss : new GptTrainer.Loss[] {GptTrainer.Loss.IN_PLACE, GptTrainer.Loss.FUSED_LINEAR}) {
-                List<float[]> other = train(loss, micro);
-                for (int i = 0; i < plain.size(); i++) {
-                    float[] a = plain.get(i);
-                    float[] b = other.get(i);
-                    // weights: Adam divides by the gradient's running size, so where a gradient is ~0 its rounding
-                    // moves the weight by a fraction of the learning rate; the next steps' losses and norms stay tight
-                    float absolute = i < STEPS ? 1e-5f : 1e-4f;
-                    for (int j = 0; j < a.length; j++) {
-                        assertEquals(a[j], b[j], absolute + 1e-4f * Math.abs(a[j]),
-                                loss + ", micro " + micro + (i < STEPS ? ", step " + i : ", weight " + (i - STEPS)) + "[" + j + "]");
-                    }
-                }
+                // weights: Adam divides by the gradient's running size, so where a gradient is ~0 its rounding moves
+                // the weight by a fraction of the learning rate; the next steps' losses and norms stay tight
+                assertTrainsAlike(plain, train(loss, micro, TrainSettings.Precision.FP32), 1e-5f, 1e-4f, 1e-4f,
+                        loss + " fp32, micro " + micro);
+            }
+        }
+    }
+
+    /**
+     * bf16 and fp16 (with its loss scale of 2^16 on the gradient the kernel writes): both losses take the softmax in
+     * fp32 and hand back a gradient in the low precision, so they differ where fp32 values round to neighbouring
+     * low-precision ones.
+     */
+    @Test
+    void theInPlaceLossTrainsAsThePlainOneInBf16AndFp16() {
+        for (TrainSettings.Precision precision : new TrainSettings.Precision[] {TrainSettings.Precision.BF16, TrainSettings.Precision.FP16}) {
+            for (int micro : new int[] {8, 3}) {
+                assertTrainsAlike(train(GptTrainer.Loss.PLAIN, micro, precision), train(GptTrainer.Loss.IN_PLACE, micro, precision),
+                        1e-4f, 2e-3f, 1e-3f, precision + ", micro " + micro);
+            }
+        }
+    }
+
+    private static void assertTrainsAlike(List<float[]> expected, List<float[]> actual, float absolute, float relative,
+            float weightAbsolute, String what) {
+        for (int i = 0; i < expected.size(); i++) {
+            float[] a = expected.get(i);
+            float[] b = actual.get(i);
+            for (int j = 0; j < a.length; j++) {
+                assertEquals(a[j], b[j], (i < STEPS ? absolute : weightAbsolute) + relative * Math.abs(a[j]),
+                        what + (i < STEPS ? ", step " + i : ", weight " + (i - STEPS)) + "[" + j + "]");
             }
         }
     }
