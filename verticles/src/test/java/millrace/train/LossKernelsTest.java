@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import millrace.model.Gpt;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,9 +21,7 @@ class LossKernelsTest {
     private static List<float[]> train(GptTrainer.Loss loss, int micro, TrainSettings.Precision precision) {
         TrainSettings settings = TinyRuns.settings(micro).withHardware(precision, "cpu");
         try (NDManager root = GptTrainer.newRootManager()) {
-            ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(7);
-            GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
-            trainer.useLoss(loss);
+            GptTrainer trainer = TinyRuns.trainer(settings, root, loss);
             Random r = new Random(5);
             List<float[]> out = new ArrayList<>();
             for (int i = 0; i < STEPS; i++) {

@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import millrace.model.Gpt;
 import org.junit.jupiter.api.Test;
 
 /** Timing a step's phases ({@code bench train --phases}) measures each phase and changes nothing the step computes. */
@@ -15,9 +14,7 @@ class StepPhasesTest {
     private static List<float[]> train(boolean timed, GptTrainer.Loss loss, int micro, List<GptTrainer.Phases> phases) {
         TrainSettings settings = TinyRuns.settings(micro);
         try (NDManager root = GptTrainer.newRootManager()) {
-            ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(7);
-            GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
-            trainer.useLoss(loss);
+            GptTrainer trainer = TinyRuns.trainer(settings, root, loss);
             Random r = new Random(3);
             List<float[]> out = new ArrayList<>();
             for (int i = 0; i < 3; i++) {

@@ -16,6 +16,14 @@ final class TinyRuns {
                 demo.clipNorm(), demo.adam(), 7, 60, 2, 0).withMicroBatchSize(micro);
     }
 
+    /** A trainer of {@code settings}' model, from the weights seed 7 draws, computing its loss as {@code loss}. */
+    static GptTrainer trainer(TrainSettings settings, ai.djl.ndarray.NDManager root, GptTrainer.Loss loss) {
+        ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(7);
+        GptTrainer trainer = new GptTrainer(settings, root, millrace.model.Gpt.initialize(settings.model(), root), 0, 0);
+        trainer.useLoss(loss);
+        return trainer;
+    }
+
     /** {@code n} rows of 9 random ids under 200: inputs and targets for {@link #settings}' model. */
     static List<int[]> rows(Random r, int n) {
         List<int[]> out = new ArrayList<>();
