@@ -296,25 +296,32 @@ public final class Gpt implements AutoCloseable {
     }
 
     /**
-     * Generation's logits of a few rows {@code [b, C]}, computed as {@link #ROW_LOGITS} computes them but returned as
-     * the transposed view (its callers take the argmax or copy the values out, both fine on any strides).
+     * Generation's logits of rows {@code [b, C]}, in the orientation {@link #ROW_LOGITS} picks, but returned as the
+     * transposed view (its callers take the argmax or copy the values out, both fine on any strides).
      */
     private static NDArray rowLogits(Weights w, NDArray rows) {
-        boolean one = rows.getShape().get(0) == 1;
-        NDArray logits = w.wte().matMul((one ? rows.concat(rows) : rows).transpose()).transpose();
-        return one ? logits.get("0:1") : logits;
+        long b = rows.getShape().get(0);
+        if (b > WEIGHT_LEFT_ROWS) return logits(w, rows);
+        NDArray logits = w.wte().matMul((b == 1 ? rows.concat(rows) : rows).transpose()).transpose();
+        return b == 1 ? logits.get("0:1") : logits;
     }
 
+    /** Up to this many rows, {@link #ROW_LOGITS} puts the weight on the left. */
+    private static final int WEIGHT_LEFT_ROWS = 8;
+
     /**
-     * The logits of a few rows {@code x [b, C]}, as {@code wte · xᵀ} transposed back: a product with the
-     * {@code [vocab, C]} weight on the left, which libtorch's CPU BLAS runs 2–7× faster at 2–8 rows than
-     * {@code x · wteᵀ} (measured here: 8 rows 1.6 against 3.2 ms, 2 rows 0.7 against 4.7 ms, on 2 cores), where it reads
-     * the 32 MB weight once. One row is doubled: a matrix-vector product runs at 3.1 ms either way. {@code b} is the
-     * rows; the result is {@code [b, vocab]}, contiguous. (Training keeps {@code x · wteᵀ}: its loss reads the logits
-     * row by row.)
+     * The logits of rows {@code x [b, C]}. Up to {@link #WEIGHT_LEFT_ROWS} rows as {@code wte · xᵀ} transposed back: a
+     * product with the {@code [vocab, C]} weight on the left, which libtorch's CPU BLAS runs 1.5–6× faster here at 1–8
+     * rows than {@code x · wteᵀ} (timed alone on 2 threads: 1 row doubled 0.9 against 2.5 ms, 2 rows 0.9 against
+     * 4.3, 4 rows 1.0 against 2.6, 8 rows 1.9 against 2.8; from 12 rows on it is 5–15% slower, so more rows keep
+     * {@code x · wteᵀ}). One row is doubled: as a matrix-vector product it is no faster. {@code b} is the rows; the
+     * result is {@code [b, vocab]}, contiguous. (Training keeps {@code x · wteᵀ}: its loss reads the logits row by
+     * row.)
      */
     private static final String ROW_LOGITS =
-            "    if b == 1:\n"
+            "    if b > " + WEIGHT_LEFT_ROWS + ":\n"
+            + "      logits = torch.matmul(x, torch.t(wte))\n"
+            + "    elif b == 1:\n"
             + "      logits = torch.narrow(torch.t(torch.matmul(wte, torch.t(torch.cat([x, x])))), 0, 0, 1)\n"
             + "    else:\n"
             + "      logits = torch.t(torch.matmul(wte, torch.t(x)))\n"

@@ -89,8 +89,9 @@ class GptTest {
     }
 
     /**
-     * Generation's last-position logits, after a cached prefix, are the full forward pass's last row: with the
-     * TorchScript methods (prompt, decode step, whole sequence) and through DJL an operation a call.
+     * Generation's last-position logits, of the prompt and after a cached prefix, are the full forward pass's: with the
+     * TorchScript methods (prompt, decode step, whole sequence) and through DJL an operation a call; for 1 row, a few,
+     * and more than {@code Gpt.WEIGHT_LEFT_ROWS} (the projection's three orientations).
      */
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
@@ -98,12 +99,23 @@ class GptTest {
         try (NDManager root = NDManager.newBaseManager()) {
             Gpt gpt = Gpt.initialize(GptConfig.tiny(300, 16), root);
             gpt.useScriptedBlocks(scripted);
-            long[] tokens = {5, 17, 42, 99, 3, 250, 7, 1};
-            float[] full = gpt.forward(root.create(tokens).reshape(2, 4), false).get(":, -1, :").toFloatArray();
-            try (Gpt.KvCache cache = gpt.newCache()) {
-                gpt.forwardLast(root.create(new long[] {5, 17, 42, 3, 250, 7}).reshape(2, 3), cache);
-                float[] last = gpt.forwardLast(root.create(new long[] {99, 1}).reshape(2, 1), cache).toFloatArray();
-                assertArrayEquals(full, last, 1e-4f);
+            Random r = new Random(4);
+            for (int rows : new int[] {1, 2, 9}) {
+                long[] tokens = new long[rows * 4];
+                long[] prompt = new long[rows * 3];
+                long[] next = new long[rows];
+                for (int i = 0; i < rows; i++) {
+                    for (int j = 0; j < 4; j++) tokens[i * 4 + j] = r.nextInt(300);
+                    System.arraycopy(tokens, i * 4, prompt, i * 3, 3);
+                    next[i] = tokens[i * 4 + 3];
+                }
+                ai.djl.ndarray.NDArray full = gpt.forward(root.create(tokens).reshape(rows, 4), false);
+                try (Gpt.KvCache cache = gpt.newCache()) {
+                    float[] first = gpt.forwardLast(root.create(prompt).reshape(rows, 3), cache).toFloatArray();
+                    assertArrayEquals(full.get(":, 2, :").toFloatArray(), first, 1e-4f, rows + " rows, prompt");
+                    float[] last = gpt.forwardLast(root.create(next).reshape(rows, 1), cache).toFloatArray();
+                    assertArrayEquals(full.get(":, -1, :").toFloatArray(), last, 1e-4f, rows + " rows, decode step");
+                }
             }
             gpt.close();
         }
