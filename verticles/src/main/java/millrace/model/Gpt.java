@@ -296,8 +296,9 @@ public final class Gpt implements AutoCloseable {
     }
 
     /**
-     * Generation's logits of rows {@code [b, C]}, in the orientation {@link #ROW_LOGITS} picks, but returned as the
-     * transposed view (its callers take the argmax or copy the values out, both fine on any strides).
+     * Generation's logits of rows {@code [b, C]}, in the orientation {@link #ROW_LOGITS} picks; up to
+     * {@link #WEIGHT_LEFT_ROWS} rows returned as the transposed view (its callers take the argmax or copy the values
+     * out, both fine on any strides).
      */
     private static NDArray rowLogits(Weights w, NDArray rows) {
         long b = rows.getShape().get(0);
@@ -307,15 +308,16 @@ public final class Gpt implements AutoCloseable {
     }
 
     /** Up to this many rows, {@link #ROW_LOGITS} puts the weight on the left. */
-    private static final int WEIGHT_LEFT_ROWS = 8;
+    static final int WEIGHT_LEFT_ROWS = 8;
 
     /**
      * The logits of rows {@code x [b, C]}. Up to {@link #WEIGHT_LEFT_ROWS} rows as {@code wte · xᵀ} transposed back: a
      * product with the {@code [vocab, C]} weight on the left, which libtorch's CPU BLAS runs 1.5–6× faster here at 1–8
-     * rows than {@code x · wteᵀ} (timed alone on 2 threads: 1 row doubled 0.9 against 2.5 ms, 2 rows 0.9 against
-     * 4.3, 4 rows 1.0 against 2.6, 8 rows 1.9 against 2.8; from 12 rows on it is 5–15% slower, so more rows keep
-     * {@code x · wteᵀ}). One row is doubled: as a matrix-vector product it is no faster. {@code b} is the rows; the
-     * result is {@code [b, vocab]}, contiguous. (Training keeps {@code x · wteᵀ}: its loss reads the logits row by
+     * rows than {@code x · wteᵀ} (timed alone in PyTorch 2.13 on 2 threads, one run: 1 row doubled 0.9 against
+     * 2.5 ms, 2 rows 0.9 against 4.3, 3 rows 1.1 against 6.4, 4 rows 1.0 against 2.6, 8 rows 1.9 against 2.8; other
+     * runs moved these by tens of percent, the README quotes one; from 12 rows on it is 5–15% slower, so more rows keep
+     * {@code x · wteᵀ}). One row is doubled: as a matrix-vector product it is no faster. Needs {@code b} (the rows),
+     * {@code x} and {@code wte} in scope; assigns {@code logits [b, vocab]}, contiguous. (Training keeps {@code x · wteᵀ}: its loss reads the logits row by
      * row.)
      */
     private static final String ROW_LOGITS =

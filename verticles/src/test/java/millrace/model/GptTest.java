@@ -100,7 +100,7 @@ class GptTest {
             Gpt gpt = Gpt.initialize(GptConfig.tiny(300, 16), root);
             gpt.useScriptedBlocks(scripted);
             Random r = new Random(4);
-            for (int rows : new int[] {1, 2, 9}) {
+            for (int rows : new int[] {1, 2, Gpt.WEIGHT_LEFT_ROWS + 1}) {
                 long[] tokens = new long[rows * 4];
                 long[] prompt = new long[rows * 3];
                 long[] next = new long[rows];
