@@ -82,7 +82,16 @@ final class TrainBench implements Callable<Integer> {
                     + "elementary ops (default: ${DEFAULT-VALUE}).")
     Kernels kernels;
 
-    enum LossMode { plain, inplace, linear }
+    /** The trainer's losses under the names the command line takes. */
+    enum LossMode {
+        plain(GptTrainer.Loss.PLAIN), inplace(GptTrainer.Loss.IN_PLACE), linear(GptTrainer.Loss.FUSED_LINEAR);
+
+        final GptTrainer.Loss loss;
+
+        LossMode(GptTrainer.Loss loss) {
+            this.loss = loss;
+        }
+    }
 
     @Option(names = "--loss", defaultValue = "inplace",
             description = "inplace: the cross-entropy and its gradient in one pass over the logits, written over them; plain: "
@@ -91,9 +100,10 @@ final class TrainBench implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     LossMode lossMode;
 
-    /** The loss the step runs: the fused linear one is fp32 only. */
+    /** The loss the step runs ({@link GptTrainer.Loss#in}: the fused linear one is fp32 only). */
     private LossMode lossRan() {
-        return lossMode == LossMode.linear && precision != TrainSettings.Precision.FP32 ? LossMode.inplace : lossMode;
+        GptTrainer.Loss ran = lossMode.loss.in(precision);
+        return java.util.Arrays.stream(LossMode.values()).filter(m -> m.loss == ran).findFirst().orElseThrow();
     }
 
     @Option(names = "--phases", defaultValue = "0",
@@ -227,11 +237,7 @@ final class TrainBench implements Callable<Integer> {
             gpt.useFusedKernels(kernels != Kernels.explicit);
             gpt.useScriptedBlocks(kernels == Kernels.fused);
             GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
-            trainer.useLoss(switch (lossRan()) {
-                case plain -> GptTrainer.Loss.PLAIN;
-                case inplace -> GptTrainer.Loss.IN_PLACE;
-                case linear -> GptTrainer.Loss.FUSED_LINEAR;
-            });
+            trainer.useLoss(lossMode.loss);
             long started = 0;
             float loss = Float.NaN;
             for (int step = 0; step < n + warmup; step++) {

@@ -6,7 +6,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.jni.IValue;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -60,6 +62,8 @@ public final class Gpt implements AutoCloseable {
     private final TorchScriptModule packedTraining;
     private final TorchScriptModule packedInference;
     private final TorchScriptModule gelu;
+    /** {@link #ROW_LOGITS} as a method of its own (no autograd), for prompts projected outside the decode step. */
+    private final TorchScriptModule rowLogits;
     /** The parameters cast to fp16 and to bf16 inside autograd (mixed precision). */
     private final TorchScriptModule toFp16;
     private final TorchScriptModule toBf16;
@@ -87,6 +91,11 @@ public final class Gpt implements AutoCloseable {
         this.packedInference = blocksMethod((PtNDManager) manager, config, 0f, false, true);
         this.packedTraining = config.dropout() == 0f ? packedInference
                 : blocksMethod((PtNDManager) manager, config, config.dropout(), false, true);
+        this.rowLogits = TorchScriptModule.compile((PtNDManager) manager, "RowLogits",
+                "  def forward(self: __torch__.RowLogits, x: Tensor, wte: Tensor) -> Tensor:\n"
+                + "    b = x.size(0)\n"
+                + ROW_LOGITS
+                + "    return logits\n");
         this.gelu = TorchScriptModule.compile((PtNDManager) manager, "GeluTanh",
                 "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
                 + "    return torch.gelu(x, approximate=\"tanh\")\n");
@@ -243,7 +252,11 @@ public final class Gpt implements AutoCloseable {
         if (oneCall() && cache != null && cache.rows() > 0 && idx.getShape().get(1) == 1) return decode(idx, cache);
         Weights w = weights();
         NDArray hidden = hidden(w, idx, false, cache);
-        return rowLogits(w, hidden.get(":, -1, :"));
+        // IValues, not NDArrays: DJL passes an array named with a dot ("wte.weight") as a dict
+        try (IValue x = IValue.from((PtNDArray) hidden.get(":, -1, :")); IValue wte = IValue.from((PtNDArray) w.wte());
+                IValue out = rowLogits.call("forward", x, wte)) {
+            return out.toTensor((PtNDManager) idx.getManager());
+        }
     }
 
     /**
@@ -295,18 +308,6 @@ public final class Gpt implements AutoCloseable {
         return hidden.matMul(w.wte().transpose());
     }
 
-    /**
-     * Generation's logits of rows {@code [b, C]}, in the orientation {@link #ROW_LOGITS} picks; up to
-     * {@link #WEIGHT_LEFT_ROWS} rows returned as the transposed view (its callers take the argmax or copy the values
-     * out, both fine on any strides).
-     */
-    private static NDArray rowLogits(Weights w, NDArray rows) {
-        long b = rows.getShape().get(0);
-        if (b > WEIGHT_LEFT_ROWS) return logits(w, rows);
-        NDArray logits = w.wte().matMul((b == 1 ? rows.concat(rows) : rows).transpose()).transpose();
-        return b == 1 ? logits.get("0:1") : logits;
-    }
-
     /** Up to this many rows, {@link #ROW_LOGITS} puts the weight on the left. */
     static final int WEIGHT_LEFT_ROWS = 8;
 
@@ -317,8 +318,9 @@ public final class Gpt implements AutoCloseable {
      * 2.5 ms, 2 rows 0.9 against 4.3, 3 rows 1.1 against 6.4, 4 rows 1.0 against 2.6, 8 rows 1.9 against 2.8; other
      * runs moved these by tens of percent, the README quotes one; from 12 rows on it is 5–15% slower, so more rows keep
      * {@code x · wteᵀ}). One row is doubled: as a matrix-vector product it is no faster. Needs {@code b} (the rows),
-     * {@code x} and {@code wte} in scope; assigns {@code logits [b, vocab]}, contiguous. (Training keeps {@code x · wteᵀ}: its loss reads the logits row by
-     * row.)
+     * {@code x} and {@code wte} in scope; assigns {@code logits [b, vocab]}, contiguous. Generation's projection, in
+     * the decode step and (as {@link #rowLogits}) after a prompt; training keeps {@code x · wteᵀ}: its loss reads the
+     * logits row by row.
      */
     private static final String ROW_LOGITS =
             "    if b > " + WEIGHT_LEFT_ROWS + ":\n"
@@ -975,6 +977,7 @@ public final class Gpt implements AutoCloseable {
         decodeStepMasked.close();
         decodeStep.close();
         gelu.close();
+        rowLogits.close();
         toFp16.close();
         toBf16.close();
         manager.close();

@@ -53,8 +53,9 @@ public final class InPlaceCrossEntropy implements AutoCloseable {
                 + "    n = logits.size(0)\n"
                 + "    losses = annotate(List[Tensor], [])\n"
                 + "    for start in range(0, n, " + chunkRows + "):\n"
-                + "      x = torch.narrow(logits, 0, start, min(" + chunkRows + ", n - start))\n"
-                + "      t = torch.unsqueeze(torch.narrow(targets, 0, start, min(" + chunkRows + ", n - start)), 1)\n"
+                + "      rows = min(" + chunkRows + ", n - start)\n"
+                + "      x = torch.narrow(logits, 0, start, rows)\n"
+                + "      t = torch.unsqueeze(torch.narrow(targets, 0, start, rows), 1)\n"
                 + "      picked = torch.gather(x, 1, t).float()\n"
                 + "      m = torch.amax(x, [1], True).float()\n"
                 // fp32 logits: float() is x itself, so the softmax is computed in place; lower precision: an fp32 copy

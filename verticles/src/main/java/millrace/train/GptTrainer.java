@@ -89,7 +89,12 @@ public final class GptTrainer implements AutoCloseable {
          * fp32 only (others run {@code IN_PLACE}): the output projection and the loss a chunk of rows at a time
          * ({@link FusedLinearCrossEntropy}); the logits never exist whole, the lightest, but slower on a CPU.
          */
-        FUSED_LINEAR
+        FUSED_LINEAR;
+
+        /** The loss a step in {@code precision} runs when asked for this one. */
+        public Loss in(TrainSettings.Precision precision) {
+            return this == FUSED_LINEAR && precision != TrainSettings.Precision.FP32 ? IN_PLACE : this;
+        }
     }
 
     public void useLoss(Loss loss) {
@@ -159,7 +164,8 @@ public final class GptTrainer implements AutoCloseable {
                             new Shape(n, t + 1));
                     NDArray inputs = batch.get(":, 0:" + t);
                     float weight = lossScale * n / b;
-                    if (settings.precision() == TrainSettings.Precision.FP32 && lossKernel == Loss.FUSED_LINEAR) {
+                    Loss kind = lossKernel.in(settings.precision());
+                    if (kind == Loss.FUSED_LINEAR) {
                         // the projection and the loss a chunk of rows at a time, their gradients by hand
                         NDArray hidden = model.hidden(inputs, true).reshape(n * t, settings.model().nEmbd());
                         FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.of(hidden, model.outputWeight(),
@@ -180,7 +186,7 @@ public final class GptTrainer implements AutoCloseable {
                         case FP16 -> model.forwardMixed(inputs, true, DataType.FLOAT16);
                         case BF16 -> model.forwardMixed(inputs, true, DataType.BFLOAT16);
                     };
-                    if (lossKernel == Loss.PLAIN) {
+                    if (kind == Loss.PLAIN) {
                         NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
                         if (timingPhases) awaitDevice(passLoss);
                         long forwardDone = System.nanoTime();
