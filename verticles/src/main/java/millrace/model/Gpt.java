@@ -318,7 +318,10 @@ public final class Gpt implements AutoCloseable {
      * 2.5 ms, 2 rows 0.9 against 4.3, 3 rows 1.1 against 6.4, 4 rows 1.0 against 2.6, 8 rows 1.9 against 2.8; other
      * runs moved these by tens of percent, the README quotes one; from 12 rows on it is 5–15% slower, so more rows keep
      * {@code x · wteᵀ}). One row is doubled: as a matrix-vector product it is no faster. Needs {@code b} (the rows),
-     * {@code x} and {@code wte} in scope; assigns {@code logits [b, vocab]}, contiguous. Generation's projection, in
+     * {@code x} and {@code wte} in scope; assigns {@code logits [b, vocab]}: up to {@link #WEIGHT_LEFT_ROWS} rows a
+     * transposed view of the product, not copied out (the copy of {@code [vocab, 8]} cost 0.2–0.3 ms a step, some 7%
+     * of one at batch 8; a greedy argmax reads the view as fast, and a sampler's copy to Java makes it contiguous
+     * anyway). Generation's projection, in
      * the decode step and (as {@link #rowLogits}) after a prompt; training keeps {@code x · wteᵀ}: its loss reads the
      * logits row by row.
      */
@@ -328,8 +331,7 @@ public final class Gpt implements AutoCloseable {
             + "    elif b == 1:\n"
             + "      logits = torch.narrow(torch.t(torch.matmul(wte, torch.t(torch.cat([x, x])))), 0, 0, 1)\n"
             + "    else:\n"
-            + "      logits = torch.t(torch.matmul(wte, torch.t(x)))\n"
-            + "    logits = torch.contiguous(logits)\n";
+            + "      logits = torch.t(torch.matmul(wte, torch.t(x)))\n";
 
     private NDArray hidden(Weights w, NDArray idx, boolean training, KvCache cache) {
         long t = idx.getShape().get(1);
@@ -411,7 +413,7 @@ public final class Gpt implements AutoCloseable {
         addWeights(args, w);
         args.addAll(Arrays.asList(cache.keys));
         args.addAll(Arrays.asList(cache.values));
-        NDList out = (cache.starts == null ? decodeStep : decodeStepMasked).forwardList(args);
+        NDList out = (cache.starts == null ? decodeStep : decodeStepMasked).infer(args, (PtNDManager) scope);
         int layers = config.nLayer();
         for (int layer = 0; layer < layers; layer++) {
             cache.replace(layer, out.get(1 + layer), out.get(1 + layers + layer));
@@ -445,9 +447,13 @@ public final class Gpt implements AutoCloseable {
         return (training ? blocksTraining : blocksInference).forwardList(blocksArguments(w, idx)).singletonOrThrow();
     }
 
-    /** {@link #scriptedBlocks} for a prompt into an empty cache, which then holds its keys and values. */
+    /**
+     * {@link #scriptedBlocks} for a prompt into an empty cache, which then holds its keys and values. Like the decode
+     * step it runs in inference mode: generation needs no gradient, and a policy that is being trained (its weights
+     * requiring gradients) would otherwise record a graph through every cached key and value while it samples.
+     */
     private NDArray scriptedPrompt(Weights w, NDArray idx, KvCache cache) {
-        NDList out = blocksCaching.forwardList(blocksArguments(w, idx));
+        NDList out = blocksCaching.infer(blocksArguments(w, idx), (PtNDManager) idx.getManager());
         int layers = config.nLayer();
         for (int layer = 0; layer < layers; layer++) cache.append(layer, out.get(1 + layer), out.get(1 + layers + layer));
         cache.length += (int) idx.getShape().get(1);

@@ -2,6 +2,7 @@ package millrace.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
@@ -84,6 +85,20 @@ public final class TorchScriptModule implements AutoCloseable {
             return IValueUtils.forward(module, new NDList(inputs), true);
         } finally {
             for (int i = 0; i < inputs.size(); i++) inputs.get(i).setName(names.get(i));
+        }
+    }
+
+    /**
+     * {@code forward(list)} for a method that takes and returns one {@code List[Tensor]}, under libtorch's inference
+     * mode: no autograd, and none of its per-op bookkeeping (version counters, view tracking). The results are
+     * inference tensors, attached to {@code manager}: they may be read by any later op but not saved for a backward
+     * pass. Generation's decode step, which runs some 150 small ops a call.
+     */
+    public NDList infer(List<NDArray> inputs, PtNDManager manager) {
+        EAGER.get();
+        try (IValue list = IValue.listFrom(inputs.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+                IValue out = IValueUtils.runMethod(module, "forward", list)) {
+            return out.toNDList(manager);
         }
     }
 

@@ -121,6 +121,31 @@ class GptTest {
         }
     }
 
+    /**
+     * A policy being trained samples too (the feedback trainer's KL figure): its weights require gradients, and the
+     * prompt and decode methods must still record no autograd graph, or every cached key and value would hold one.
+     * Gradients are recorded here as on a trainer's thread (libtorch's grad mode is per thread, and on except on the
+     * thread that loaded DJL).
+     */
+    @Test
+    void generationFromAModelThatRequiresGradientsRecordsNoGraph() {
+        try (NDManager root = NDManager.newBaseManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(300, 16), root);
+                ai.djl.training.GradientCollector recording = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+            gpt.requireGradients();
+            // a pass that records has a graph to go back through; an array that has none refuses backward
+            recording.backward(gpt.forward(root.create(new long[] {1, 2, 3}).reshape(1, 3), false).sum());
+            try (Gpt.KvCache cache = gpt.newCache()) {
+                ai.djl.ndarray.NDArray prompt = gpt.forwardLast(root.create(new long[] {1, 2, 3, 4, 5, 6}).reshape(2, 3), cache);
+                ai.djl.ndarray.NDArray step = gpt.forwardLast(root.create(new long[] {7, 8}).reshape(2, 1), cache);
+                for (ai.djl.ndarray.NDArray generated : new ai.djl.ndarray.NDArray[] {prompt, step}) {
+                    Exception e = assertThrows(ai.djl.engine.EngineException.class, () -> recording.backward(generated.sum()));
+                    assertTrue(e.getMessage().contains("does not require grad"), e.getMessage());
+                }
+                assertEquals(2, step.argMax(-1).toLongArray().length);
+            }
+        }
+    }
+
     @Test
     void lossAtInitialisationIsAboutLnVocab() {
         try (NDManager root = GptTrainer.newRootManager()) {
