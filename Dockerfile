@@ -12,7 +12,7 @@ FROM eclipse-temurin:17-jre
 # jemalloc: libtorch's per-step CPU tensors fragment glibc malloc (RSS creeps up over long runs); jemalloc stays flat
 RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 && rm -rf /var/lib/apt/lists/*
 ENV LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \
-    MALLOC_CONF=oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1 \
+    MALLOC_CONF=oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1,narenas:1 \
     TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1
 WORKDIR /opt/millrace
 COPY --from=build /src/verticles/target/millrace.jar /opt/millrace/millrace.jar

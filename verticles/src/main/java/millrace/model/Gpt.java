@@ -267,17 +267,35 @@ public final class Gpt implements AutoCloseable {
      * (DJL's own dtype cast runs without autograd, hence the TorchScript one.)
      */
     public NDArray forwardMixed(NDArray idx, boolean training, DataType low) {
+        Weights w = castWeights(low);
+        return logits(w, hidden(w, idx, training, null));
+    }
+
+    /** The weights cast to {@code low} inside autograd ({@link #forwardMixed}). */
+    private Weights castWeights(DataType low) {
         TorchScriptModule cast = switch (low) {
             case FLOAT16 -> toFp16;
             case BFLOAT16 -> toBf16;
             default -> throw new IllegalArgumentException("mixed precision is fp16 or bf16, not " + low);
         };
         NDList casts = cast.forwardList(new ArrayList<>(params.values()));
-        Map<String, NDArray> fp16 = new LinkedHashMap<>();
+        Map<String, NDArray> named = new LinkedHashMap<>();
         int i = 0;
-        for (String name : params.keySet()) fp16.put(name, casts.get(i++));
-        Weights w = Weights.of(fp16, config.nLayer());
-        return logits(w, hidden(w, idx, training, null));
+        for (String name : params.keySet()) named.put(name, casts.get(i++));
+        return Weights.of(named, config.nLayer());
+    }
+
+    /**
+     * A pass up to the output projection, for a caller that projects (and differentiates the projection) itself: the
+     * final states and the weight of that same pass that projects them, both in {@code precision} and in the autograd
+     * graph (in fp16 or bf16, casts of the fp32 parameters, as in {@link #forwardMixed}).
+     */
+    public record Trunk(NDArray hidden, NDArray outputWeight) {}
+
+    /** {@link Trunk} of {@code idx} in {@code precision}: FLOAT32, or FLOAT16 or BFLOAT16. */
+    public Trunk trunk(NDArray idx, boolean training, DataType precision) {
+        Weights w = precision == DataType.FLOAT32 ? weights() : castWeights(precision);
+        return new Trunk(hidden(w, idx, training, null), w.wte());
     }
 
     private NDArray forward(NDArray idx, boolean training, KvCache cache) {

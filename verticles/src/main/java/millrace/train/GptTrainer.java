@@ -81,8 +81,10 @@ public final class GptTrainer implements AutoCloseable {
         /** {@code log_softmax} and a gather through autograd, over the whole logits: what the others are tested against. */
         PLAIN,
         /**
-         * The default: the loss and its gradient in one pass over the logits, written over them
-         * ({@link InPlaceCrossEntropy}); measured faster and lighter than {@code PLAIN} in fp32 and bf16 on a CPU.
+         * The default: the output projection outside autograd, into a logits buffer the kernel keeps, then the loss
+         * and its gradient in one pass over the logits, written over them, and the projection's two gradients by hand
+         * ({@link InPlaceCrossEntropy#projectLossAndGradient}); measured faster and lighter than {@code PLAIN} in fp32
+         * and bf16 on a CPU.
          */
         IN_PLACE,
         /**
@@ -181,12 +183,14 @@ public final class GptTrainer implements AutoCloseable {
                         backwardNs += System.nanoTime() - forwardDone;
                         continue;
                     }
-                    NDArray logits = switch (settings.precision()) {
-                        case FP32 -> model.forward(inputs, true);
-                        case FP16 -> model.forwardMixed(inputs, true, DataType.FLOAT16);
-                        case BF16 -> model.forwardMixed(inputs, true, DataType.BFLOAT16);
+                    DataType dtype = switch (settings.precision()) {
+                        case FP32 -> DataType.FLOAT32;
+                        case FP16 -> DataType.FLOAT16;
+                        case BF16 -> DataType.BFLOAT16;
                     };
                     if (kind == Loss.PLAIN) {
+                        NDArray logits = dtype == DataType.FLOAT32 ? model.forward(inputs, true)
+                                : model.forwardMixed(inputs, true, dtype);
                         NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
                         if (timingPhases) awaitDevice(passLoss);
                         long forwardDone = System.nanoTime();
@@ -197,16 +201,19 @@ public final class GptTrainer implements AutoCloseable {
                         continue;
                     }
                     long tokens = (long) n * t;
-                    // the logits become the gradient of the pass's weighted mean loss, and backward starts from them
-                    // (from the array that was overwritten, be it a view of the logits or a copy)
-                    NDArray rowsOfLogits = logits.reshape(tokens, settings.model().vocabSize());
-                    NDArray lossSum = inPlaceLoss().lossSumAndGradient(rowsOfLogits, batch.get(":, 1:").reshape(tokens),
-                            weight / tokens);
-                    if (timingPhases) awaitDevice(lossSum);
+                    // the projection, the pass's weighted mean loss and their gradients outside autograd, the logits
+                    // in the kernel's buffer; backward from the states, then the weight's share of the projection
+                    Gpt.Trunk trunk = model.trunk(inputs, true, dtype);
+                    NDArray states = trunk.hidden().reshape(tokens, settings.model().nEmbd());
+                    InPlaceCrossEntropy.Projected projected = inPlaceLoss().projectLossAndGradient(states,
+                            trunk.outputWeight(), batch.get(":, 1:").reshape(tokens), weight / tokens);
+                    if (timingPhases) awaitDevice(projected.lossSum());
                     long forwardDone = System.nanoTime();
                     forwardNs += forwardDone - passStarted;
-                    collector.backward(rowsOfLogits, rowsOfLogits);
-                    loss += lossSum.getFloat() / tokens * n / b; // read back after backward: the device is done
+                    collector.backward(states, projected.stateGradient());
+                    inPlaceLoss().addWeightGradient(model.outputWeight().getGradient(), states);
+                    loss += projected.lossSum().getFloat() / tokens * n / b; // read back after backward: the device is done
+                    if (timingPhases) awaitDevice(model.outputWeight().getGradient());
                     backwardNs += System.nanoTime() - forwardDone;
                 }
             }

@@ -17,12 +17,13 @@ import org.junit.jupiter.api.Test;
 /**
  * The fused losses give the plain one's loss and every parameter's gradient (the tied embedding's included), whatever
  * the chunking: one chunk, chunks that divide the rows, and a short last chunk. The fused linear one in fp32; the
- * in-place one in fp32 and, against the plain loss of the same bf16 logits, in bf16.
+ * in-place one in fp32 and, against the plain loss of the same bf16 logits, in bf16, both over logits made through
+ * autograd and with the projection outside it, into the kernel's buffer (the trainer's).
  */
 class FusedLossTest {
     private static final GptConfig CONFIG = new GptConfig(2, 2, 16, 8, 97, 0f);
 
-    private enum Kind { PLAIN, FUSED_LINEAR, IN_PLACE }
+    private enum Kind { PLAIN, FUSED_LINEAR, IN_PLACE, PROJECTED }
 
     @Test
     void fusedLinearLossHasThePlainLossAndGradients() {
@@ -46,6 +47,10 @@ class FusedLossTest {
             Result plainBf16 = run(root, Kind.PLAIN, 0, DataType.BFLOAT16);
             for (int chunk : new int[] {24, 5}) {
                 assertSame(plainBf16, run(root, Kind.IN_PLACE, chunk, DataType.BFLOAT16), 1e-5f, 2e-2f, "in place bf16, chunks of " + chunk);
+            }
+            for (int chunk : new int[] {24, 5}) {
+                assertSame(plain, run(root, Kind.PROJECTED, chunk, DataType.FLOAT32), 1e-5f, 1e-4f, "projected, chunks of " + chunk);
+                assertSame(plainBf16, run(root, Kind.PROJECTED, chunk, DataType.BFLOAT16), 1e-5f, 2e-2f, "projected bf16, chunks of " + chunk);
             }
         }
     }
@@ -100,6 +105,24 @@ class FusedLossTest {
                         // (DJL names bf16 "unknown")
                         assertEquals(precision == DataType.FLOAT32, logits.getDataType() == DataType.FLOAT32, "the logits' dtype");
                         c.backward(logits, logits);
+                    }
+                    case PROJECTED -> {
+                        Gpt.Trunk trunk = gpt.trunk(inputs, true, precision);
+                        NDArray states = trunk.hidden().reshape(24, CONFIG.nEmbd());
+                        try (InPlaceCrossEntropy kernel = InPlaceCrossEntropy.inChunksOf((PtNDManager) root, chunk)) {
+                            // a first call with more rows, so the buffer this one writes has room to spare
+                            try (NDManager other = root.newSubManager()) {
+                                NDArray more = states.stopGradient().concat(states.stopGradient(), 0);
+                                more.attach(other);
+                                kernel.projectLossAndGradient(more, trunk.outputWeight().stopGradient(),
+                                        other.zeros(new Shape(48), DataType.INT64), 1f);
+                            }
+                            InPlaceCrossEntropy.Projected p = kernel.projectLossAndGradient(states, trunk.outputWeight(),
+                                    targets.reshape(24), 1f / 24);
+                            c.backward(states, p.stateGradient());
+                            kernel.addWeightGradient(gpt.outputWeight().getGradient(), states);
+                            loss = p.lossSum().getFloat() / 24;
+                        }
                     }
                     default -> throw new AssertionError(kind);
                 }
