@@ -233,20 +233,15 @@ public final class Gpt implements AutoCloseable {
 
     /** Logits {@code [B, T, vocab]} for token ids {@code idx [B, T]} (int64). */
     public NDArray forward(NDArray idx, boolean training) {
-        return forward(idx, training, (KvCache) null);
-    }
-
-    /**
-     * Logits for {@code idx}, the tokens that follow the {@code cache.length()} tokens the cache holds the keys and
-     * values of; the cache then holds these too. Generation feeds one new token at a time instead of the whole prefix.
-     */
-    public NDArray forward(NDArray idx, KvCache cache) {
-        return forward(idx, false, cache);
+        Weights w = weights();
+        return logits(w, hidden(w, idx, training, null));
     }
 
     /**
      * Logits {@code [B, vocab]} of the last position only, the cache then holding {@code idx} too: what generation
-     * needs. A prompt of {@code n} tokens costs one projection onto the vocabulary instead of {@code n}.
+     * needs. A prompt of {@code n} tokens costs one projection onto the vocabulary instead of {@code n}. Computed
+     * without autograd (inference tensors, the cache's too), and for up to {@link #WEIGHT_LEFT_ROWS} rows a transposed
+     * view, not contiguous ({@link #ROW_LOGITS}).
      */
     public NDArray forwardLast(NDArray idx, KvCache cache) {
         if (oneCall() && cache != null && cache.rows() > 0 && idx.getShape().get(1) == 1) return decode(idx, cache);
@@ -296,11 +291,6 @@ public final class Gpt implements AutoCloseable {
     public Trunk trunk(NDArray idx, boolean training, DataType precision) {
         Weights w = precision == DataType.FLOAT32 ? weights() : castWeights(precision);
         return new Trunk(hidden(w, idx, training, null), w.wte());
-    }
-
-    private NDArray forward(NDArray idx, boolean training, KvCache cache) {
-        Weights w = weights();
-        return logits(w, hidden(w, idx, training, cache));
     }
 
     /**
@@ -615,6 +605,11 @@ public final class Gpt implements AutoCloseable {
             this.manager = manager;
             this.keys = new NDArray[layers];
             this.values = new NDArray[layers];
+        }
+
+        /** A layer's cached keys {@code [rows, heads, length, headDim]} (tests). */
+        NDArray keys(int layer) {
+            return keys[layer];
         }
 
         /** Positions held: the longest row's tokens. */

@@ -17,8 +17,11 @@ import ai.djl.pytorch.jni.IValue;
  * its gradient, never its output); {@link #projectLossAndGradient}, the trainer's, makes the logits itself, in a buffer
  * it keeps, and returns the states' gradient.
  *
- * <p>The whole pass is one TorchScript call with no host sync, so on a GPU it queues like any other op; there the
- * chunks are large (the cache argument is moot, the launches are not).
+ * <p>Each is one TorchScript call with no host sync (the trainer's then a second one for the weight's gradient), so
+ * on a GPU it queues like any other op; there the chunks are large (the cache argument is moot, the launches are
+ * not). An instance keeps state (the buffer) and serves one caller: each {@link #projectLossAndGradient} is followed
+ * by its {@link #addWeightGradient} with the same states before the next projection. The buffer is held for the
+ * kernel's life: 103 MB at 8 × 64 in fp32, 1.6 GB for {@code gpt2-124m} at 16 × 1,024 in bf16 on a GPU.
  */
 public final class InPlaceCrossEntropy implements AutoCloseable {
     private final TorchScriptModule kernel;

@@ -92,7 +92,8 @@ public final class TorchScriptModule implements AutoCloseable {
      * {@code forward(list)} for a method that takes and returns one {@code List[Tensor]}, under libtorch's inference
      * mode: no autograd, and none of its per-op bookkeeping (version counters, view tracking). The results are
      * inference tensors, attached to {@code manager}: they may be read by any later op but not saved for a backward
-     * pass. Generation's decode step, which runs some 150 small ops a call.
+     * pass (though one may seed a backward pass as its gradient: backward saves nothing). Generation's prompt and
+     * decode step.
      */
     public NDList infer(List<NDArray> inputs, PtNDManager manager) {
         EAGER.get();

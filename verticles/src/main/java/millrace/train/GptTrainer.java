@@ -45,8 +45,9 @@ public final class GptTrainer implements AutoCloseable {
 
     /**
      * Where the last step's time went, in ms: the forward pass and loss, backward, and the update (clipping, AdamW,
-     * zeroing). The in-place loss makes the logits' gradient in the forward phase, the fused linear one the output
-     * projection's gradients too.
+     * zeroing). The in-place loss makes the projection, the logits' gradient and the states' gradient in the forward
+     * phase and adds the weight's gradient in the backward one; the fused linear one makes the projection's gradients
+     * in the forward phase.
      */
     public record Phases(double forwardMs, double backwardMs, double updateMs) {}
 
@@ -137,7 +138,7 @@ public final class GptTrainer implements AutoCloseable {
      * random state is a function of what the checkpoint holds, so a resumed run draws the same masks.
      *
      * <p>FP16 and BF16: each pass runs on low-precision casts of the fp32 weights made inside autograd
-     * ({@link Gpt#forwardMixed}), the gradients arrive in the fp32 weights' own gradients, and the fp32 weights take
+     * ({@link Gpt#trunk}, or {@link Gpt#forwardMixed} for the plain loss), the gradients arrive in the fp32 weights' own gradients, and the fp32 weights take
      * the update. FP16 also scales the loss before backward and unscales the gradients with the clipping factor; an
      * overflow skips the step and halves the scale. BF16 has fp32's range and needs no scaling.
      */

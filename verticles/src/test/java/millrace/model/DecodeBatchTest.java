@@ -75,7 +75,7 @@ class DecodeBatchTest {
                 for (List<Integer> row : rows) { // every token but the last, which the first step feeds
                     long[] prefix = row.stream().limit(row.size() - 1).mapToLong(Integer::longValue).toArray();
                     Gpt.KvCache alone = gpt.newCache();
-                    gpt.forward(step.create(prefix, new Shape(1, prefix.length)), alone);
+                    gpt.forwardLast(step.create(prefix, new Shape(1, prefix.length)), alone);
                     cache.join(alone);
                 }
                 cache.keep(new int[] {0, 1, 2, 2}); // row 2 twice: one prompt, two answers
