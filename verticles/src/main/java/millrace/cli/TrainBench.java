@@ -138,11 +138,7 @@ final class TrainBench implements Callable<Integer> {
             log("Millrace thread probe: 1 thread %.0f, %d threads %.0f tokens/s", one, cores, all);
         }
         // the ceiling in the precision the step multiplies in
-        ai.djl.ndarray.types.DataType mathType = switch (precision) {
-            case FP32 -> ai.djl.ndarray.types.DataType.FLOAT32;
-            case FP16 -> ai.djl.ndarray.types.DataType.FLOAT16;
-            case BF16 -> ai.djl.ndarray.types.DataType.BFLOAT16;
-        };
+        ai.djl.ndarray.types.DataType mathType = precision.dataType();
         ArrayNode rss = JsonSerde.MAPPER.createArrayNode();
         // on a GPU nothing is probed: 1 thread, as the peers get there
         ObjectNode ours = ours(settings, tokens, Math.max(1, ourThreads), steps, rss, true);

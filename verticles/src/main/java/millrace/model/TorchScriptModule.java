@@ -96,9 +96,8 @@ public final class TorchScriptModule implements AutoCloseable {
      * decode step.
      */
     public NDList infer(List<NDArray> inputs, PtNDManager manager) {
-        EAGER.get();
         try (IValue list = IValue.listFrom(inputs.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
-                IValue out = IValueUtils.runMethod(module, "forward", list)) {
+                IValue out = call("forward", list)) {
             return out.toNDList(manager);
         }
     }

@@ -184,11 +184,7 @@ public final class GptTrainer implements AutoCloseable {
                         backwardNs += System.nanoTime() - forwardDone;
                         continue;
                     }
-                    DataType dtype = switch (settings.precision()) {
-                        case FP32 -> DataType.FLOAT32;
-                        case FP16 -> DataType.FLOAT16;
-                        case BF16 -> DataType.BFLOAT16;
-                    };
+                    DataType dtype = settings.precision().dataType();
                     if (kind == Loss.PLAIN) {
                         NDArray logits = dtype == DataType.FLOAT32 ? model.forward(inputs, true)
                                 : model.forwardMixed(inputs, true, dtype);

@@ -50,7 +50,21 @@ public record TrainSettings(
      * The arithmetic of forward and backward passes; weights and optimizer state are always fp32. fp32; or fp16 or bf16 compute on fp32 master weights (fp16 with dynamic loss scaling, bf16
      * without: it has fp32's range). bf16 is what GPUs since the A100 and CPUs with AVX512-BF16 or AMX multiply fastest.
      */
-    public enum Precision { FP32, FP16, BF16 }
+    public enum Precision {
+        FP32(ai.djl.ndarray.types.DataType.FLOAT32), FP16(ai.djl.ndarray.types.DataType.FLOAT16),
+        BF16(ai.djl.ndarray.types.DataType.BFLOAT16);
+
+        private final ai.djl.ndarray.types.DataType dataType;
+
+        Precision(ai.djl.ndarray.types.DataType dataType) {
+            this.dataType = dataType;
+        }
+
+        /** The dtype a step in this precision computes (and multiplies) in. */
+        public ai.djl.ndarray.types.DataType dataType() {
+            return dataType;
+        }
+    }
 
     public TrainSettings {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1");
