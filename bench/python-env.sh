@@ -6,7 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 env="${MILLRACE_PY_ENV:-$here/.venv-bench}"
 python="$env/bin/python"
-check='import torch, numpy, safetensors, transformers, tokenizers, tiktoken'
+check='import torch, numpy, safetensors, transformers, tokenizers, tiktoken, peft, jinja2'
 if [ ! -x "$python" ] || ! "$python" -c "$check" >/dev/null 2>&1; then
   echo "bench: making the peers' Python environment in $env (pip install -r bench/requirements.txt; minutes, once)" >&2
   python3 -m venv "$env"
