@@ -15,7 +15,7 @@ import java.util.stream.Collectors;
 import com.fasterxml.jackson.databind.JsonNode;
 import millrace.kafka.TestKafka;
 import millrace.metrics.Metrics;
-import millrace.model.GptConfig;
+import millrace.model.Gpt2Config;
 import millrace.protocol.Checkpoint;
 import millrace.protocol.Document;
 import millrace.protocol.JsonSerde;
@@ -54,7 +54,7 @@ class PipelineE2ETest {
 
         try (TestKafka kafka = TestKafka.start(dir.resolve("kafka"), 2)) {
             TrainSettings demo = TrainSettings.tinyDemo("r50k_base", 50257, 32);
-            TrainSettings train = new TrainSettings("millrace", GptConfig.tiny(50257, 32), "r50k_base", 8,
+            TrainSettings train = new TrainSettings("millrace", Gpt2Config.tiny(50257, 32), "r50k_base", 8,
                     demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(), 2, 3, 0);
             PlatformConfig config = new PlatformConfig(kafka.settings("e2e"), dir.resolve("data"), millrace.ingest.IngestSettings.of(List.of(corpus.toString())), 2, 0, 0,
                     millrace.dedup.DedupSettings.DEFAULT,

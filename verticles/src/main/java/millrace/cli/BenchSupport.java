@@ -1,5 +1,7 @@
 package millrace.cli;
 
+import millrace.model.ModelConfig;
+
 import java.util.List;
 import java.util.Collections;
 import java.util.ArrayList;
@@ -7,12 +9,12 @@ import millrace.model.CheckpointFormat;
 import java.nio.file.Files;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.Vocabularies;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 
 /** What the benchmarks share. */
@@ -33,10 +35,10 @@ final class BenchSupport {
      */
     static Path freshCheckpoint(Path root, String preset) throws Exception {
         ByteLevelBpe tokenizer = Vocabularies.builtin("r50k");
-        GptConfig config = GptConfig.preset(preset, tokenizer.vocabSize(), 64);
+        ModelConfig config = ModelConfig.preset(preset, tokenizer.vocabSize(), 64);
         TrainSettings settings = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), 64);
-        try (var manager = GptTrainer.newRootManager();
-                GptTrainer trainer = new GptTrainer(settings, manager, Gpt.initialize(config, manager), 0, 0)) {
+        try (var manager = ModelTrainer.newRootManager();
+                ModelTrainer trainer = new ModelTrainer(settings, manager, LanguageModel.initialize(config, manager), 0, 0)) {
             return new CheckpointStore(root, "bench", 1).write(trainer, new CheckpointFormat.Meta("bench", config,
                     tokenizer.id(), 0, 0, 0f, null, System.currentTimeMillis(), null, settings.seed()), tokenizer);
         }

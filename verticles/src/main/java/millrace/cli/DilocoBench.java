@@ -1,5 +1,7 @@
 package millrace.cli;
 
+import millrace.model.ModelConfig;
+
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
@@ -14,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 import millrace.kafka.EmbeddedKafka;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.TopicSetup;
-import millrace.model.GptConfig;
+import millrace.model.Gpt2Config;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.ShardDoc;
 import millrace.protocol.Split;
@@ -25,7 +27,7 @@ import millrace.protocol.Topics;
 import millrace.tokenizer.TextTokenizer;
 import millrace.tokenizer.Tokenizers;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -103,7 +105,7 @@ final class DilocoBench implements Callable<Integer> {
         for (int r = available - validationRows; r < available; r++) {
             validation.add(Arrays.copyOfRange(ids, r * rowLength, (r + 1) * rowLength));
         }
-        GptConfig config = GptConfig.preset(model, tokenizer.vocabSize(), seq);
+        ModelConfig config = ModelConfig.preset(model, tokenizer.vocabSize(), seq);
         System.out.printf("%s, batch %d x %d, %d steps = %,d tokens; %d replicas, H = %d, %s, outer Nesterov lr %s momentum %s; %d cores%n",
                 model, batch, seq, steps, (long) rowsNeeded * seq, replicas, syncEvery, encoding, outerLr, outerMomentum, cores);
 
@@ -266,7 +268,7 @@ final class DilocoBench implements Callable<Integer> {
 
     /** Loads {@code checkpoint} once for both. */
     private static Final finalOf(Path checkpoint, TrainSettings settings, List<int[]> rows) throws Exception {
-        try (NDManager root = GptTrainer.newRootManager(); GptTrainer t = CheckpointStore.resume(checkpoint, settings, root)) {
+        try (NDManager root = ModelTrainer.newRootManager(); ModelTrainer t = CheckpointStore.resume(checkpoint, settings, root)) {
             return new Final(rows == null ? Double.NaN : t.evaluate(rows), t.weightVector());
         }
     }

@@ -6,11 +6,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.protocol.JsonSerde;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.train.Evaluator;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.sft.SftData;
 import millrace.sft.SftEval;
 import picocli.CommandLine.Command;
@@ -48,8 +48,8 @@ final class EvalCommand implements Callable<Integer> {
         if ((text == null) == (sft == null)) throw new IllegalArgumentException("give --text FILE or --sft FILE");
         if (sft != null) return evaluateSft();
         if (!Files.isRegularFile(text)) throw new IllegalArgumentException("no such file: " + text);
-        try (NDManager root = GptTrainer.newRootManager()) {
-            Gpt gpt = CheckpointFormat.loadModel(checkpoint, root);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            LanguageModel gpt = CheckpointFormat.loadModel(checkpoint, root);
             ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(checkpoint);
             Evaluator.Result r = Evaluator.evaluate(gpt, tokenizer, Files.readString(text), lines);
             if (json) {

@@ -1,18 +1,21 @@
 package millrace.cli;
 
-import millrace.model.CheckpointFormat;
-import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import millrace.model.Gpt;
-import millrace.model.HuggingFaceGpt2;
+import millrace.model.BaseModel;
+import millrace.model.CheckpointFormat;
+import millrace.model.HuggingFace;
+import millrace.model.LanguageModel;
+import millrace.tokenizer.ByteLevelBpe;
+import millrace.train.ModelTrainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** A checkpoint as a Hugging Face GPT-2 directory. */
+/** A checkpoint as a Hugging Face model directory of its architecture. */
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = "Write a checkpoint as a Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer.json) "
-                + "that transformers loads as GPT2LMHeadModel.")
+        description = "Write a checkpoint as a Hugging Face model directory (config.json, model.safetensors, the tokenizer's "
+                + "files) that transformers loads as the checkpoint's architecture: GPT2LMHeadModel, LlamaForCausalLM, "
+                + "Qwen2ForCausalLM or Qwen3ForCausalLM.")
 final class ExportCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, description = "A checkpoint directory (…/checkpoints/<model>/step-…).")
     Path checkpoint;
@@ -27,12 +30,14 @@ final class ExportCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (!format.equals("hf")) throw new IllegalArgumentException("unknown format " + format + " (hf)");
         CheckpointFormat.requireCheckpoint(checkpoint);
-        try (NDManager manager = millrace.train.GptTrainer.newRootManager();
-             Gpt gpt = CheckpointFormat.loadModel(checkpoint, manager)) {
-            HuggingFaceGpt2.export(gpt, CheckpointFormat.loadTokenizer(checkpoint), CheckpointFormat.isChatModel(checkpoint), out);
-            System.out.printf("wrote %s (GPT-2: %d layers, %d heads, width %d, context %d, vocabulary %d, %d parameters)%n",
-                    out, gpt.config().nLayer(), gpt.config().nHead(), gpt.config().nEmbd(), gpt.config().blockSize(),
-                    gpt.config().vocabSize(), gpt.parameterCount());
+        ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(checkpoint);
+        try (var manager = ModelTrainer.newRootManager(); LanguageModel model = CheckpointFormat.loadModel(checkpoint, manager)) {
+            // a chat model's tokenizer_config names its end of turn as eos_token: transformers' generate stops there
+            HuggingFace.export(model, CheckpointFormat.TokenizerFiles.of(checkpoint), BaseModel.specialToken(checkpoint, tokenizer, "bos_token").orElse(null),
+                    BaseModel.specialToken(checkpoint, tokenizer, "eos_token").orElse(null), out);
+            System.out.printf("wrote %s (%s, %d layers, width %d, context %d, vocabulary %d, %,d parameters)%n", out,
+                    model.config().architecture().getClass().getSimpleName(), model.config().layers(), model.config().width(),
+                    model.config().contextLength(), model.config().vocabSize(), model.parameterCount());
         }
         return 0;
     }

@@ -32,8 +32,8 @@ import millrace.kafka.EmbeddedKafka;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.TopicReader;
 import millrace.kafka.TopicSetup;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.protocol.Checkpoint;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.PolicyVersion;
@@ -47,7 +47,7 @@ import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.TokenizeSettings;
 import millrace.tokenizer.Vocabularies;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 import millrace.web.WebSettings;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -304,15 +304,15 @@ final class FeedbackBench implements Callable<Integer> {
     }
 
     private Path pretrain(Path root, ByteLevelBpe tokenizer, int[] tokens) throws Exception {
-        GptConfig config = GptConfig.small(tokenizer.vocabSize(), SEQ);
+        Gpt2Config config = Gpt2Config.small(tokenizer.vocabSize(), SEQ);
         TrainSettings demo = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), SEQ);
         TrainSettings settings = new TrainSettings("bench", config, "r50k", 8,
                 new millrace.model.LearningRateSchedule(3e-3f, 3e-4f, 20, pretrainSteps), demo.clipNorm(), demo.adam(),
                 demo.seed(), 60, 2, 0);
         Random random = new Random(3);
         long started = System.nanoTime();
-        try (var manager = GptTrainer.newRootManager();
-                GptTrainer trainer = new GptTrainer(settings, manager, Gpt.initialize(config, manager), 0, 0)) {
+        try (var manager = ModelTrainer.newRootManager();
+                ModelTrainer trainer = new ModelTrainer(settings, manager, LanguageModel.initialize(config, manager), 0, 0)) {
             float loss = Float.NaN;
             for (int step = 0; step < pretrainSteps; step++) {
                 List<int[]> rows = new ArrayList<>();

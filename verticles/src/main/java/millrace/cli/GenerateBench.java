@@ -1,5 +1,7 @@
 package millrace.cli;
 
+import millrace.model.ModelConfig;
+
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -14,9 +16,10 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import millrace.model.DecodeBatch;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
-import millrace.model.HuggingFaceGpt2;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
+import millrace.model.CheckpointFormat;
+import millrace.model.HuggingFace;
 import millrace.model.Sampler;
 import millrace.protocol.JsonSerde;
 import millrace.tokenizer.ByteLevelBpe;
@@ -78,15 +81,16 @@ final class GenerateBench implements Callable<Integer> {
         ObjectNode result = JsonSerde.MAPPER.createObjectNode().put("model", model).put("new_tokens", newTokens)
                 .put("prompt_tokens", prompt.length).put("threads", ai.djl.pytorch.jni.JniUtils.getNumThreads());
         try (NDManager root = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch")) {
-            GptConfig config = GptConfig.preset(model, tokenizer.vocabSize(), 1024);
-            try (Gpt written = Gpt.initialize(config, root)) {
-                HuggingFaceGpt2.export(written, tokenizer, false, dir.resolve("hf"));
+            ModelConfig config = ModelConfig.preset(model, tokenizer.vocabSize(), 1024);
+            try (LanguageModel written = LanguageModel.initialize(config, root)) {
+                HuggingFace.export(written, CheckpointFormat.TokenizerFiles.written(tokenizer, false), tokenizer.endOfText(),
+                        tokenizer.endOfText(), dir.resolve("hf"));
                 try (var out = Files.newOutputStream(dir.resolve("model.safetensors"))) {
                     written.save(out);
                 }
             }
             // loaded as a served model is: the weights read from disk into a running process, then the first request
-            try (Gpt gpt = Gpt.load(config, root, dir.resolve("model.safetensors"))) {
+            try (LanguageModel gpt = LanguageModel.load(config, root, dir.resolve("model.safetensors"))) {
                 // cold is the process's first request after the weights are loaded: batch 1's; later batches' is null
                 boolean first = true;
                 for (int batch : BATCHES) {
@@ -183,7 +187,7 @@ final class GenerateBench implements Callable<Integer> {
     }
 
     /** One greedy generation of {@code n} tokens per row, every row made to produce all of them. */
-    private static double timeMillis(Gpt gpt, int[] prompt, long[] seeds, int n) {
+    private static double timeMillis(LanguageModel gpt, int[] prompt, long[] seeds, int n) {
         long start = System.nanoTime();
         int[][] out = Sampler.generate(gpt, prompt, seeds, new Sampler.Settings(n, 0f, 0, 0L), -1, (row, token) -> { },
                 () -> false);
@@ -197,7 +201,7 @@ final class GenerateBench implements Callable<Integer> {
      * prompt run, as the web role does), their tokens then put in {@code answers}; or, with {@code answers} null, one
      * request after another.
      */
-    private static double concurrentMillis(Gpt gpt, int[][] prompts, int n, int[][] answers) {
+    private static double concurrentMillis(LanguageModel gpt, int[][] prompts, int n, int[][] answers) {
         Sampler.Settings settings = new Sampler.Settings(n, 0f, 0, 0L);
         long start = System.nanoTime();
         if (answers != null) {

@@ -114,7 +114,7 @@ final class SftBench implements Callable<Integer> {
             List<SftRun.Row> rows = run.rows(examples);
             int needed = (WARMUP + steps) * batchSize;
             if (rows.size() < needed) throw new IllegalArgumentException(data + " has " + rows.size() + " examples, the run needs " + needed);
-            int block = run.trainer().model().config().blockSize();
+            int block = run.trainer().model().config().contextLength();
             long tokens = 0;
             long positions = 0;
             long modelRows = 0;

@@ -1,5 +1,7 @@
 package millrace.cli;
 
+import millrace.model.ModelConfig;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -14,12 +16,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.protocol.JsonSerde;
 import millrace.tokenizer.Tokenizers;
 import millrace.tokenizer.TextTokenizer;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -84,11 +86,11 @@ final class TrainBench implements Callable<Integer> {
 
     /** The trainer's losses under the names the command line takes. */
     enum LossMode {
-        plain(GptTrainer.Loss.PLAIN), inplace(GptTrainer.Loss.IN_PLACE), linear(GptTrainer.Loss.FUSED_LINEAR);
+        plain(ModelTrainer.Loss.PLAIN), inplace(ModelTrainer.Loss.IN_PLACE), linear(ModelTrainer.Loss.FUSED_LINEAR);
 
-        final GptTrainer.Loss loss;
+        final ModelTrainer.Loss loss;
 
-        LossMode(GptTrainer.Loss loss) {
+        LossMode(ModelTrainer.Loss loss) {
             this.loss = loss;
         }
     }
@@ -100,9 +102,9 @@ final class TrainBench implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}).")
     LossMode lossMode;
 
-    /** The loss the step runs ({@link GptTrainer.Loss#in}: the fused linear one is fp32 only). */
+    /** The loss the step runs ({@link ModelTrainer.Loss#in}: the fused linear one is fp32 only). */
     private LossMode lossRan() {
-        GptTrainer.Loss ran = lossMode.loss.in(precision);
+        ModelTrainer.Loss ran = lossMode.loss.in(precision);
         return java.util.Arrays.stream(LossMode.values()).filter(m -> m.loss == ran).findFirst().orElseThrow();
     }
 
@@ -121,7 +123,7 @@ final class TrainBench implements Callable<Integer> {
     public Integer call() throws Exception {
         TextTokenizer tokenizer = Tokenizers.load("r50k");
         int[] tokens = BenchSupport.kjvTokens(tokenizer); // the same stream for every trainer
-        GptConfig config = GptConfig.preset(model, tokenizer.vocabSize(), seq);
+        ModelConfig config = ModelConfig.preset(model, tokenizer.vocabSize(), seq);
         TrainSettings demo = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), seq);
         TrainSettings settings = new TrainSettings("bench", config, "r50k", batch, demo.schedule(), demo.clipNorm(),
                 demo.adam(), 1, 3600, 1, 0, batch, precision, device, 0);
@@ -223,16 +225,16 @@ final class TrainBench implements Callable<Integer> {
         if (threads > 0) ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
         ObjectNode out = JsonSerde.MAPPER.createObjectNode();
         ai.djl.Device onDevice = settings.resolveDevice();
-        try (NDManager root = GptTrainer.newRootManager(settings)) {
+        try (NDManager root = ModelTrainer.newRootManager(settings)) {
             // on a GPU: what the device holds before the model, so the run's own share is after minus before (libtorch's
             // caching allocator keeps what it reserved, so after the last step that is the run's peak reservation, with
             // cuBLAS's workspaces and the kernels loaded); the peer reports the same difference for itself
             long deviceBefore = onDevice.isGpu() ? ai.djl.util.cuda.CudaUtils.getGpuMemory(onDevice).getUsed() : 0;
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(1);
-            Gpt gpt = Gpt.initialize(settings.model(), root);
+            LanguageModel gpt = LanguageModel.initialize(settings.model(), root);
             gpt.useFusedKernels(kernels != Kernels.explicit);
             gpt.useScriptedBlocks(kernels == Kernels.fused);
-            GptTrainer trainer = new GptTrainer(settings, root, gpt, 0, 0);
+            ModelTrainer trainer = new ModelTrainer(settings, root, gpt, 0, 0);
             trainer.useLoss(lossMode.loss);
             long started = 0;
             float loss = Float.NaN;
@@ -244,15 +246,15 @@ final class TrainBench implements Callable<Integer> {
             double seconds = (System.nanoTime() - started) / 1e9;
             if (timed && phases > 0) {
                 trainer.timePhases(true);
-                List<GptTrainer.Phases> phaseTimes = new ArrayList<>();
+                List<ModelTrainer.Phases> phaseTimes = new ArrayList<>();
                 for (int step = n + warmup; step < n + warmup + phases; step++) {
                     trainer.step(rowsAt(tokens, step));
                     phaseTimes.add(trainer.lastPhases());
                 }
                 out.set("phases_ms", JsonSerde.MAPPER.createObjectNode()
-                        .put("forward", median(phaseTimes.stream().map(GptTrainer.Phases::forwardMs).toList()))
-                        .put("backward", median(phaseTimes.stream().map(GptTrainer.Phases::backwardMs).toList()))
-                        .put("update", median(phaseTimes.stream().map(GptTrainer.Phases::updateMs).toList())));
+                        .put("forward", median(phaseTimes.stream().map(ModelTrainer.Phases::forwardMs).toList()))
+                        .put("backward", median(phaseTimes.stream().map(ModelTrainer.Phases::backwardMs).toList()))
+                        .put("update", median(phaseTimes.stream().map(ModelTrainer.Phases::updateMs).toList())));
             }
             double tokensPerSecond = (double) n * batch * seq / seconds;
             out.put("kernels", kernels.name()).put("loss", lossRan().name()).put("device", onDevice.toString()).put("precision", precision.name())
@@ -325,8 +327,9 @@ final class TrainBench implements Callable<Integer> {
     }
 
     /** {@code bench/train_torch.py} in {@code mode} (eager or compiled), under this process's allocator. */
-    private JsonNode runPeer(String py, String mode, int peerThreads, int n, GptConfig config, int[] tokens, boolean gpu,
+    private JsonNode runPeer(String py, String mode, int peerThreads, int n, ModelConfig model, int[] tokens, boolean gpu,
             String allocator, boolean timed) throws Exception {
+        Gpt2Config config = (Gpt2Config) model;
         Path script = BenchSupport.repoFile("bench/train_torch.py");
         Path ids = Files.createTempFile("millrace-bench-tokens", ".i32");
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(ids)))) {

@@ -1,7 +1,9 @@
 package millrace.cli;
 
+import millrace.model.ModelConfig;
+
 import millrace.model.AdamW;
-import millrace.model.GptConfig;
+import millrace.model.Gpt2Config;
 import millrace.model.LearningRateSchedule;
 import millrace.train.SyncSettings;
 import millrace.train.TrainSettings;
@@ -13,7 +15,7 @@ import picocli.CommandLine.Option;
  * learns within a minute on two cores).
  */
 final class TrainOptions {
-    @Option(names = "--model", defaultValue = "tiny", description = "Model preset: tiny, small, gpt2-124m (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", defaultValue = "tiny", description = "Model preset: tiny, small, gpt2-124m (GPT-2); llama-tiny, llama-small, smollm2-135m (the Llama family) (default: ${DEFAULT-VALUE}).")
     String model;
 
     @Option(names = "--model-name", defaultValue = "millrace",
@@ -98,9 +100,7 @@ final class TrainOptions {
 
     /** The settings for a tokenizer of {@code vocabSize} tokens and rows of {@code seqLen}; bad values say why. */
     TrainSettings settings(String tokenizer, int vocabSize, int seqLen) {
-        GptConfig preset = GptConfig.preset(model, vocabSize, seqLen);
-        GptConfig config = new GptConfig(preset.nLayer(), preset.nHead(), preset.nEmbd(), preset.blockSize(),
-                preset.vocabSize(), dropout);
+        ModelConfig config = ModelConfig.preset(model, vocabSize, seqLen).withDropout(dropout);
         if (learningRate <= 0 || minLearningRate < 0 || minLearningRate > learningRate) {
             throw new IllegalArgumentException("need 0 <= --min-lr <= --lr and --lr > 0");
         }

@@ -4,16 +4,16 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.model.GradientLane;
 import millrace.model.Scalars;
 import millrace.sft.PromptFormat;
 import millrace.sft.ScoredSequence;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 
 /**
  * Preference steps on a policy against its frozen reference: DPO on pairs, KTO on judged answers, the SFT loss on
- * demonstrations, all in one weighted loss per step. The policy's weights and AdamW state are a {@link GptTrainer}'s,
+ * demonstrations, all in one weighted loss per step. The policy's weights and AdamW state are a {@link ModelTrainer}'s,
  * so a policy checkpoint is a trainer checkpoint. Deterministic: the same examples in the same order give the same
  * weights (the rebuild relies on it).
  */
@@ -30,8 +30,8 @@ final class FeedbackTrainer implements AutoCloseable {
 
     private final FeedbackSettings settings;
     private final PromptFormat format;
-    private final GptTrainer policy;
-    private final Gpt reference;
+    private final ModelTrainer policy;
+    private final LanguageModel reference;
     /** Scored positions per forward pass: their logits, log-softmax and its gradient within a fixed budget. */
     private final int positionsPerPass;
     /**
@@ -45,26 +45,26 @@ final class FeedbackTrainer implements AutoCloseable {
         }
     };
 
-    FeedbackTrainer(FeedbackSettings settings, PromptFormat format, GptTrainer policy, Gpt reference) {
+    FeedbackTrainer(FeedbackSettings settings, PromptFormat format, ModelTrainer policy, LanguageModel reference) {
         this.settings = settings;
         this.format = format;
         this.policy = policy;
         this.reference = reference;
-        this.positionsPerPass = (int) Math.max(policy.model().config().blockSize() + 1,
+        this.positionsPerPass = (int) Math.max(policy.model().config().contextLength() + 1,
                 LOGITS_BUDGET_BYTES / ((long) policy.model().config().vocabSize() * 4 * 3));
     }
 
-    GptTrainer policy() {
+    ModelTrainer policy() {
         return policy;
     }
 
-    Gpt reference() {
+    LanguageModel reference() {
         return reference;
     }
 
     /** An answer to a prompt, in the model's format (a chat model's turns, or plain continuation). */
     ScoredSequence sequence(String prompt, String answer) {
-        return format.answer(prompt, answer, policy.model().config().blockSize());
+        return format.answer(prompt, answer, policy.model().config().contextLength());
     }
 
     /**
@@ -112,7 +112,7 @@ final class FeedbackTrainer implements AutoCloseable {
                     int t = pretrainingRows.get(0).length - 1;
                     long[] flat = pretrainingRows.stream().flatMapToInt(java.util.Arrays::stream).asLongStream().toArray();
                     NDArray rows = scope.create(flat, new ai.djl.ndarray.types.Shape(pretrainingRows.size(), t + 1));
-                    NDArray lm = Gpt.loss(policy.model().forward(rows.get(":, 0:" + t), false), rows.get(":, 1:"));
+                    NDArray lm = LanguageModel.loss(policy.model().forward(rows.get(":, 0:" + t), false), rows.get(":, 1:"));
                     NDArray mixed = Scalars.times(lm, settings.pretrainMix());
                     lane.backward(mixed);
                     loss += mixed.getFloat();
@@ -120,7 +120,7 @@ final class FeedbackTrainer implements AutoCloseable {
                 }
             }
         }
-        GptTrainer.Update update = policy.applyGradients((float) loss, tokens);
+        ModelTrainer.Update update = policy.applyGradients((float) loss, tokens);
         return new StepStats((float) loss, update.gradNorm(), pairs, judged, demos,
                 pairs == 0 ? Double.NaN : margins / pairs, pairs == 0 ? Double.NaN : (double) correct / pairs,
                 update.skipped());
@@ -165,7 +165,7 @@ final class FeedbackTrainer implements AutoCloseable {
     }
 
     /** Summed answer log-probabilities without gradients, as many sequences at a time as a pass holds. */
-    float[] logProbs(Gpt gpt, List<ScoredSequence> sequences) {
+    float[] logProbs(LanguageModel gpt, List<ScoredSequence> sequences) {
         float[] out = new float[sequences.size()];
         int from = 0;
         while (from < sequences.size()) {

@@ -6,10 +6,10 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.sft.PromptFormat;
 import millrace.sft.ScoredSequence;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 
 /**
  * DPO's implicit reward of a policy checkpoint against its reference on preference pairs, from outside the feedback
@@ -26,13 +26,13 @@ public final class ImplicitReward {
     private ImplicitReward() {}
 
     public static Result of(Path policy, Path reference, List<Pair> pairs, float beta) throws IOException {
-        try (NDManager root = GptTrainer.newRootManager()) {
-            Gpt p = CheckpointFormat.loadModel(policy, root);
-            Gpt r = CheckpointFormat.loadModel(reference, root);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            LanguageModel p = CheckpointFormat.loadModel(policy, root);
+            LanguageModel r = CheckpointFormat.loadModel(reference, root);
             PromptFormat format = PromptFormat.of(policy);
             List<ScoredSequence> sequences = new ArrayList<>();
-            for (Pair pair : pairs) sequences.add(format.answer(pair.prompt(), pair.chosen(), p.config().blockSize()));
-            for (Pair pair : pairs) sequences.add(format.answer(pair.prompt(), pair.rejected(), p.config().blockSize()));
+            for (Pair pair : pairs) sequences.add(format.answer(pair.prompt(), pair.chosen(), p.config().contextLength()));
+            for (Pair pair : pairs) sequences.add(format.answer(pair.prompt(), pair.rejected(), p.config().contextLength()));
             float[] lp = sums(p, sequences, root);
             float[] lr = sums(r, sequences, root);
             int n = pairs.size();
@@ -48,7 +48,7 @@ public final class ImplicitReward {
         }
     }
 
-    private static float[] sums(Gpt gpt, List<ScoredSequence> sequences, NDManager root) {
+    private static float[] sums(LanguageModel gpt, List<ScoredSequence> sequences, NDManager root) {
         float[] out = new float[sequences.size()];
         for (int from = 0; from < sequences.size(); from += 8) {
             List<ScoredSequence> part = sequences.subList(from, Math.min(sequences.size(), from + 8));

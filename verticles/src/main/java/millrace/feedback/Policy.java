@@ -10,14 +10,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.protocol.InvalidPayloadException;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.Rating;
 import millrace.raters.RaterTokens;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
@@ -100,14 +100,14 @@ final class Policy implements AutoCloseable {
 
     private static Policy open(FeedbackSettings settings, Path weights, Path base, Text text) throws IOException {
         CheckpointFormat.Meta meta = CheckpointFormat.readMeta(weights);
-        var root = GptTrainer.newRootManager();
-        GptTrainer policy = null;
+        var root = ModelTrainer.newRootManager();
+        ModelTrainer policy = null;
         try {
             TrainSettings trainSettings = trainSettings(settings, meta);
             // from the base: its weights with a fresh optimizer at step 0 (the base's training state is not the policy's)
-            policy = weights.equals(base) ? new GptTrainer(trainSettings, root, CheckpointFormat.loadModel(base, root), 0, 0)
+            policy = weights.equals(base) ? new ModelTrainer(trainSettings, root, CheckpointFormat.loadModel(base, root), 0, 0)
                     : CheckpointStore.resume(weights, trainSettings, root);
-            Gpt reference = CheckpointFormat.loadModel(base, root);
+            LanguageModel reference = CheckpointFormat.loadModel(base, root);
             ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(weights);
             FeedbackTrainer trainer = new FeedbackTrainer(settings, millrace.sft.PromptFormat.of(weights), policy, reference);
             return new Policy(settings, tokenizer, trainer, base, text);
@@ -120,8 +120,7 @@ final class Policy implements AutoCloseable {
 
     /** Preference steps take the model's shape from the checkpoint, a constant learning rate, no dropout. */
     private static TrainSettings trainSettings(FeedbackSettings s, CheckpointFormat.Meta meta) {
-        var c = meta.config();
-        var config = new millrace.model.GptConfig(c.nLayer(), c.nHead(), c.nEmbd(), c.blockSize(), c.vocabSize(), 0f);
+        var config = meta.config().withDropout(0f);
         var schedule = new millrace.model.LearningRateSchedule(s.learningRate(), s.learningRate(), 0, 1);
         // no weight decay: it would pull the policy towards zero, not towards the reference (TRL's DPO default too)
         var d = millrace.model.AdamW.Settings.defaults();
@@ -161,7 +160,7 @@ final class Policy implements AutoCloseable {
         return tokenizer;
     }
 
-    GptTrainer trainer() {
+    ModelTrainer trainer() {
         return trainer.policy();
     }
 
@@ -255,7 +254,7 @@ final class Policy implements AutoCloseable {
             return new Result(true, List.of(), sorted.entries(), metrics, "no rating to learn from");
         }
         Map<String, Double> figures;
-        try (GptTrainer.Snapshot before = trainer.policy().snapshot()) {
+        try (ModelTrainer.Snapshot before = trainer.policy().snapshot()) {
             FeedbackTrainer.StepStats last = null;
             boolean skipped = false;
             for (int step = 0; step < settings.stepsPerUpdate(); step++) {
@@ -285,7 +284,7 @@ final class Policy implements AutoCloseable {
     }
 
     /** Undoes an update: the weights before it, its ratings audited as rolled back, the last good figures kept. */
-    private Result rolledBack(GptTrainer.Snapshot before, Sorted sorted, int index, Map<String, Long> from,
+    private Result rolledBack(ModelTrainer.Snapshot before, Sorted sorted, int index, Map<String, Long> from,
             Map<String, Long> to, Map<String, Double> rejected, String why) {
         trainer.policy().restore(before);
         List<FeedbackAudit.Entry> entries = sorted.entries().stream()

@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.model.Sampler;
 import millrace.tokenizer.TextTokenizer;
 
@@ -70,14 +70,14 @@ final class PolicyEvaluator {
 
     /** [mean per-token KL, mean per-sequence KL] over the prompts' sampled continuations. */
     private double[] kl() {
-        Gpt policy = trainer.policy().model();
-        Gpt reference = trainer.reference();
+        LanguageModel policy = trainer.policy().model();
+        LanguageModel reference = trainer.reference();
         double tokens = 0;
         double total = 0;
         for (int i = 0; i < prompts.size(); i++) {
             int[] prompt = tokenizer.encode(prompts.get(i));
             if (prompt.length == 0) prompt = new int[] {tokenizer.endOfText()};
-            int room = policy.config().blockSize() - prompt.length;
+            int room = policy.config().contextLength() - prompt.length;
             if (room < 1) continue;
             int[] continuation = Sampler.generate(policy, prompt, new long[] {seed + i},
                     new Sampler.Settings(Math.min(KL_TOKENS, room), 1f, 0, 1f, seed + i), tokenizer.endOfText(),
@@ -94,7 +94,7 @@ final class PolicyEvaluator {
     }
 
     /** Σ over the continuation's positions of KL(π(·|prefix) ‖ π_ref(·|prefix)), from the exact distributions. */
-    private double sequenceKl(Gpt policy, Gpt reference, int[] ids, int promptLength) {
+    private double sequenceKl(LanguageModel policy, LanguageModel reference, int[] ids, int promptLength) {
         long[] input = new long[ids.length - 1];
         for (int i = 0; i < input.length; i++) input[i] = ids[i];
         try (NDManager scope = trainer.policy().root().newSubManager()) {
@@ -109,7 +109,7 @@ final class PolicyEvaluator {
         }
     }
 
-    private double perplexity(Gpt gpt) {
+    private double perplexity(LanguageModel gpt) {
         double loss = 0;
         int t = validation.get(0).length - 1;
         for (int[] row : validation) {
@@ -118,7 +118,7 @@ final class PolicyEvaluator {
             try (NDManager scope = trainer.policy().root().newSubManager()) {
                 gpt.attachTo(scope);
                 NDArray all = scope.create(ids, new Shape(1, ids.length));
-                loss += Gpt.loss(gpt.forward(all.get(":, 0:" + t), false).stopGradient(), all.get(":, 1:")).getFloat();
+                loss += LanguageModel.loss(gpt.forward(all.get(":, 0:" + t), false).stopGradient(), all.get(":, 1:")).getFloat();
             }
         }
         return Math.exp(loss / validation.size());

@@ -17,7 +17,7 @@ import java.util.stream.Stream;
 import millrace.ProcessLock;
 import millrace.protocol.JsonSerde;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 
 /**
  * A model's policy versions on disk, under {@code <data-dir>/policies/<model>/}: {@code v-000000007/} holds a
@@ -118,9 +118,9 @@ final class PolicyStore {
      * Writes a version: its weights and optimizer state (the trainer's), its tokenizer (its base's), its meta; then
      * prunes.
      */
-    Path write(GptTrainer policy, CheckpointFormat.Meta checkpoint, Meta meta) throws IOException {
+    Path write(ModelTrainer policy, CheckpointFormat.Meta checkpoint, Meta meta) throws IOException {
         Path written = CheckpointStore.writeAtomically(dir, version(meta.version()).getFileName().toString(), tmp -> {
-            CheckpointStore.writeFiles(tmp, policy, checkpoint, Path.of(meta.base()));
+            CheckpointStore.writeFiles(tmp, policy, checkpoint, CheckpointFormat.TokenizerFiles.of(Path.of(meta.base())));
             JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(POLICY).toFile(), meta);
         });
         prune();

@@ -41,12 +41,12 @@ final class ShardRows {
     static Policy.Text first(KafkaSettings kafka, Path base) throws IOException {
         CheckpointFormat.Meta m = CheckpointFormat.readMeta(base);
         java.util.Set<String> tokenizers = millrace.tokenizer.ChatTemplate.textTokenizerIds(CheckpointFormat.loadTokenizer(base));
-        List<String> validation = refs(kafka, Split.VAL, tokenizers, m.config().blockSize(), VALIDATION);
+        List<String> validation = refs(kafka, Split.VAL, tokenizers, m.config().contextLength(), VALIDATION);
         if (validation.isEmpty()) {
             LOG.warn("no validation rows of {} on {}: the policy's perplexity (and its bound) is not measured",
                     tokenizers, Topics.SHARDS);
         }
-        return read(kafka, validation, refs(kafka, Split.TRAIN, tokenizers, m.config().blockSize(), PRETRAINING));
+        return read(kafka, validation, refs(kafka, Split.TRAIN, tokenizers, m.config().contextLength(), PRETRAINING));
     }
 
     /** The rows {@code validation} and {@code pretraining} name, read back. */

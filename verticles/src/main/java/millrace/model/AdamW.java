@@ -78,7 +78,7 @@ public final class AdamW implements AutoCloseable {
     /**
      * Updates every parameter from its gradient in {@code grads} times {@code gradScale} (clipping and loss-scale
      * factor), one fused kernel per parameter group; the gradients are left scaled, and the caller zeroes them. The
-     * parameters must be attached to {@code step} (see {@link Gpt#attachTo}); its temporaries go with it.
+     * parameters must be attached to {@code step} (see {@link LanguageModel#attachTo}); its temporaries go with it.
      */
     public void step(Map<String, NDArray> params, Map<String, NDArray> grads, float learningRate, float gradScale,
             NDManager step) {

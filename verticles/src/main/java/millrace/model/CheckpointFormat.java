@@ -29,14 +29,14 @@ public final class CheckpointFormat {
      * written before it was recorded). {@code replica}: where a DiLoCo replica stands in its run (null for a trainer
      * that trains alone); its checkpoints hold the outer optimizer's state beside, in {@link #OUTER}.
      */
-    public record Meta(String model, GptConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
+    public record Meta(String model, ModelConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
             Float validationLoss, long createdAtMillis, Map<String, String> positions, Long seed, ReplicaState replica) {
         public Meta {
             positions = positions == null ? Map.of() : Map.copyOf(positions);
         }
 
         /** The checkpoint of a trainer that trains alone. */
-        public Meta(String model, GptConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
+        public Meta(String model, ModelConfig config, String tokenizerId, long step, long tokensSeen, float trainLoss,
                 Float validationLoss, long createdAtMillis, Map<String, String> positions, Long seed) {
             this(model, config, tokenizerId, step, tokensSeen, trainLoss, validationLoss, createdAtMillis, positions, seed, null);
         }
@@ -85,6 +85,39 @@ public final class CheckpointFormat {
     }
 
 
+    /**
+     * Where a checkpoint's tokenizer files come from: a directory that has them as Hugging Face wrote them (an
+     * imported model's, the checkpoint a trainer continues), copied as they are — {@code tokenizer.json},
+     * {@code tokenizer_config.json} with the chat template, {@code generation_config.json} with the end-of-sequence ids
+     * — or, for a vocabulary Millrace made or a built-in one, written from it.
+     */
+    public interface TokenizerFiles {
+        void writeTo(Path dir, int contextLength) throws IOException;
+
+        /**
+         * The files of {@code source} (a checkpoint or a Hugging Face directory), read now and written as they are:
+         * the checkpoint they came from may be pruned before the next one is written.
+         */
+        static TokenizerFiles of(Path source) throws IOException {
+            if (!Files.isRegularFile(source.resolve(TOKENIZER))) throw new IOException(source + ": no " + TOKENIZER);
+            Map<String, byte[]> files = new java.util.LinkedHashMap<>();
+            for (String name : HuggingFace.TOKENIZER_FILES) {
+                if (Files.isRegularFile(source.resolve(name))) files.put(name, Files.readAllBytes(source.resolve(name)));
+            }
+            return (dir, contextLength) -> {
+                for (Map.Entry<String, byte[]> f : files.entrySet()) Files.write(dir.resolve(f.getKey()), f.getValue());
+            };
+        }
+
+        /** {@code tokenizer} written as {@code tokenizer.json} and Hugging Face's config; {@code chat}: with ChatML's template. */
+        static TokenizerFiles written(ByteLevelBpe tokenizer, boolean chat) {
+            return (dir, contextLength) -> {
+                Vocabularies.writeHuggingFace(tokenizer, dir.resolve(TOKENIZER));
+                Vocabularies.writeHuggingFaceConfig(tokenizer, contextLength, chat, dir.resolve(TOKENIZER_CONFIG));
+            };
+        }
+    }
+
     /** {@code dir} itself, if it is a checkpoint directory; a clear error otherwise. */
     public static Path requireCheckpoint(Path dir) {
         if (!Files.isRegularFile(dir.resolve(META))) throw new IllegalArgumentException("not a checkpoint directory: " + dir);
@@ -104,9 +137,9 @@ public final class CheckpointFormat {
 
 
     /** Loads the model of a checkpoint directory into {@code manager}; pruning leaves it alone meanwhile. */
-    public static Gpt loadModel(Path checkpoint, NDManager manager) throws IOException {
+    public static LanguageModel loadModel(Path checkpoint, NDManager manager) throws IOException {
         try (CheckpointReaders.Reading ignored = CheckpointReaders.open(checkpoint)) {
-            return Gpt.load(readMeta(checkpoint).config(), manager, checkpoint.resolve(WEIGHTS));
+            return LanguageModel.load(readMeta(checkpoint).config(), manager, checkpoint.resolve(WEIGHTS));
         }
     }
 }

@@ -95,17 +95,17 @@ public final class DecodeBatch implements AutoCloseable {
         }
     }
 
-    private final Gpt gpt;
+    private final LanguageModel gpt;
     private final int block;
-    private final Gpt.KvCache cache;
+    private final KvCache cache;
     /** The rows in the cache, in its row order: each has every token but its newest in the cache. */
     private final List<Row> active = new ArrayList<>();
     /** Set while the cache is being changed: an exception then leaves it in no known state. */
     private boolean broken;
 
-    public DecodeBatch(Gpt gpt) {
+    public DecodeBatch(LanguageModel gpt) {
         this.gpt = gpt;
-        this.block = gpt.config().blockSize();
+        this.block = gpt.config().contextLength();
         this.cache = gpt.newCache();
     }
 
@@ -137,7 +137,7 @@ public final class DecodeBatch implements AutoCloseable {
             int from = first.windowStart(block);
             long[] feed = new long[first.length - from];
             for (int j = from; j < first.length; j++) feed[j - from] = first.tokens[j];
-            Gpt.KvCache fresh = gpt.newCache();
+            KvCache fresh = gpt.newCache();
             try (NDManager step = gpt.manager().newSubManager()) {
                 gpt.attachTo(step);
                 NDArray last = gpt.forwardLast(step.create(feed, new Shape(1, feed.length)), fresh);
@@ -182,7 +182,7 @@ public final class DecodeBatch implements AutoCloseable {
                 // the cache holds all of a row's window but its newest token, which must still fit the block
                 (cache.length(i) + 1 > block ? restart : decode).add(active.get(i));
             }
-            Gpt.KvCache fresh = null; // the restarted rows' cache until it joins (which closes it)
+            KvCache fresh = null; // the restarted rows' cache until it joins (which closes it)
             try (NDManager step = gpt.manager().newSubManager()) {
                 gpt.attachTo(step);
                 NDArray restartLogits = null;

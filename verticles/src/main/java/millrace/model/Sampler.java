@@ -39,7 +39,7 @@ public final class Sampler {
      * Appends up to {@code maxNewTokens} tokens to {@code prompt}, stopping early at {@code stopToken}; each new
      * token is also given to {@code onToken} as soon as it is chosen.
      */
-    public static int[] generate(Gpt gpt, int[] prompt, Settings settings, int stopToken, IntConsumer onToken) {
+    public static int[] generate(LanguageModel gpt, int[] prompt, Settings settings, int stopToken, IntConsumer onToken) {
         int[] fresh = generate(gpt, prompt, new long[] {settings.seed()}, settings, stopToken,
                 (row, token) -> onToken.accept(token), () -> false)[0];
         int[] all = Arrays.copyOf(prompt, prompt.length + fresh.length);
@@ -54,7 +54,7 @@ public final class Sampler {
      * batch while the others go on; the batch ends when every row has, after {@code maxNewTokens}, or as soon as
      * {@code cancelled} says so (the client went away). Returns each row's new tokens.
      */
-    public static int[][] generate(Gpt gpt, int[] prompt, long[] seeds, Settings settings, int stopToken,
+    public static int[][] generate(LanguageModel gpt, int[] prompt, long[] seeds, Settings settings, int stopToken,
             TokenListener onToken, BooleanSupplier cancelled) {
         try (DecodeBatch batch = new DecodeBatch(gpt)) {
             DecodeBatch.Request request = batch.add(prompt, seeds, settings, stopToken, onToken, cancelled);

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.List;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 
 /**
  * A row of token ids and which of its next-token targets are scored: an answer and its end (a preference pair's
@@ -98,12 +98,12 @@ public record ScoredSequence(int[] ids, boolean[] scored) {
      * scored positions are projected onto the vocabulary — the projection is most of a small model's work, and the
      * context's positions would be thrown away.
      */
-    public static NDArray logProbSums(Gpt gpt, List<ScoredSequence> batch, NDManager scope) {
+    public static NDArray logProbSums(LanguageModel gpt, List<ScoredSequence> batch, NDManager scope) {
         return logProbSums(gpt, batch, Layout.padded(batch), scope);
     }
 
     /** {@link #logProbSums} with the sequences where {@code layout} puts them: packed ones see only themselves. */
-    public static NDArray logProbSums(Gpt gpt, List<ScoredSequence> batch, Layout layout, NDManager scope) {
+    public static NDArray logProbSums(LanguageModel gpt, List<ScoredSequence> batch, Layout layout, NDManager scope) {
         NDArray inputs = layout.inputs(batch, scope).get(":, 0:" + (layout.length() - 1));
         NDArray hidden = layout.packed() ? gpt.hiddenPacked(inputs, layout.segments(batch), false) : gpt.hidden(inputs, false);
         return logProbSums(gpt, hidden, batch, layout, scope);
@@ -113,7 +113,7 @@ public record ScoredSequence(int[] ids, boolean[] scored) {
      * {@link #logProbSums} from the final-layer states {@code hidden} ({@code [rows, length - 1, C]}) the rows gave:
      * only the scored positions are read, so no other position can get a gradient.
      */
-    static NDArray logProbSums(Gpt gpt, NDArray hidden, List<ScoredSequence> batch, Layout layout, NDManager scope) {
+    static NDArray logProbSums(LanguageModel gpt, NDArray hidden, List<ScoredSequence> batch, Layout layout, NDManager scope) {
         int b = batch.size();
         int inputs = layout.length() - 1;
         int positions = batch.stream().mapToInt(ScoredSequence::scoredCount).sum();

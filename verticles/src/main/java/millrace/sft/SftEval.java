@@ -9,13 +9,13 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.model.Sampler;
 import millrace.protocol.ChatMessage;
 import millrace.protocol.SftExample;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.ChatTemplate;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 
 /**
  * {@code ./millrace eval --sft}: a checkpoint on held-out conversations — the answer tokens' loss and perplexity, the
@@ -35,17 +35,17 @@ public final class SftEval {
     private SftEval() {}
 
     public static Result evaluate(Path checkpoint, List<SftExample> examples, int maxNewTokens, int samples) throws IOException {
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(checkpoint);
-            Gpt gpt = CheckpointFormat.loadModel(checkpoint, root);
+            LanguageModel gpt = CheckpointFormat.loadModel(checkpoint, root);
             if (!ChatTemplate.supports(tokenizer)) {
                 tokenizer = ChatTemplate.withMarkers(tokenizer);
-                Gpt grown = gpt.withVocabulary(tokenizer.vocabSize(), root);
+                LanguageModel grown = gpt.withVocabulary(tokenizer.vocabSize(), root);
                 gpt.close();
                 gpt = grown;
             }
             PromptFormat format = PromptFormat.of(tokenizer, true);
-            int block = gpt.config().blockSize();
+            int block = gpt.config().contextLength();
             List<ScoredSequence> rows = new ArrayList<>();
             int tooLong = 0;
             int ended = 0;

@@ -1,5 +1,7 @@
 package millrace.sft;
 
+import millrace.model.ModelConfig;
+
 import millrace.model.CheckpointFormat;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
@@ -16,7 +18,7 @@ import java.util.function.Consumer;
 import millrace.kafka.KafkaSettings;
 import millrace.kafka.TopicReader;
 import millrace.metrics.Metrics;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.model.LearningRateSchedule;
 import millrace.protocol.InvalidPayloadException;
 import millrace.protocol.JsonSerde;
@@ -26,7 +28,7 @@ import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.ChatTemplate;
 import millrace.train.AuditSegments;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -57,7 +59,7 @@ public final class SftRun implements AutoCloseable {
     private final AuditSegments audit;
     private final Consumer<String> log;
     private final NDManager root;
-    private final GptTrainer trainer;
+    private final ModelTrainer trainer;
     private final ByteLevelBpe tokenizer;
     private final PromptFormat format;
     private final Map<String, String> resumedAt;
@@ -85,7 +87,7 @@ public final class SftRun implements AutoCloseable {
                         + given + ": leave out --base to resume it, or choose another --model-name");
             }
             tokenizer = CheckpointFormat.loadTokenizer(latest.get());
-            this.root = GptTrainer.newRootManager(trainSettings(meta.config(), tokenizer.id()));
+            this.root = ModelTrainer.newRootManager(trainSettings(meta.config(), tokenizer.id()));
             try {
                 trainer = CheckpointStore.resume(latest.get(), trainSettings(meta.config(), tokenizer.id()), this.root);
             } catch (IOException | RuntimeException e) {
@@ -101,15 +103,14 @@ public final class SftRun implements AutoCloseable {
             CheckpointFormat.Meta baseMeta = CheckpointFormat.readMeta(base);
             tokenizer = ChatTemplate.withMarkers(CheckpointFormat.loadTokenizer(base));
             var config = baseMeta.config();
-            TrainSettings grownSettings = trainSettings(new millrace.model.GptConfig(config.nLayer(), config.nHead(),
-                    config.nEmbd(), config.blockSize(), tokenizer.vocabSize(), 0f), tokenizer.id());
-            this.root = GptTrainer.newRootManager(grownSettings);
+            TrainSettings grownSettings = trainSettings(config.withVocabulary(tokenizer.vocabSize()), tokenizer.id());
+            this.root = ModelTrainer.newRootManager(grownSettings);
             try {
-                Gpt grown;
-                try (Gpt loaded = CheckpointFormat.loadModel(base, this.root)) {
+                LanguageModel grown;
+                try (LanguageModel loaded = CheckpointFormat.loadModel(base, this.root)) {
                     grown = loaded.withVocabulary(tokenizer.vocabSize(), this.root);
                 }
-                trainer = new GptTrainer(grownSettings, this.root, grown, 0, 0);
+                trainer = new ModelTrainer(grownSettings, this.root, grown, 0, 0);
             } catch (IOException | RuntimeException e) {
                 this.root.close();
                 throw e;
@@ -128,18 +129,16 @@ public final class SftRun implements AutoCloseable {
      * Linear warm-up, then cosine decay to the floor at the run's last step (set once the data says which it is); no
      * dropout; nanoGPT's AdamW; the settings' device, in fp32.
      */
-    private TrainSettings trainSettings(millrace.model.GptConfig config, String tokenizerId) {
-        var noDropout = new millrace.model.GptConfig(config.nLayer(), config.nHead(), config.nEmbd(), config.blockSize(),
-                config.vocabSize(), 0f);
+    private TrainSettings trainSettings(millrace.model.ModelConfig config, String tokenizerId) {
         long last = settings.maxSteps() > 0 ? settings.maxSteps() : 1_000_000;
-        TrainSettings demo = TrainSettings.tinyDemo(tokenizerId, config.vocabSize(), config.blockSize());
-        return new TrainSettings(settings.modelName(), noDropout, tokenizerId, settings.batchSize(),
+        TrainSettings demo = TrainSettings.tinyDemo(tokenizerId, config.vocabSize(), config.contextLength());
+        return new TrainSettings(settings.modelName(), config.withDropout(0f), tokenizerId, settings.batchSize(),
                 new LearningRateSchedule(settings.learningRate(), settings.minLearningRate(), settings.warmupSteps(), last),
                 demo.clipNorm(), demo.adam(), settings.seed(), settings.checkpointEverySeconds(), settings.keepCheckpoints(), 0)
                 .withHardware(TrainSettings.Precision.FP32, settings.device());
     }
 
-    public GptTrainer trainer() {
+    public ModelTrainer trainer() {
         return trainer;
     }
 
@@ -151,7 +150,7 @@ public final class SftRun implements AutoCloseable {
         List<Row> out = new ArrayList<>();
         int tooLong = 0;
         for (SftExample e : examples) {
-            ScoredSequence s = format.conversation(e.messages(), trainer.model().config().blockSize());
+            ScoredSequence s = format.conversation(e.messages(), trainer.model().config().contextLength());
             if (s == null) {
                 tooLong++;
                 Metrics.SFT_EXAMPLES.labelValues("too_long").inc();
@@ -160,7 +159,7 @@ public final class SftRun implements AutoCloseable {
             out.add(new Row(e.id(), e.source(), s));
         }
         if (tooLong > 0) {
-            log.accept(tooLong + " examples do not fit the context of " + trainer.model().config().blockSize()
+            log.accept(tooLong + " examples do not fit the context of " + trainer.model().config().contextLength()
                     + " tokens and are left out");
         }
         return out;

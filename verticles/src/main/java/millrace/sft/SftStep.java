@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import millrace.model.GradientLane;
 import millrace.model.Scalars;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 
 /**
  * One supervised fine-tuning step: the negative log-likelihood of every scored (assistant) token of the batch,
@@ -23,7 +23,7 @@ public final class SftStep {
 
     private SftStep() {}
 
-    public static Result step(GptTrainer trainer, List<ScoredSequence> batch, boolean packed) {
+    public static Result step(ModelTrainer trainer, List<ScoredSequence> batch, boolean packed) {
         int scored = batch.stream().mapToInt(ScoredSequence::scoredCount).sum();
         int tokens = batch.stream().mapToInt(s -> s.ids().length - 1).sum();
         double loss = 0;
@@ -32,24 +32,24 @@ public final class SftStep {
                 try (NDManager scope = trainer.root().newSubManager()) {
                     trainer.model().attachTo(scope);
                     NDArray partLoss = Scalars.over(ScoredSequence.logProbSums(trainer.model(), part,
-                            layout(part, packed, trainer.model().config().blockSize()), scope).sum().neg(), scored);
+                            layout(part, packed, trainer.model().config().contextLength()), scope).sum().neg(), scored);
                     lane.backward(partLoss);
                     loss += partLoss.getFloat();
                 }
             }
         }
-        GptTrainer.Update update = trainer.applyGradients((float) loss, tokens);
+        ModelTrainer.Update update = trainer.applyGradients((float) loss, tokens);
         return new Result((float) loss, scored, tokens, update.gradNorm(), update.learningRate(), update.skipped());
     }
 
     /** The mean negative log-likelihood of the scored tokens, without gradients (held-out evaluation). */
-    public static double loss(millrace.model.Gpt gpt, NDManager root, List<ScoredSequence> examples, boolean packed) {
+    public static double loss(millrace.model.LanguageModel gpt, NDManager root, List<ScoredSequence> examples, boolean packed) {
         double nll = 0;
         long scored = 0;
         for (List<ScoredSequence> part : passes(examples, gpt.config().vocabSize())) {
             try (NDManager scope = root.newSubManager()) {
                 gpt.attachTo(scope);
-                nll -= ScoredSequence.logProbSums(gpt, part, layout(part, packed, gpt.config().blockSize()), scope)
+                nll -= ScoredSequence.logProbSums(gpt, part, layout(part, packed, gpt.config().contextLength()), scope)
                         .stopGradient().sum().getFloat();
                 scored += part.stream().mapToInt(ScoredSequence::scoredCount).sum();
             }

@@ -19,11 +19,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import millrace.model.CheckpointFormat.Meta;
+import millrace.model.CheckpointFormat.TokenizerFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import millrace.model.CheckpointReaders;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.protocol.JsonSerde;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.Vocabularies;
@@ -51,26 +52,43 @@ public final class CheckpointStore {
         this.keep = keep;
     }
 
-    /** A pretrained model's checkpoint. */
-    public Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer) throws IOException {
-        return write(trainer, meta, tokenizer, false);
+    /** A pretrained model's checkpoint, the tokenizer's files written from {@code tokenizer}. */
+    public Path write(ModelTrainer trainer, Meta meta, ByteLevelBpe tokenizer) throws IOException {
+        return write(trainer, meta, TokenizerFiles.written(tokenizer, false));
     }
 
-    /** A checkpoint; {@code chat} for a model fine-tuned on conversations ({@link #isChatModel}). */
-    public Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer, boolean chat) throws IOException {
-        return write(trainer, meta, tokenizer, chat, tmp -> { });
+    /** A checkpoint, the tokenizer's files written from {@code tokenizer}; {@code chat}: with ChatML's template. */
+    public Path write(ModelTrainer trainer, Meta meta, ByteLevelBpe tokenizer, boolean chat) throws IOException {
+        return write(trainer, meta, TokenizerFiles.written(tokenizer, chat));
     }
 
-    /** A pretrained model's checkpoint with more files ({@code extra} writes them: a DiLoCo replica's outer state). */
-    public Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer, DirectoryWriter extra) throws IOException {
-        return write(trainer, meta, tokenizer, false, extra);
+    /** A checkpoint of {@code trainer}, its tokenizer's files from {@code tokenizer}. */
+    public Path write(ModelTrainer trainer, Meta meta, TokenizerFiles tokenizer) throws IOException {
+        return write(trainer, meta, tokenizer, tmp -> { });
     }
 
-    private Path write(GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer, boolean chat, DirectoryWriter extra)
-            throws IOException {
+    /** A checkpoint with more files ({@code extra} writes them: a DiLoCo replica's outer state). */
+    public Path write(ModelTrainer trainer, Meta meta, TokenizerFiles tokenizer, DirectoryWriter extra) throws IOException {
         Path target = writeAtomically(dir, String.format("step-%09d", meta.step()), tmp -> {
-            writeFiles(tmp, trainer, meta, tokenizer, chat);
+            writeFiles(tmp, trainer, meta, tokenizer);
             extra.write(tmp);
+        });
+        prune();
+        return target;
+    }
+
+    /**
+     * A model's checkpoint without an optimizer state (an imported model: a trainer that continues it starts its
+     * optimizer afresh).
+     */
+    public Path writeModel(LanguageModel model, Meta meta, TokenizerFiles tokenizer) throws IOException {
+        Path target = writeAtomically(dir, String.format("step-%09d", meta.step()), tmp -> {
+            Files.createFile(tmp.resolve(READ_LOCK));
+            try (OutputStream out = Files.newOutputStream(tmp.resolve(WEIGHTS))) {
+                model.save(out);
+            }
+            JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(META).toFile(), meta);
+            tokenizer.writeTo(tmp, meta.config().contextLength());
         });
         prune();
         return target;
@@ -149,23 +167,13 @@ public final class CheckpointStore {
         }
     }
 
-    /** A checkpoint's files: weights, optimizer state, the facts beside them, the tokenizer. */
-    public static void writeFiles(Path dir, GptTrainer trainer, Meta meta, ByteLevelBpe tokenizer, boolean chat) throws IOException {
+    /** A checkpoint's files: weights, optimizer state, the facts beside them, the tokenizer's. */
+    public static void writeFiles(Path dir, ModelTrainer trainer, Meta meta, TokenizerFiles tokenizer) throws IOException {
         writeState(dir, trainer, meta);
-        Vocabularies.writeHuggingFace(tokenizer, dir.resolve(TOKENIZER));
-        Vocabularies.writeHuggingFaceConfig(tokenizer, meta.config().blockSize(), chat, dir.resolve(TOKENIZER_CONFIG));
+        tokenizer.writeTo(dir, meta.config().contextLength());
     }
 
-    /** A checkpoint's files, its tokenizer copied from another checkpoint of the same (faster than writing it again). */
-    public static void writeFiles(Path dir, GptTrainer trainer, Meta meta, Path tokenizerOf) throws IOException {
-        writeState(dir, trainer, meta);
-        Files.copy(tokenizerOf.resolve(TOKENIZER), dir.resolve(TOKENIZER));
-        if (Files.exists(tokenizerOf.resolve(TOKENIZER_CONFIG))) {
-            Files.copy(tokenizerOf.resolve(TOKENIZER_CONFIG), dir.resolve(TOKENIZER_CONFIG));
-        }
-    }
-
-    private static void writeState(Path dir, GptTrainer trainer, Meta meta) throws IOException {
+    private static void writeState(Path dir, ModelTrainer trainer, Meta meta) throws IOException {
         Files.createFile(dir.resolve(READ_LOCK));
         try (OutputStream out = Files.newOutputStream(dir.resolve(WEIGHTS))) {
             trainer.model().save(out);
@@ -187,7 +195,7 @@ public final class CheckpointStore {
     }
 
     /** A trainer that continues a checkpoint exactly: its weights, its step and its optimizer's moments. */
-    public static GptTrainer resume(Path checkpoint, TrainSettings settings, NDManager root) throws IOException {
+    public static ModelTrainer resume(Path checkpoint, TrainSettings settings, NDManager root) throws IOException {
         Meta meta = readMeta(checkpoint);
         return resume(checkpoint, settings, root, meta.step(), meta.tokensSeen());
     }
@@ -196,11 +204,11 @@ public final class CheckpointStore {
      * A trainer from a checkpoint's weights and optimizer state, counting from {@code step} (a DiLoCo replica that
      * joins from the run's checkpoint continues the step count of the replica that wrote it).
      */
-    public static GptTrainer resume(Path checkpoint, TrainSettings settings, NDManager root, long step, long tokensSeen)
+    public static ModelTrainer resume(Path checkpoint, TrainSettings settings, NDManager root, long step, long tokensSeen)
             throws IOException {
         Meta meta = readMeta(checkpoint);
         TrainSettings run = meta.seed() == null ? settings : settings.withSeed(meta.seed());
-        GptTrainer trainer = new GptTrainer(run, root, loadModel(checkpoint, root), step, tokensSeen);
+        ModelTrainer trainer = new ModelTrainer(run, root, loadModel(checkpoint, root), step, tokensSeen);
         Path optimizer = checkpoint.resolve(OPTIMIZER);
         if (Files.exists(optimizer)) {
             try (var in = Files.newInputStream(optimizer)) {

@@ -3,7 +3,7 @@ package millrace.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.tokenizer.TextTokenizer;
 
 /**
@@ -16,8 +16,8 @@ public final class Evaluator {
 
     private Evaluator() {}
 
-    public static Result evaluate(Gpt gpt, TextTokenizer tokenizer, String text, int maxLines) {
-        int block = gpt.config().blockSize();
+    public static Result evaluate(LanguageModel gpt, TextTokenizer tokenizer, String text, int maxLines) {
+        int block = gpt.config().contextLength();
         int[] ids = tokenizer.encode(text);
         double lossSum = 0;
         long counted = 0;
@@ -31,7 +31,7 @@ public final class Evaluator {
                     gpt.attachTo(step);
                     NDArray w = step.create(window, new Shape(1, window.length));
                     NDArray logits = gpt.forward(w.get(":, 0:" + t), false).stopGradient();
-                    lossSum += Gpt.loss(logits, w.get(":, 1:")).getFloat() * t;
+                    lossSum += LanguageModel.loss(logits, w.get(":, 1:")).getFloat() * t;
                     counted += t;
                 }
             }
@@ -54,7 +54,7 @@ public final class Evaluator {
     }
 
     /** Teacher-forced: at every position of the word, the most likely next token is the word's token. */
-    private static boolean greedySpells(Gpt gpt, int[] context, int[] word) {
+    private static boolean greedySpells(LanguageModel gpt, int[] context, int[] word) {
         int n = context.length + word.length - 1;
         long[] input = new long[n];
         for (int i = 0; i < context.length; i++) input[i] = context[i];

@@ -51,7 +51,7 @@ final class ReplicaSync implements AutoCloseable {
     private final String model;
     private final String replica;
     private final String group;
-    private final GptTrainer trainer;
+    private final ModelTrainer trainer;
     private final Host host;
     private final Path roundsLog;
     private final long announceEveryMillis;
@@ -86,7 +86,7 @@ final class ReplicaSync implements AutoCloseable {
      *
      * @param roundsLog where every applied round is appended (round, closer, awaited, contributions, weights' digest)
      */
-    ReplicaSync(KafkaSettings kafka, String model, String group, SyncSettings settings, GptTrainer trainer, Host host,
+    ReplicaSync(KafkaSettings kafka, String model, String group, SyncSettings settings, ModelTrainer trainer, Host host,
             ReplicaState restored, Path outerFile, Path roundsLog, long announceEveryMillis) throws IOException {
         this.settings = settings;
         this.model = model;

@@ -43,7 +43,7 @@ final class StepReport {
     }
 
     /** A step taken (not skipped). */
-    void taken(GptTrainer.StepResult result, List<TrainWorker.QueuedRow> rows) {
+    void taken(ModelTrainer.StepResult result, List<TrainWorker.QueuedRow> rows) {
         observeFreshness(rows);
         Metrics.TRAIN_STEPS.inc();
         Metrics.TRAIN_TOKENS.inc(result.tokens());

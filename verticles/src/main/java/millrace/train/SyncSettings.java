@@ -1,6 +1,6 @@
 package millrace.train;
 
-import millrace.model.GptConfig;
+import millrace.model.ModelConfig;
 import millrace.protocol.SyncMessage;
 
 /**
@@ -28,7 +28,7 @@ public record SyncSettings(int syncEvery, long timeoutMillis, float outerLr, flo
      * H sized for the model: 500 for GPT-2-sized models, as in the DiLoCo paper; 50 for the small CPU presets, whose
      * runs are a few thousand steps long.
      */
-    public static int defaultSyncEvery(GptConfig model) {
-        return model.nEmbd() >= 512 ? 500 : 50;
+    public static int defaultSyncEvery(ModelConfig model) {
+        return model.width() >= 512 ? 500 : 50;
     }
 }

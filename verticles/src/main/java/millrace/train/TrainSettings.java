@@ -1,7 +1,8 @@
 package millrace.train;
 
 import millrace.model.AdamW;
-import millrace.model.GptConfig;
+import millrace.model.Gpt2Config;
+import millrace.model.ModelConfig;
 import millrace.model.LearningRateSchedule;
 
 /**
@@ -30,7 +31,7 @@ import millrace.model.LearningRateSchedule;
  */
 public record TrainSettings(
         String modelName,
-        GptConfig model,
+        ModelConfig model,
         String tokenizer,
         int batchSize,
         LearningRateSchedule schedule,
@@ -83,7 +84,7 @@ public record TrainSettings(
     }
 
     /** A trainer that trains alone. */
-    public TrainSettings(String modelName, GptConfig model, String tokenizer, int batchSize,
+    public TrainSettings(String modelName, ModelConfig model, String tokenizer, int batchSize,
             LearningRateSchedule schedule, float clipNorm, AdamW.Settings adam, long seed, long checkpointEverySeconds,
             int keepCheckpoints, int evalEverySteps, int microBatchSize, Precision precision, String device, long maxSteps) {
         this(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed, checkpointEverySeconds,
@@ -91,7 +92,7 @@ public record TrainSettings(
     }
 
     /** Without gradient accumulation: one forward and backward pass per step. */
-    public TrainSettings(String modelName, GptConfig model, String tokenizer, int batchSize,
+    public TrainSettings(String modelName, ModelConfig model, String tokenizer, int batchSize,
             LearningRateSchedule schedule, float clipNorm, AdamW.Settings adam, long seed, long checkpointEverySeconds,
             int keepCheckpoints, int evalEverySteps) {
         this(modelName, model, tokenizer, batchSize, schedule, clipNorm, adam, seed, checkpointEverySeconds,
@@ -135,7 +136,7 @@ public record TrainSettings(
 
     /** The laptop demo: a tiny model on GPT-2's vocabulary that visibly learns within a minute on two cores. */
     public static TrainSettings tinyDemo(String tokenizer, int vocabSize, int seqLen) {
-        return new TrainSettings("millrace", GptConfig.tiny(vocabSize, seqLen), tokenizer, 8,
+        return new TrainSettings("millrace", Gpt2Config.tiny(vocabSize, seqLen), tokenizer, 8,
                 new LearningRateSchedule(3e-3f, 3e-4f, 20, 5000), 1.0f, AdamW.Settings.defaults(), 1337, 10, 3, 50);
     }
 }

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import millrace.model.CheckpointFormat;
 import millrace.model.CheckpointReaders;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.tokenizer.ByteLevelBpe;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,9 +20,10 @@ import org.slf4j.LoggerFactory;
  * @param lastLoss the training loss the checkpoint recorded
  * @param replica a replica's place in its run (null: a trainer alone, or a replica whose run starts now)
  * @param outerState the file holding the replica's outer optimizer (null with {@code replica})
+ * @param from the checkpoint it starts from (null: fresh weights)
  */
-record TrainStart(GptTrainer trainer, TrainPositions positions, float lastLoss, CheckpointFormat.ReplicaState replica,
-        Path outerState) {
+record TrainStart(ModelTrainer trainer, TrainPositions positions, float lastLoss, CheckpointFormat.ReplicaState replica,
+        Path outerState, Path from) {
     private static final Logger LOG = LoggerFactory.getLogger(TrainStart.class);
 
     /**
@@ -40,9 +41,9 @@ record TrainStart(GptTrainer trainer, TrainPositions positions, float lastLoss, 
         }
         if (latest.isEmpty()) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed((int) settings.seed());
-            Gpt gpt = Gpt.initialize(settings.model(), root);
+            LanguageModel gpt = LanguageModel.initialize(settings.model(), root);
             LOG.info("new {} model: {} parameters, {}", settings.modelName(), gpt.parameterCount(), settings.model());
-            return new TrainStart(new GptTrainer(settings, root, gpt, 0, 0), new TrainPositions(), Float.NaN, null, null);
+            return new TrainStart(new ModelTrainer(settings, root, gpt, 0, 0), new TrainPositions(), Float.NaN, null, null, null);
         }
         Path from = latest.get();
         CheckpointFormat.Meta meta = CheckpointFormat.readMeta(from);
@@ -64,16 +65,16 @@ record TrainStart(GptTrainer trainer, TrainPositions positions, float lastLoss, 
                     step, state.roundStartTokens(), null, state.runSteps(), state.runTokens(), state.closedSteps());
             // held against pruning by the replica that writes the run's checkpoints while it is read
             try (var reading = CheckpointReaders.open(from)) {
-                GptTrainer trainer = CheckpointStore.resume(from, settings, root, step, state.roundStartTokens());
+                ModelTrainer trainer = CheckpointStore.resume(from, settings, root, step, state.roundStartTokens());
                 return new TrainStart(trainer, new TrainPositions(), meta.trainLoss(), joined,
-                        from.resolve(CheckpointFormat.OUTER));
+                        from.resolve(CheckpointFormat.OUTER), from);
             }
         }
         // a run's first replicas from a checkpoint of training alone: its weights begin round 0
         LOG.info("resuming {} from {} (step {})", settings.modelName(), from, meta.step());
-        GptTrainer trainer = CheckpointStore.resume(from, settings, root);
+        ModelTrainer trainer = CheckpointStore.resume(from, settings, root);
         boolean ownCheckpoint = from.startsWith(own.dir());
         return new TrainStart(trainer, ownCheckpoint ? TrainPositions.of(meta.positions()) : new TrainPositions(),
-                meta.trainLoss(), replica ? meta.replica() : null, replica ? from.resolve(CheckpointFormat.OUTER) : null);
+                meta.trainLoss(), replica ? meta.replica() : null, replica ? from.resolve(CheckpointFormat.OUTER) : null, from);
     }
 }

@@ -54,6 +54,8 @@ final class TrainWorker implements StageVerticle.Worker {
 
     private final TrainSettings settings;
     private final ByteLevelBpe tokenizer;
+    /** The tokenizer's files every checkpoint holds: those of the checkpoint training started from, or written. */
+    private final CheckpointFormat.TokenizerFiles tokenizerFiles;
     /** This trainer's checkpoints: the model's own directory, or a DiLoCo replica's under {@code replicas/<id>}. */
     private final CheckpointStore checkpoints;
     /** A DiLoCo run's checkpoints, written and announced by the replica that sums first in a round ({@code <model>/run}). */
@@ -64,7 +66,7 @@ final class TrainWorker implements StageVerticle.Worker {
     /** The rows at the queue's head are a batch whose gradients were not finite once: a second failure drops it. */
     private boolean retryingBatch;
     private final NDManager root;
-    private final GptTrainer trainer;
+    private final ModelTrainer trainer;
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, byte[]> producer;
     private final ArrayDeque<QueuedRow> queue = new ArrayDeque<>();
@@ -109,18 +111,22 @@ final class TrainWorker implements StageVerticle.Worker {
             this.lock = lockModel(checkpoints.dir());
             opened.add(lock);
             CheckpointStore.cleanLeftovers(checkpoints.dir());
-            this.root = GptTrainer.newRootManager(settings);
+            this.root = ModelTrainer.newRootManager(settings);
             opened.add(root);
             TrainStart start = TrainStart.of(settings, tokenizer, root, checkpoints, runCheckpoints, modelCheckpoints,
                     instanceId);
             this.trainer = start.trainer();
+            // the model's tokenizer files go from checkpoint to checkpoint as they are (an imported model's chat
+            // template, say); a fresh model's are written from its vocabulary
+            this.tokenizerFiles = start.from() != null ? CheckpointFormat.TokenizerFiles.of(start.from())
+                    : CheckpointFormat.TokenizerFiles.written(tokenizer, false);
             this.positions = start.positions();
             this.lastLoss = start.lastLoss();
             opened.add(trainer);
             this.lastCheckpointStep = trainer.step();
             this.audit = new TrainAudit(checkpoints.dir().resolve("audit"));
             audit.truncateAfter(trainer.step()); // what was trained after the checkpoint died with its process
-            this.intake = new ShardIntake(tokenizer.id(), settings.model().blockSize());
+            this.intake = new ShardIntake(tokenizer.id(), settings.model().contextLength());
             this.report = new StepReport(trainer.model().flopsPerToken(), PeakFlops.of(root.getDevice(), settings.precision()),
                     root.getDevice(), settings.maxSteps(), trainer.step());
             this.producer = new KafkaProducer<>(kafka.producer("train"));
@@ -272,7 +278,7 @@ final class TrainWorker implements StageVerticle.Worker {
             taken.add(row);
             rows.add(row.tokens());
         }
-        GptTrainer.StepResult result = trainer.step(rows);
+        ModelTrainer.StepResult result = trainer.step(rows);
         if (!result.skipped()) {
             for (QueuedRow row : taken) {
                 positions.trained(row.partition().partition(), row.offset(), row.row());
@@ -341,7 +347,7 @@ final class TrainWorker implements StageVerticle.Worker {
         try {
             audit.commit(trainer.step()); // before the checkpoint: a crash in between leaves a segment resume deletes
             Path dir = checkpoints.write(trainer, meta(trainer.step(), trainer.tokensSeen(), positions.forCheckpoint(), now),
-                    tokenizer, sync == null ? d -> { } : sync::writeOuter);
+                    tokenizerFiles, sync == null ? d -> { } : sync::writeOuter);
             Map<String, Long> offsets = commitPositions();
             if (sync == null) announce(dir, trainer.step(), trainer.tokensSeen(), offsets, now);
             Metrics.TRAIN_CHECKPOINTS.inc();
@@ -365,7 +371,7 @@ final class TrainWorker implements StageVerticle.Worker {
             if (writer.isEmpty()) return;
             try (ProcessLock held = writer.get()) {
                 CheckpointStore.cleanLeftovers(runCheckpoints.dir());
-                Path dir = runCheckpoints.write(trainer, meta(sync.runSteps(), sync.runTokens(), Map.of(), now), tokenizer,
+                Path dir = runCheckpoints.write(trainer, meta(sync.runSteps(), sync.runTokens(), Map.of(), now), tokenizerFiles,
                         sync::writeOuter);
                 announce(dir, sync.runSteps(), sync.runTokens(), Map.of(), now);
                 LOG.info("run checkpoint at {} steps of all replicas in {}", sync.runSteps(), dir);

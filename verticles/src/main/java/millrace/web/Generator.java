@@ -14,7 +14,7 @@ import java.util.Map;
 import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.model.Sampler;
 import millrace.sft.PromptFormat;
 import millrace.tokenizer.ByteLevelBpe;
@@ -35,7 +35,7 @@ public final class Generator implements AutoCloseable {
 
     private final Path checkpoint;
     private final NDManager root;
-    private final Gpt model;
+    private final LanguageModel model;
     private final CheckpointFormat.Meta meta;
     private final ByteLevelBpe tokenizer;
     private final PromptFormat format;
@@ -43,7 +43,7 @@ public final class Generator implements AutoCloseable {
     private DecodeBatch shared;
     private final Map<DecodeBatch.Request, Decoding> running = new IdentityHashMap<>();
 
-    private Generator(Path checkpoint, NDManager root, Gpt model, CheckpointFormat.Meta meta, ByteLevelBpe tokenizer,
+    private Generator(Path checkpoint, NDManager root, LanguageModel model, CheckpointFormat.Meta meta, ByteLevelBpe tokenizer,
             boolean chat) {
         this.checkpoint = checkpoint;
         this.root = root;

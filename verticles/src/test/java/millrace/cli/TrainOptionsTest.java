@@ -22,8 +22,8 @@ class TrainOptionsTest {
                 "--seed", "7", "--precision", "FP16", "--device", "cpu", "--eval-every", "25", "--checkpoint-every", "30",
                 "--keep-checkpoints", "5", "--max-steps", "4000");
         assertEquals("run-7", s.modelName());
-        assertEquals(6, s.model().nLayer());
-        assertEquals(128, s.model().blockSize());
+        assertEquals(6, s.model().layers());
+        assertEquals(128, s.model().contextLength());
         assertEquals(0.1f, s.model().dropout());
         assertEquals(32, s.batchSize());
         assertEquals(8, s.microBatchSize());

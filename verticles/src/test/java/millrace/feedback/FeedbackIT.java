@@ -209,10 +209,10 @@ class FeedbackIT {
     private static double logProb(Path checkpoint, String prompt, String answer) throws Exception {
         millrace.sft.PromptFormat format = millrace.sft.PromptFormat.of(checkpoint);
         assertTrue(format.chat(), checkpoint + " is a chat model");
-        try (var root = millrace.train.GptTrainer.newRootManager(); var gpt = CheckpointFormat.loadModel(checkpoint, root);
+        try (var root = millrace.train.ModelTrainer.newRootManager(); var gpt = CheckpointFormat.loadModel(checkpoint, root);
                 var scope = root.newSubManager()) {
             gpt.attachTo(scope);
-            var sequence = format.answer(prompt, answer, gpt.config().blockSize());
+            var sequence = format.answer(prompt, answer, gpt.config().contextLength());
             return millrace.sft.ScoredSequence.logProbSums(gpt, List.of(sequence), scope).getFloat();
         }
     }

@@ -8,8 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.Rating;
 import millrace.protocol.Topics;
@@ -17,7 +17,7 @@ import millrace.tokenizer.BpeTrainer;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.Pretokenizer;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.BeforeAll;
@@ -39,8 +39,8 @@ class PolicyTest {
         vocabulary.add("Is the sky blue? yes it is. no it is not. Is grass green? yes. no. maybe so.");
         tokenizer = vocabulary.train("t", 300, 1, BpeTrainer.DEFAULT_SPECIALS);
         TrainSettings settings = TrainSettings.tinyDemo("t", tokenizer.vocabSize(), 16);
-        try (var root = GptTrainer.newRootManager();
-                GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(GptConfig.tiny(tokenizer.vocabSize(), 16), root), 0, 0)) {
+        try (var root = ModelTrainer.newRootManager();
+                ModelTrainer trainer = new ModelTrainer(settings, root, LanguageModel.initialize(Gpt2Config.tiny(tokenizer.vocabSize(), 16), root), 0, 0)) {
             base = new CheckpointStore(dir.resolve("checkpoints"), "m", 2).write(trainer, new CheckpointFormat.Meta("m",
                     settings.model(), tokenizer.id(), 0, 0, 5f, null, 1, null, 1L), tokenizer);
         }
@@ -114,7 +114,7 @@ class PolicyTest {
         try (Policy p = Policy.fromBase(settings(100f, 0.2f), base, TEXT)) {
             p.update(first, range(300), range(305), Set.of());
             version = CheckpointStore.writeAtomically(dir.resolve("versions"), "v", d ->
-                    CheckpointStore.writeFiles(d, p.trainer(), p.checkpointMeta(2), p.tokenizer(), false));
+                    CheckpointStore.writeFiles(d, p.trainer(), p.checkpointMeta(2), millrace.model.CheckpointFormat.TokenizerFiles.written(p.tokenizer(), false)));
             PolicyStore.Update u = p.updates().get(0);
             p.update(second, range(305), range(310), Set.of());
             uninterrupted = weights(p);

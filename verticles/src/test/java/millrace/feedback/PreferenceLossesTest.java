@@ -8,7 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import java.util.List;
 import millrace.protocol.Rating;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import org.junit.jupiter.api.Test;
 
 /** Every loss against values computed by hand (in the comments), to 1e-5. */
@@ -19,7 +19,7 @@ class PreferenceLossesTest {
 
     @Test
     void dpoIsTheLogSigmoidOfTheScaledMarginAndLabelSmoothingMixesInTheOtherSide() {
-        try (NDManager m = GptTrainer.newRootManager()) {
+        try (NDManager m = ModelTrainer.newRootManager()) {
             // h = (-5 - -6) - (-7 - -6) = 2; β h = 0.2; -log σ(0.2) = log(1 + e^-0.2) = 0.598139
             NDArray pc = m.create(new float[] {-5f});
             NDArray pr = m.create(new float[] {-7f});
@@ -42,7 +42,7 @@ class PreferenceLossesTest {
 
     @Test
     void dposGradientPushesTheChosenUpAndTheRejectedDown() {
-        try (NDManager m = GptTrainer.newRootManager(); NDManager step = m.newSubManager()) {
+        try (NDManager m = ModelTrainer.newRootManager(); NDManager step = m.newSubManager()) {
             NDArray pc = step.create(new float[] {-5f});
             NDArray pr = step.create(new float[] {-7f});
             pc.setRequiresGradient(true);
@@ -58,7 +58,7 @@ class PreferenceLossesTest {
 
     @Test
     void ktoComparesEachAnswersLogRatioWithTheReferencePoint() {
-        try (NDManager m = GptTrainer.newRootManager()) {
+        try (NDManager m = ModelTrainer.newRootManager()) {
             // r = [2, -1], z0 = 0.3, β = 0.1: desirable 1 - σ(0.17) = 0.457602; undesirable 1 - σ(0.13) = 0.467546, × λ_U 1.5
             NDArray policy = m.create(new float[] {-3f, -6f});
             NDArray reference = m.create(new float[] {-5f, -5f});
@@ -74,7 +74,7 @@ class PreferenceLossesTest {
 
     @Test
     void sftIsTheMeanNegativeLogLikelihoodOfTheAnswerTokens() {
-        try (NDManager m = GptTrainer.newRootManager()) {
+        try (NDManager m = ModelTrainer.newRootManager()) {
             assertArrayEquals(new float[] {2f, 0.5f},
                     f(millrace.sft.ScoredSequence.sftLoss(m.create(new float[] {-6f, -2f}), m.create(new float[] {3f, 4f}))), 1e-6f);
         }

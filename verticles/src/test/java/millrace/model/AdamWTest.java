@@ -8,7 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import org.junit.jupiter.api.Test;
 
 /** The fused AdamW kernel does what the AdamW paper (and torch.optim.AdamW) says, group by group. */
@@ -22,7 +22,7 @@ class AdamWTest {
         float[][] gb = {{1f, 0.5f}, {-1f, 2f}};
         float[] lrs = {0.01f, 0.005f};
         float scale = 0.5f;
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             Map<String, NDArray> params = new LinkedHashMap<>();
             params.put("h.0.mlp.c_fc.weight", root.create(w0, new Shape(2, 2)));
             params.put("h.0.mlp.c_fc.bias", root.create(b0));
@@ -43,7 +43,7 @@ class AdamWTest {
 
     @Test
     void globalNormAndZeroWorkOnWholeLists() {
-        try (NDManager root = GptTrainer.newRootManager();
+        try (NDManager root = ModelTrainer.newRootManager();
                 AdamW adam = new AdamW(Map.of("w", root.zeros(new Shape(1))), AdamW.Settings.defaults(), root)) {
             NDArray a = root.create(new float[] {3f, 0f});
             NDArray b = root.create(new float[] {4f});

@@ -7,7 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import org.junit.jupiter.api.Test;
 
 class DecodeBatchTest {
@@ -20,7 +20,7 @@ class DecodeBatchTest {
      */
     @Test
     void raggedRowsJoiningMidFlightDecodeAsEachWouldAlone() {
-        try (NDManager root = GptTrainer.newRootManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 16), root);
+        try (NDManager root = ModelTrainer.newRootManager(); LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(97, 16), root);
                 DecodeBatch batch = new DecodeBatch(gpt)) {
             int[][] prompts = {{5, 17, 42, 3}, {9}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {60, 61}};
             List<DecodeBatch.Request> requests = new ArrayList<>();
@@ -64,17 +64,17 @@ class DecodeBatchTest {
      * the blocks in DJL ops, mask written out.
      */
     private static void raggedCacheLogits(boolean fused, boolean scripted) {
-        try (NDManager root = GptTrainer.newRootManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 32), root)) {
+        try (NDManager root = ModelTrainer.newRootManager(); LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(97, 32), root)) {
             gpt.useFusedKernels(fused);
             gpt.useScriptedBlocks(scripted);
             List<List<Integer>> rows = new ArrayList<>(List.of(new ArrayList<>(List.of(5, 17, 42, 3, 8, 9, 10)),
                     new ArrayList<>(List.of(1, 2, 3)), new ArrayList<>(List.of(9, 4, 6))));
-            Gpt.KvCache cache = gpt.newCache();
+            KvCache cache = gpt.newCache();
             try (NDManager step = gpt.manager().newSubManager()) {
                 gpt.attachTo(step);
                 for (List<Integer> row : rows) { // every token but the last, which the first step feeds
                     long[] prefix = row.stream().limit(row.size() - 1).mapToLong(Integer::longValue).toArray();
-                    Gpt.KvCache alone = gpt.newCache();
+                    KvCache alone = gpt.newCache();
                     gpt.forwardLast(step.create(prefix, new Shape(1, prefix.length)), alone);
                     cache.join(alone);
                 }
@@ -111,7 +111,7 @@ class DecodeBatchTest {
      */
     @Test
     void aLongRunningBatchHoldsNoMoreArraysThanAnEmptyOne() {
-        try (NDManager root = GptTrainer.newRootManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 16), root);
+        try (NDManager root = ModelTrainer.newRootManager(); LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(97, 16), root);
                 DecodeBatch batch = new DecodeBatch(gpt)) {
             int before = 0;
             for (int round = 0; round < 6; round++) {
@@ -132,7 +132,7 @@ class DecodeBatchTest {
     /** A request's answers, a cancelled request and an answer ending at its stop token, among other requests. */
     @Test
     void requestsEndAndLeaveOnTheirOwn() {
-        try (NDManager root = GptTrainer.newRootManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 16), root);
+        try (NDManager root = ModelTrainer.newRootManager(); LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(97, 16), root);
                 DecodeBatch batch = new DecodeBatch(gpt)) {
             int[] prompt = {5, 17, 42, 3};
             Sampler.Settings sampled = new Sampler.Settings(12, 1f, 0, 1f, 0);
@@ -171,8 +171,8 @@ class DecodeBatchTest {
      * Runs the model without a cache on each prefix of the row's context as a batch of one would hold it: the whole
      * sequence, and once that passes the block, its last half block from where it passed.
      */
-    private static void assertEachTokenIsTheLikeliestAlone(Gpt gpt, int[] prompt, int[] fresh) {
-        int block = gpt.config().blockSize();
+    private static void assertEachTokenIsTheLikeliestAlone(LanguageModel gpt, int[] prompt, int[] fresh) {
+        int block = gpt.config().contextLength();
         int[] tokens = Arrays.copyOf(prompt, prompt.length + fresh.length);
         System.arraycopy(fresh, 0, tokens, prompt.length, fresh.length);
         int window = 0;

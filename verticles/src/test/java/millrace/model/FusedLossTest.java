@@ -11,7 +11,7 @@ import ai.djl.pytorch.engine.PtNDManager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,13 +21,13 @@ import org.junit.jupiter.api.Test;
  * autograd and with the projection outside it, into the kernel's buffer (the trainer's).
  */
 class FusedLossTest {
-    private static final GptConfig CONFIG = new GptConfig(2, 2, 16, 8, 97, 0f);
+    private static final Gpt2Config CONFIG = new Gpt2Config(2, 2, 16, 8, 97, 0f);
 
     private enum Kind { PLAIN, FUSED_LINEAR, IN_PLACE, PROJECTED }
 
     @Test
     void fusedLinearLossHasThePlainLossAndGradients() {
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             Result plain = run(root, Kind.PLAIN, 0, DataType.FLOAT32);
             for (int chunk : new int[] {24, 8, 5}) {
                 assertSame(plain, run(root, Kind.FUSED_LINEAR, chunk, DataType.FLOAT32), 1e-5f, 1e-4f, "fused linear, chunks of " + chunk);
@@ -37,7 +37,7 @@ class FusedLossTest {
 
     @Test
     void inPlaceLossHasThePlainLossAndGradients() {
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             Result plain = run(root, Kind.PLAIN, 0, DataType.FLOAT32);
             for (int chunk : new int[] {24, 8, 5}) {
                 assertSame(plain, run(root, Kind.IN_PLACE, chunk, DataType.FLOAT32), 1e-5f, 1e-4f, "in place, chunks of " + chunk);
@@ -74,7 +74,7 @@ class FusedLossTest {
         long[] tokens = new long[3 * 9];
         for (int i = 0; i < tokens.length; i++) tokens[i] = r.nextInt(CONFIG.vocabSize());
         Engine.getEngine("PyTorch").setRandomSeed(3);
-        Gpt gpt = Gpt.initialize(CONFIG, root);
+        LanguageModel gpt = LanguageModel.initialize(CONFIG, root);
         gpt.requireGradients();
         float loss;
         List<float[]> grads = new ArrayList<>();
@@ -86,7 +86,7 @@ class FusedLossTest {
             try (GradientLane.Pass c = GradientLane.open()) {
                 switch (kind) {
                     case PLAIN -> {
-                        NDArray l = Gpt.loss(logits(gpt, inputs, precision), targets);
+                        NDArray l = LanguageModel.loss(logits(gpt, inputs, precision), targets);
                         loss = l.getFloat();
                         c.backward(l);
                     }
@@ -107,7 +107,7 @@ class FusedLossTest {
                         c.backward(logits, logits);
                     }
                     case PROJECTED -> {
-                        Gpt.Trunk trunk = gpt.trunk(inputs, true, precision);
+                        LanguageModel.Trunk trunk = gpt.trunk(inputs, true, precision);
                         NDArray states = trunk.hidden().reshape(24, CONFIG.nEmbd());
                         try (InPlaceCrossEntropy kernel = InPlaceCrossEntropy.inChunksOf((PtNDManager) root, chunk)) {
                             // a first call with more rows, so the buffer this one writes has room to spare
@@ -133,7 +133,7 @@ class FusedLossTest {
         return new Result(loss, grads);
     }
 
-    private static NDArray logits(Gpt gpt, NDArray inputs, DataType precision) {
+    private static NDArray logits(LanguageModel gpt, NDArray inputs, DataType precision) {
         return precision == DataType.FLOAT32 ? gpt.forward(inputs, true) : gpt.forwardMixed(inputs, true, precision);
     }
 }

@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,7 +28,7 @@ class GptTest {
 
     private static TrainSettings settings(int vocab, int block, float lr) {
         TrainSettings d = TrainSettings.tinyDemo("test", vocab, block);
-        return new TrainSettings("test", GptConfig.tiny(vocab, block), "test", 4,
+        return new TrainSettings("test", Gpt2Config.tiny(vocab, block), "test", 4,
                 new LearningRateSchedule(lr, lr, 1, 1), 1.0f, d.adam(), 7, 60, 2, 0);
     }
 
@@ -41,8 +41,8 @@ class GptTest {
     @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
     void attentionIsCausal(boolean fused) {
         try (NDManager root = NDManager.newBaseManager()) {
-            GptConfig config = GptConfig.tiny(300, 16);
-            Gpt gpt = Gpt.initialize(config, root);
+            Gpt2Config config = Gpt2Config.tiny(300, 16);
+            LanguageModel gpt = LanguageModel.initialize(config, root);
             gpt.useFusedKernels(fused);
             long[] tokens = new long[16];
             for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 37 + 5) % 300;
@@ -69,9 +69,9 @@ class GptTest {
     @Test
     void dropoutInTheOneCallForwardPassIsSeededAndOnlyInTraining() {
         try (NDManager root = NDManager.newBaseManager()) {
-            GptConfig base = GptConfig.tiny(300, 16);
-            GptConfig config = new GptConfig(base.nLayer(), base.nHead(), base.nEmbd(), base.blockSize(), base.vocabSize(), 0.2f);
-            Gpt gpt = Gpt.initialize(config, root);
+            Gpt2Config base = Gpt2Config.tiny(300, 16);
+            Gpt2Config config = new Gpt2Config(base.nLayer(), base.nHead(), base.nEmbd(), base.blockSize(), base.vocabSize(), 0.2f);
+            LanguageModel gpt = LanguageModel.initialize(config, root);
             long[] tokens = new long[32];
             for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 37 + 5) % 300;
             java.util.function.IntFunction<float[]> training = seed -> {
@@ -91,16 +91,16 @@ class GptTest {
     /**
      * Generation's last-position logits, of the prompt and after a cached prefix, are the full forward pass's: with the
      * TorchScript methods (prompt, decode step, whole sequence) and through DJL an operation a call; for 1 row, a few,
-     * and more than {@code Gpt.WEIGHT_LEFT_ROWS} (the projection's three orientations).
+     * and more than {@code LanguageModel.WEIGHT_LEFT_ROWS} (the projection's three orientations).
      */
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
     void lastPositionLogitsWithACacheMatchTheFullPass(boolean scripted) {
         try (NDManager root = NDManager.newBaseManager()) {
-            Gpt gpt = Gpt.initialize(GptConfig.tiny(300, 16), root);
+            LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(300, 16), root);
             gpt.useScriptedBlocks(scripted);
             Random r = new Random(4);
-            for (int rows : new int[] {1, 2, Gpt.WEIGHT_LEFT_ROWS + 1}) {
+            for (int rows : new int[] {1, 2, LanguageModel.WEIGHT_LEFT_ROWS + 1}) {
                 long[] tokens = new long[rows * 4];
                 long[] prompt = new long[rows * 3];
                 long[] next = new long[rows];
@@ -110,7 +110,7 @@ class GptTest {
                     next[i] = tokens[i * 4 + 3];
                 }
                 ai.djl.ndarray.NDArray full = gpt.forward(root.create(tokens).reshape(rows, 4), false);
-                try (Gpt.KvCache cache = gpt.newCache()) {
+                try (KvCache cache = gpt.newCache()) {
                     float[] first = gpt.forwardLast(root.create(prompt).reshape(rows, 3), cache).toFloatArray();
                     assertArrayEquals(full.get(":, 2, :").toFloatArray(), first, 1e-4f, rows + " rows, prompt");
                     float[] last = gpt.forwardLast(root.create(next).reshape(rows, 1), cache).toFloatArray();
@@ -129,12 +129,12 @@ class GptTest {
      */
     @Test
     void generationFromAModelThatRequiresGradientsRecordsNoGraph() {
-        try (NDManager root = NDManager.newBaseManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(300, 16), root);
+        try (NDManager root = NDManager.newBaseManager(); LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(300, 16), root);
                 ai.djl.training.GradientCollector recording = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
             gpt.requireGradients();
             // a pass that records has a graph to go back through; an array that has none refuses backward
             recording.backward(gpt.forward(root.create(new long[] {1, 2, 3}).reshape(1, 3), false).sum());
-            try (Gpt.KvCache cache = gpt.newCache()) {
+            try (KvCache cache = gpt.newCache()) {
                 ai.djl.ndarray.NDArray prompt = gpt.forwardLast(root.create(new long[] {1, 2, 3, 4, 5, 6}).reshape(2, 3), cache);
                 assertNoGraph(recording, prompt, "the prompt's logits");
                 assertNoGraph(recording, cache.keys(0), "the prompt's keys"); // (a decode step replaces them)
@@ -153,9 +153,9 @@ class GptTest {
 
     @Test
     void lossAtInitialisationIsAboutLnVocab() {
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             TrainSettings s = settings(512, 16, 1e-3f);
-            GptTrainer trainer = new GptTrainer(s, root, Gpt.initialize(s.model(), root), 0, 0);
+            ModelTrainer trainer = new ModelTrainer(s, root, LanguageModel.initialize(s.model(), root), 0, 0);
             float loss = trainer.evaluate(randomRows(8, 17, 512, 1));
             assertEquals(Math.log(512), loss, 0.1);
             trainer.close();
@@ -164,9 +164,9 @@ class GptTest {
 
     @Test
     void aGrownVocabularyKeepsEveryWeightAndGivesTheNewTokensTheMeanRow() {
-        try (NDManager root = GptTrainer.newRootManager();
-                Gpt small = Gpt.initialize(GptConfig.tiny(50, 8), root);
-                Gpt grown = small.withVocabulary(52, root)) {
+        try (NDManager root = ModelTrainer.newRootManager();
+                LanguageModel small = LanguageModel.initialize(Gpt2Config.tiny(50, 8), root);
+                LanguageModel grown = small.withVocabulary(52, root)) {
             assertEquals(52, grown.config().vocabSize());
             for (var e : small.parameters().entrySet()) {
                 float[] before = e.getValue().toFloatArray();
@@ -192,26 +192,26 @@ class GptTest {
     @Test
     void presetsHaveTheirAdvertisedSizes() {
         try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
-             Gpt small = Gpt.initialize(GptConfig.small(50257, 64), m)) {
+             LanguageModel small = LanguageModel.initialize(Gpt2Config.small(50257, 64), m)) {
             long n = small.parameterCount();
             assertTrue(n > 9_500_000 && n < 10_500_000, "small: " + n);
         }
         try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
-             Gpt gpt2 = Gpt.initialize(GptConfig.gpt2(50257), m)) {
+             LanguageModel gpt2 = LanguageModel.initialize(Gpt2Config.gpt2(50257), m)) {
             assertEquals(124_439_808L, gpt2.parameterCount(), "Hugging Face's gpt2 (tied head not counted twice)");
         }
     }
 
     @Test
     void overfitsAFixedBatchAndKeepsMemoryFlat() {
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             TrainSettings s = settings(64, 16, 1e-2f);
-            GptTrainer trainer = new GptTrainer(s, root, Gpt.initialize(s.model(), root), 0, 0);
+            ModelTrainer trainer = new ModelTrainer(s, root, LanguageModel.initialize(s.model(), root), 0, 0);
             List<int[]> batch = randomRows(4, 17, 64, 2);
-            // a step whose gradient is not finite is skipped without an update (see GptTrainer); they are rare
+            // a step whose gradient is not finite is skipped without an update (see ModelTrainer); they are rare
             // (none in 3,750 steps of a dedicated run, one in a CI run) and counted, so updates are checked with them
             int skipped = 0;
-            GptTrainer.StepResult r = trainer.step(batch);
+            ModelTrainer.StepResult r = trainer.step(batch);
             float first = r.loss();
             skipped += r.skipped() ? 1 : 0;
             skipped += trainer.step(batch).skipped() ? 1 : 0;
@@ -239,14 +239,14 @@ class GptTest {
 
     @Test
     void saveAndLoadGiveTheSameModel(@TempDir Path dir) throws Exception {
-        try (NDManager root = GptTrainer.newRootManager()) {
-            GptConfig c = GptConfig.tiny(100, 8);
-            Gpt a = Gpt.initialize(c, root);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            Gpt2Config c = Gpt2Config.tiny(100, 8);
+            LanguageModel a = LanguageModel.initialize(c, root);
             Path file = dir.resolve("m.safetensors");
             try (var out = Files.newOutputStream(file)) {
                 a.save(out);
             }
-            Gpt b = Gpt.load(c, root, file);
+            LanguageModel b = LanguageModel.load(c, root, file);
             for (String name : a.parameters().keySet()) {
                 assertArrayEquals(a.parameters().get(name).toFloatArray(), b.parameters().get(name).toFloatArray(), name);
             }
@@ -255,7 +255,7 @@ class GptTest {
             int[] y = Sampler.generate(b, prompt, new Sampler.Settings(5, 0f, 0, 1), -1, t -> { });
             assertArrayEquals(x, y);
             assertEquals(8, x.length);
-            assertThrows(java.io.IOException.class, () -> Gpt.load(GptConfig.tiny(101, 8), root, file));
+            assertThrows(java.io.IOException.class, () -> LanguageModel.load(Gpt2Config.tiny(101, 8), root, file));
         }
     }
 }

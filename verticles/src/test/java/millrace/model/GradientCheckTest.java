@@ -9,33 +9,33 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.Random;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import org.junit.jupiter.api.Test;
 
 /** Backpropagation through the whole GPT agrees with central finite differences of the loss. */
 class GradientCheckTest {
     private static final long[] TOKENS = {3, 7, 1, 9, 4, 4, 2, 10, 5, 0, 8, 6, 1, 3, 7, 2};
 
-    private static float loss(Gpt gpt, NDManager root) {
+    private static float loss(LanguageModel gpt, NDManager root) {
         try (NDManager step = root.newSubManager()) {
             gpt.attachTo(step);
             NDArray batch = step.create(TOKENS, new Shape(2, 8));
-            return Gpt.loss(gpt.forward(batch.get(":, 0:7"), false).stopGradient(), batch.get(":, 1:")).getFloat();
+            return LanguageModel.loss(gpt.forward(batch.get(":, 0:7"), false).stopGradient(), batch.get(":, 1:")).getFloat();
         }
     }
 
     @Test
     void gradientsMatchFiniteDifferences() {
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             Engine.getEngine("PyTorch").setRandomSeed(3);
-            Gpt gpt = Gpt.initialize(new GptConfig(2, 2, 8, 8, 11, 0f), root);
+            LanguageModel gpt = LanguageModel.initialize(new Gpt2Config(2, 2, 8, 8, 11, 0f), root);
             gpt.requireGradients();
             float[][] analytic = new float[gpt.parameters().size()][];
             try (NDManager step = root.newSubManager()) {
                 gpt.attachTo(step);
                 NDArray batch = step.create(TOKENS, new Shape(2, 8));
                 try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
-                    c.backward(Gpt.loss(gpt.forward(batch.get(":, 0:7"), true), batch.get(":, 1:")));
+                    c.backward(LanguageModel.loss(gpt.forward(batch.get(":, 0:7"), true), batch.get(":, 1:")));
                 }
                 int i = 0;
                 for (NDArray p : gpt.parameters().values()) analytic[i++] = p.getGradient().toFloatArray();

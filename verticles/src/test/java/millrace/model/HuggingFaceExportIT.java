@@ -20,7 +20,7 @@ import millrace.tokenizer.BpeTrainer;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.Pretokenizer;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -33,7 +33,7 @@ class HuggingFaceExportIT {
     @TempDir
     Path dir;
 
-    private static float[][] logits(Gpt gpt, int[] ids, NDManager manager) {
+    private static float[][] logits(LanguageModel gpt, int[] ids, NDManager manager) {
         try (NDManager scope = manager.newSubManager()) {
             gpt.attachTo(scope);
             long[] l = java.util.Arrays.stream(ids).asLongStream().toArray();
@@ -58,16 +58,16 @@ class HuggingFaceExportIT {
                 : vocabulary.train("t", 400, 2, BpeTrainer.DEFAULT_SPECIALS);
         int block = 48;
         TrainSettings demo = TrainSettings.tinyDemo("t", tokenizer.vocabSize(), block);
-        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(tokenizer.vocabSize(), block), "t", 4,
+        TrainSettings settings = new TrainSettings("m", Gpt2Config.tiny(tokenizer.vocabSize(), block), "t", 4,
                 demo.schedule(), demo.clipNorm(), demo.adam(), 3, 60, 2, 0);
         int[] encoded = chat ? tokenizer.encodeWithSpecials("<|im_start|>user\nWho was Jude?<|im_end|>\n<|im_start|>assistant\nA servant")
                 : tokenizer.encode("Jude, the servant of Jesus Christ, and brother of James");
         int[] ids = java.util.Arrays.copyOf(encoded, Math.min(16, encoded.length));
         Path checkpoint;
         float[][] original;
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(3);
-            GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
+            ModelTrainer trainer = new ModelTrainer(settings, root, LanguageModel.initialize(settings.model(), root), 0, 0);
             Random r = new Random(1);
             for (int s = 0; s < 3; s++) {
                 List<int[]> rows = new ArrayList<>();
@@ -113,8 +113,8 @@ class HuggingFaceExportIT {
         assertTrue(header.contains("\"transformer.wte.weight\""), header);
 
         // Millrace reads it back: the same logits, bit for bit
-        try (NDManager root = GptTrainer.newRootManager()) {
-            Gpt back = HuggingFaceGpt2.load(hf, root);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            LanguageModel back = HuggingFace.load(hf, root);
             float[][] again = logits(back, ids, root);
             for (int t = 0; t < ids.length; t++) assertArrayEquals(original[t], again[t], 0f);
         }
@@ -148,12 +148,12 @@ class HuggingFaceExportIT {
         assertEquals(tokenizer.id(), CheckpointFormat.loadTokenizer(imported).id());
         assertEquals(tokenizer.specials(), CheckpointFormat.loadTokenizer(imported).specials(), "the special tokens survive");
         assertEquals(chat, millrace.tokenizer.Vocabularies.chatTemplate(imported.resolve(CheckpointFormat.TOKENIZER_CONFIG)).isPresent());
-        try (NDManager root = GptTrainer.newRootManager()) {
-            GptTrainer resumed = CheckpointStore.resume(imported, settings, root);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            ModelTrainer resumed = CheckpointStore.resume(imported, settings, root);
             assertArrayEquals(original[0], logits(resumed.model(), ids, root)[0], 0f);
             List<int[]> rows = new ArrayList<>();
             for (int i = 0; i < 4; i++) rows.add(new Random(i).ints(17, 0, tokenizer.vocabSize()).toArray());
-            GptTrainer.StepResult step = resumed.step(rows);
+            ModelTrainer.StepResult step = resumed.step(rows);
             assertFalse(step.skipped());
             assertEquals(1, step.step());
             assertNotEquals(original[0][0], logits(resumed.model(), ids, root)[0][0]);

@@ -9,8 +9,8 @@ class SamplerTest {
     /** With the key/value cache, greedy generation picks exactly what re-running the whole prefix picks. */
     @Test
     void cachedGenerationEqualsRerunningThePrefix() {
-        try (ai.djl.ndarray.NDManager root = millrace.train.GptTrainer.newRootManager()) {
-            Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 16), root);
+        try (ai.djl.ndarray.NDManager root = millrace.train.ModelTrainer.newRootManager()) {
+            LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(97, 16), root);
             int[] prompt = {5, 17, 42, 3};
             int[] cached = Sampler.generate(gpt, prompt, new Sampler.Settings(12, 0f, 0, 1), -1, t -> { });
             int[] tokens = java.util.Arrays.copyOf(prompt, 16);
@@ -36,8 +36,8 @@ class SamplerTest {
      */
     @Test
     void aBatchOfRowsSamplesWhatEachRowWouldAlone() {
-        try (ai.djl.ndarray.NDManager root = millrace.train.GptTrainer.newRootManager()) {
-            Gpt gpt = Gpt.initialize(GptConfig.tiny(97, 16), root);
+        try (ai.djl.ndarray.NDManager root = millrace.train.ModelTrainer.newRootManager()) {
+            LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(97, 16), root);
             int[] prompt = {5, 17, 42, 3};
             Sampler.Settings settings = new Sampler.Settings(30, 1f, 0, 1f, 0);
             int[] free = Sampler.generate(gpt, prompt, new long[] {11}, settings, -1, (r, t) -> { }, () -> false)[0];

@@ -10,7 +10,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,7 +22,7 @@ class ScalarsTest {
     /** How many of {@code trials} steps got a gradient other than {@code expected} for {@code op} of [1, 2, 3]. */
     private static int wrongGradients(int trials, Function<NDArray, NDArray> op, float[] expected) {
         int wrong = 0;
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             for (int trial = 0; trial < trials; trial++) {
                 try (NDManager step = root.newSubManager()) {
                     NDArray x = step.create(new float[] {1f, 2f, 3f});
@@ -58,7 +58,7 @@ class ScalarsTest {
 
     @Test
     void aConstantTakesTheArraysType() {
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             NDArray half = root.create(new float[] {2f}).toType(ai.djl.ndarray.types.DataType.FLOAT16, false);
             assertEquals(ai.djl.ndarray.types.DataType.FLOAT16, Scalars.times(half, 3f).getDataType());
             assertEquals(6f, Scalars.times(half, 3f).toType(ai.djl.ndarray.types.DataType.FLOAT32, false).getFloat());

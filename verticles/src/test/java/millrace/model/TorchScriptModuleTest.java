@@ -12,15 +12,15 @@ import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import org.junit.jupiter.api.Test;
 
 /** libtorch's fused kernels, reached through TorchScript archives, compute what the written-out ops compute. */
 class TorchScriptModuleTest {
     @Test
     void fusedAttentionEqualsExplicitAttentionWithGradients() {
-        try (NDManager root = GptTrainer.newRootManager();
-                TorchScriptModule fused = Gpt.causalAttention((PtNDManager) root, 0f)) {
+        try (NDManager root = ModelTrainer.newRootManager();
+                TorchScriptModule fused = EagerTensors.Kernels.causalAttention((PtNDManager) root, 0f)) {
             Engine.getEngine("PyTorch").setRandomSeed(1);
             Shape shape = new Shape(2, 3, 7, 4);
             List<NDArray> qkv = List.of(root.randomNormal(shape), root.randomNormal(shape), root.randomNormal(shape));
@@ -31,19 +31,19 @@ class TorchScriptModuleTest {
 
     @Test
     void fusedGeluEqualsTanhApproximation() {
-        try (NDManager root = GptTrainer.newRootManager();
+        try (NDManager root = ModelTrainer.newRootManager();
                 TorchScriptModule gelu = TorchScriptModule.compile((PtNDManager) root, "GeluTanh",
                         "  def forward(self: __torch__.GeluTanh, x: Tensor) -> Tensor:\n"
                         + "    return torch.gelu(x, approximate=\"tanh\")\n")) {
             List<NDArray> x = List.of(root.linspace(-6f, 6f, 97).reshape(1, 97));
-            assertClose(run(root, x, in -> Gpt.geluTanh(in.get(0))), run(root, x, in -> gelu.forward(in.get(0))), 1e-5);
+            assertClose(run(root, x, in -> EagerTensors.explicitGelu(in.get(0))), run(root, x, in -> gelu.forward(in.get(0))), 1e-5);
         }
     }
 
     @Test
     void wholeModelWithFusedKernelsEqualsWrittenOutOps() {
-        try (NDManager root = GptTrainer.newRootManager()) {
-            Gpt gpt = tinyModel(root, 4);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            LanguageModel gpt = tinyModel(root, 4);
             long[] tokens = tokens(7, 3);
             float[][] fused = null;
             for (int i = 0; i < 4; i++) fused = lossAndGradients(gpt, root, tokens); // and again: no state between calls
@@ -56,14 +56,14 @@ class TorchScriptModuleTest {
     }
 
     /**
-     * The forward pass as one TorchScript call ({@code Gpt.blocksMethod}) and as one DJL call an operation run the same
+     * The forward pass as one TorchScript call ({@code LanguageModel.blocksMethod}) and as one DJL call an operation run the same
      * kernels: the same loss and gradients in fp32, and in bf16 and fp16 on casts of the weights.
      */
     @Test
     void oneCallBlocksEqualTheBlocksAnOperationACallInEveryPrecision() {
         for (DataType low : new DataType[] {DataType.FLOAT32, DataType.BFLOAT16, DataType.FLOAT16}) {
-            try (NDManager root = GptTrainer.newRootManager()) {
-                Gpt gpt = tinyModel(root, 5);
+            try (NDManager root = ModelTrainer.newRootManager()) {
+                LanguageModel gpt = tinyModel(root, 5);
                 long[] tokens = tokens(5, 2);
                 float[][] oneCall = lossAndGradients(gpt, root, tokens, low);
                 gpt.useScriptedBlocks(false);
@@ -76,8 +76,8 @@ class TorchScriptModuleTest {
     /** The same for rows that pack several sequences (their own positions and mask): loss and every gradient. */
     @Test
     void packedRowsInOneCallEqualTheBlocksAnOperationACall() {
-        try (NDManager root = GptTrainer.newRootManager()) {
-            Gpt gpt = tinyModel(root, 6);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            LanguageModel gpt = tinyModel(root, 6);
             long[] tokens = tokens(3, 1);
             long[] seg = {0, 0, 0, 1, 1, 1, 1, 1, 2, 3, 3, 4, 4, 4, 4, 4}; // two rows of 8, sequences back to back
             float[][] oneCall = packedLossAndGradients(gpt, root, tokens, seg);
@@ -86,13 +86,13 @@ class TorchScriptModuleTest {
         }
     }
 
-    private static float[][] packedLossAndGradients(Gpt gpt, NDManager root, long[] tokens, long[] seg) {
+    private static float[][] packedLossAndGradients(LanguageModel gpt, NDManager root, long[] tokens, long[] seg) {
         List<float[]> out = new ArrayList<>();
         try (NDManager step = root.newSubManager()) {
             gpt.attachTo(step);
             NDArray batch = step.create(tokens, new Shape(2, 9));
             try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray loss = Gpt.loss(gpt.logits(gpt.hiddenPacked(batch.get(":, 0:8"), seg, true)), batch.get(":, 1:"));
+                NDArray loss = LanguageModel.loss(gpt.logits(gpt.hiddenPacked(batch.get(":, 0:8"), seg, true)), batch.get(":, 1:"));
                 out.add(new float[] {loss.getFloat()});
                 c.backward(loss);
             }
@@ -104,7 +104,7 @@ class TorchScriptModuleTest {
 
     @Test
     void aMethodThatDoesNotCompileIsAClearError() {
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             Exception e = assertThrows(Exception.class, () -> TorchScriptModule.compile((PtNDManager) root, "Broken",
                     "  def forward(self: __torch__.Broken, x: Tensor) -> Tensor:\n    return torch.no_such_op(x)\n"));
             assertTrue(String.valueOf(e.getMessage()).contains("no_such_op"), e.getMessage());
@@ -112,9 +112,9 @@ class TorchScriptModuleTest {
     }
 
     /** A 2-layer model over 23 ids, seeded, recording gradients. */
-    private static Gpt tinyModel(NDManager root, int seed) {
+    private static LanguageModel tinyModel(NDManager root, int seed) {
         Engine.getEngine("PyTorch").setRandomSeed(seed);
-        Gpt gpt = Gpt.initialize(new GptConfig(2, 2, 16, 8, 23, 0f), root);
+        LanguageModel gpt = LanguageModel.initialize(new Gpt2Config(2, 2, 16, 8, 23, 0f), root);
         gpt.requireGradients();
         return gpt;
     }
@@ -126,12 +126,12 @@ class TorchScriptModuleTest {
         return tokens;
     }
 
-    private static float[][] lossAndGradients(Gpt gpt, NDManager root, long[] tokens) {
+    private static float[][] lossAndGradients(LanguageModel gpt, NDManager root, long[] tokens) {
         return lossAndGradients(gpt, root, tokens, DataType.FLOAT32);
     }
 
     /** The loss and every parameter's gradient, the pass in {@code precision} (fp32, or casts to bf16 or fp16). */
-    private static float[][] lossAndGradients(Gpt gpt, NDManager root, long[] tokens, DataType precision) {
+    private static float[][] lossAndGradients(LanguageModel gpt, NDManager root, long[] tokens, DataType precision) {
         List<float[]> out = new ArrayList<>();
         try (NDManager step = root.newSubManager()) {
             gpt.attachTo(step);
@@ -139,7 +139,7 @@ class TorchScriptModuleTest {
             try (GradientCollector c = Engine.getEngine("PyTorch").newGradientCollector()) {
                 NDArray inputs = batch.get(":, 0:8");
                 NDArray logits = precision == DataType.FLOAT32 ? gpt.forward(inputs, true) : gpt.forwardMixed(inputs, true, precision);
-                NDArray loss = Gpt.loss(logits, batch.get(":, 1:"));
+                NDArray loss = LanguageModel.loss(logits, batch.get(":, 1:"));
                 out.add(new float[] {loss.getFloat()});
                 c.backward(loss);
             }

@@ -22,7 +22,7 @@ import millrace.Platform;
 import millrace.PlatformConfig;
 import millrace.Role;
 import millrace.kafka.TestKafka;
-import millrace.model.GptConfig;
+import millrace.model.Gpt2Config;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.Topics;
 import millrace.tokenizer.TokenizeSettings;
@@ -61,7 +61,7 @@ class MonitoringIT {
 
         try (TestKafka kafka = TestKafka.start(dir.resolve("kafka"), 2)) {
             TrainSettings demo = TrainSettings.tinyDemo("r50k_base", 50257, 32);
-            TrainSettings train = new TrainSettings("millrace", GptConfig.tiny(50257, 32), "r50k_base", 8,
+            TrainSettings train = new TrainSettings("millrace", Gpt2Config.tiny(50257, 32), "r50k_base", 8,
                     demo.schedule(), demo.clipNorm(), demo.adam(), demo.seed(), 2, 3, 5);
             PlatformConfig config = new PlatformConfig(kafka.settings("monitoring"), dir.resolve("data"),
                     millrace.ingest.IngestSettings.of(List.of(corpus.toString())), 2, 0, 0,

@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.Map;
 import millrace.kafka.TestKafka;
 import millrace.metrics.Metrics;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.SftExample;
 import millrace.protocol.Topics;
@@ -22,7 +22,7 @@ import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.Vocabularies;
 import millrace.train.AuditSegments;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -45,12 +45,12 @@ class SftRunIT {
     /** A fresh tiny r50k model as the pretrained base. */
     private Path base() throws Exception {
         ByteLevelBpe tokenizer = Vocabularies.builtin("r50k");
-        GptConfig config = new GptConfig(1, 2, 32, 32, tokenizer.vocabSize(), 0f);
+        Gpt2Config config = new Gpt2Config(1, 2, 32, 32, tokenizer.vocabSize(), 0f);
         TrainSettings demo = TrainSettings.tinyDemo(tokenizer.id(), tokenizer.vocabSize(), 32);
         TrainSettings settings = new TrainSettings("base", config, tokenizer.id(), 4, demo.schedule(), demo.clipNorm(), demo.adam(),
                 3, 60, 2, 0);
-        try (NDManager root = GptTrainer.newRootManager();
-                GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(config, root), 0, 0)) {
+        try (NDManager root = ModelTrainer.newRootManager();
+                ModelTrainer trainer = new ModelTrainer(settings, root, LanguageModel.initialize(config, root), 0, 0)) {
             return new CheckpointStore(dir.resolve("pretrained/checkpoints"), "base", 2).write(trainer,
                     new CheckpointFormat.Meta("base", config, tokenizer.id(), 0, 0, 10f, null, 1L, null, 3L), tokenizer);
         }

@@ -10,15 +10,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.model.GradientLane;
 import millrace.protocol.ChatMessage;
 import millrace.protocol.SftExample;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.ChatTemplate;
 import millrace.tokenizer.Vocabularies;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -106,8 +106,8 @@ class SftTest {
         assertEquals(expected, scoredTokens);
 
         // and no other position's output reaches the loss: its gradient is exactly zero
-        try (NDManager root = GptTrainer.newRootManager();
-                Gpt gpt = Gpt.initialize(GptConfig.tiny(chat.vocabSize(), 128), root);
+        try (NDManager root = ModelTrainer.newRootManager();
+                LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(chat.vocabSize(), 128), root);
                 NDManager scope = root.newSubManager()) {
             gpt.attachTo(scope);
             int positions = row.ids().length - 1;
@@ -138,7 +138,7 @@ class SftTest {
         ScoredSequence.Layout packed = ScoredSequence.Layout.packed(rows, 128);
         assertTrue(packed.rows() < rows.size(), "several sequences share a row: " + packed.rows());
         assertTrue(packed.fill(rows) > ScoredSequence.Layout.padded(rows).fill(rows));
-        try (NDManager root = GptTrainer.newRootManager(); Gpt gpt = Gpt.initialize(GptConfig.tiny(chat.vocabSize(), 128), root)) {
+        try (NDManager root = ModelTrainer.newRootManager(); LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(chat.vocabSize(), 128), root)) {
             float[] alone = new float[rows.size()];
             double sum = 0;
             int scored = 0;

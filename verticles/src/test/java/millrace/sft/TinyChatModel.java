@@ -6,15 +6,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Consumer;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.SftExample;
 import millrace.tokenizer.BpeTrainer;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.Pretokenizer;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 
 /**
@@ -44,12 +44,12 @@ public final class TinyChatModel {
 
     /** A fresh (untrained) tiny model as a pretrained checkpoint under {@code root}: the base of a run. */
     public static Path base(Path root, ByteLevelBpe tokenizer) throws Exception {
-        GptConfig config = GptConfig.tiny(tokenizer.vocabSize(), 96);
+        Gpt2Config config = Gpt2Config.tiny(tokenizer.vocabSize(), 96);
         TrainSettings demo = TrainSettings.tinyDemo(tokenizer.id(), tokenizer.vocabSize(), 96);
         TrainSettings settings = new TrainSettings("base", config, tokenizer.id(), 4, demo.schedule(), demo.clipNorm(), demo.adam(),
                 3, 60, 2, 0);
-        try (NDManager manager = GptTrainer.newRootManager();
-                GptTrainer trainer = new GptTrainer(settings, manager, Gpt.initialize(config, manager), 0, 0)) {
+        try (NDManager manager = ModelTrainer.newRootManager();
+                ModelTrainer trainer = new ModelTrainer(settings, manager, LanguageModel.initialize(config, manager), 0, 0)) {
             return new CheckpointStore(root, "base", 2).write(trainer,
                     new CheckpointFormat.Meta("base", config, tokenizer.id(), 0, 0, 6f, null, 1L, null, 3L), tokenizer);
         }

@@ -9,12 +9,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import millrace.ExternalTools;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.protocol.ChatMessage;
 import millrace.sft.PromptFormat;
 import millrace.sft.ScoredSequence;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import org.junit.jupiter.api.Test;
 
 /** The chat format: markers as special tokens, rendering, what is trained, plain answers, scored log-probabilities. */
@@ -136,8 +136,8 @@ class ChatTemplateTest {
 
     @Test
     void scoredLogProbabilitiesAreTheSameInABatchAsAloneAndAsTheWholeSoftmaxSays() {
-        try (var root = GptTrainer.newRootManager(); var scope = root.newSubManager()) {
-            Gpt gpt = Gpt.initialize(GptConfig.tiny(CHAT.vocabSize(), 64), root);
+        try (var root = ModelTrainer.newRootManager(); var scope = root.newSubManager()) {
+            LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(CHAT.vocabSize(), 64), root);
             gpt.attachTo(scope);
             PromptFormat chat = PromptFormat.of(CHAT, true);
             List<ScoredSequence> both = List.of(chat.conversation(CONVERSATION, 64), PromptFormat.of(R50K, false).answer("Is grass green?", " no", 64));

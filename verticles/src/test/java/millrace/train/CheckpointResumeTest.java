@@ -9,8 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.tokenizer.BpeTrainer;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.Pretokenizer;
@@ -37,21 +37,21 @@ class CheckpointResumeTest {
         vocabulary.add("a tiny vocabulary for a tiny model, a tiny vocabulary");
         ByteLevelBpe tokenizer = vocabulary.train("t", 300, 1, BpeTrainer.DEFAULT_SPECIALS);
         TrainSettings demo = TrainSettings.tinyDemo("t", 300, 8);
-        GptConfig tiny = GptConfig.tiny(300, 8);
-        GptConfig config = new GptConfig(tiny.nLayer(), tiny.nHead(), tiny.nEmbd(), tiny.blockSize(), tiny.vocabSize(), dropout);
+        Gpt2Config tiny = Gpt2Config.tiny(300, 8);
+        Gpt2Config config = new Gpt2Config(tiny.nLayer(), tiny.nHead(), tiny.nEmbd(), tiny.blockSize(), tiny.vocabSize(), dropout);
         // with dropout the masks come from (seed, step): the resumed trainer must draw the same ones
         TrainSettings settings = new TrainSettings("m", config, "t", 4, demo.schedule(),
                 demo.clipNorm(), demo.adam(), 1, 60, 2, 0);
         CheckpointStore store = new CheckpointStore(dir, "m", 2);
-        try (NDManager root = GptTrainer.newRootManager()) {
-            GptTrainer original = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            ModelTrainer original = new ModelTrainer(settings, root, LanguageModel.initialize(settings.model(), root), 0, 0);
             for (int i = 0; i < 5; i++) original.step(rows(i));
             Path checkpoint = store.write(original, new CheckpointFormat.Meta("m", settings.model(), tokenizer.id(),
                     original.step(), original.tokensSeen(), 0f, null, 1L, null, original.seed()), tokenizer);
             assertTrue(Files.exists(checkpoint.resolve(CheckpointFormat.OPTIMIZER)));
             float originalLoss = original.step(rows(99)).loss();
 
-            GptTrainer resumed = CheckpointStore.resume(checkpoint, settings, root);
+            ModelTrainer resumed = CheckpointStore.resume(checkpoint, settings, root);
             assertEquals(5, resumed.step());
             float resumedLoss = resumed.step(rows(99)).loss();
             assertEquals(originalLoss, resumedLoss, 0f);

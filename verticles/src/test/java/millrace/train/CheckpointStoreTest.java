@@ -8,8 +8,8 @@ import ai.djl.ndarray.NDManager;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import millrace.kafka.KafkaSettings;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.protocol.JsonSerde;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.Tokenizers;
@@ -21,7 +21,7 @@ class CheckpointStoreTest {
     @TempDir
     Path dir;
 
-    private static final GptConfig CONFIG = GptConfig.tiny(50257, 8);
+    private static final Gpt2Config CONFIG = Gpt2Config.tiny(50257, 8);
 
     private static CheckpointFormat.Meta meta(long step) {
         return new CheckpointFormat.Meta("m", CONFIG, "r50k", step, step * 10, 1f, null, step, null, 1L);
@@ -53,8 +53,8 @@ class CheckpointStoreTest {
         ByteLevelBpe tokenizer = Tokenizers.load("r50k");
         TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 8);
         CheckpointStore store = new CheckpointStore(dir, "m", 1);
-        try (NDManager root = GptTrainer.newRootManager();
-                GptTrainer trainer = new GptTrainer(demo, root, Gpt.initialize(CONFIG, root), 0, 0)) {
+        try (NDManager root = ModelTrainer.newRootManager();
+                ModelTrainer trainer = new ModelTrainer(demo, root, LanguageModel.initialize(CONFIG, root), 0, 0)) {
             Writer write = step -> store.write(trainer, meta(step), tokenizer);
             steps.run(store, write, write.at(1));
         }
@@ -130,7 +130,7 @@ class CheckpointStoreTest {
         KafkaSettings nowhere = new KafkaSettings("127.0.0.1:1", "t");
         TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 8);
         writeMetaOnly(dir.resolve("millrace"), "step-000000005", 5);
-        GptConfig other = new GptConfig(2, 2, 64, 16, 50257, 0f);
+        Gpt2Config other = new Gpt2Config(2, 2, 64, 16, 50257, 0f);
         TrainSettings longer = new TrainSettings("millrace", other, "r50k", 8, demo.schedule(), demo.clipNorm(),
                 demo.adam(), 1, 10, 3, 0);
         IllegalStateException e = assertThrows(IllegalStateException.class,

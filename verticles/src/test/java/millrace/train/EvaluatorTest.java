@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.*;
 import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.model.LearningRateSchedule;
 import millrace.tokenizer.BpeTrainer;
 import millrace.tokenizer.ByteLevelBpe;
@@ -26,11 +26,11 @@ class EvaluatorTest {
         vocabulary.add(TEXT);
         ByteLevelBpe tokenizer = vocabulary.train("t", 320, 1, BpeTrainer.DEFAULT_SPECIALS);
         TrainSettings demo = TrainSettings.tinyDemo("t", 320, 64);
-        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(320, 64), "t", 4,
+        TrainSettings settings = new TrainSettings("m", Gpt2Config.tiny(320, 64), "t", 4,
                 new LearningRateSchedule(1e-2f, 1e-2f, 1, 1), 1f, demo.adam(), 1, 60, 2, 0);
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(11);
-            GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
+            ModelTrainer trainer = new ModelTrainer(settings, root, LanguageModel.initialize(settings.model(), root), 0, 0);
             Evaluator.Result before = Evaluator.evaluate(trainer.model(), tokenizer, TEXT, 10);
             assertEquals(Math.log(320), before.loss(), 0.3);
             assertEquals(4, before.lines());

@@ -5,16 +5,16 @@ import static org.junit.jupiter.api.Assertions.*;
 import ai.djl.ndarray.NDManager;
 import java.util.List;
 import java.util.Random;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import org.junit.jupiter.api.Test;
 
 /** A step over 8 rows in micro-batches of 2 (or 3, uneven) makes the same update as one pass over all 8. */
 class GradientAccumulationTest {
     private static List<float[]> train(int micro) {
         TrainSettings settings = TinyRuns.settings(micro);
-        try (NDManager root = GptTrainer.newRootManager()) {
+        try (NDManager root = ModelTrainer.newRootManager()) {
             ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(7);
-            GptTrainer trainer = new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
+            ModelTrainer trainer = new ModelTrainer(settings, root, LanguageModel.initialize(settings.model(), root), 0, 0);
             Random r = new Random(3);
             for (int i = 0; i < 3; i++) assertFalse(trainer.step(TinyRuns.rows(r, 8)).skipped());
             List<float[]> params = trainer.model().parameters().values().stream().map(p -> p.toFloatArray()).toList();

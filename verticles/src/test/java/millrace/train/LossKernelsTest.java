@@ -18,14 +18,14 @@ class LossKernelsTest {
     private static final int STEPS = 4;
 
     /** Per step its loss and gradient norm, then every weight after the steps. */
-    private static List<float[]> train(GptTrainer.Loss loss, int micro, TrainSettings.Precision precision) {
+    private static List<float[]> train(ModelTrainer.Loss loss, int micro, TrainSettings.Precision precision) {
         TrainSettings settings = TinyRuns.settings(micro).withHardware(precision, "cpu");
-        try (NDManager root = GptTrainer.newRootManager()) {
-            GptTrainer trainer = TinyRuns.trainer(settings, root, loss);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            ModelTrainer trainer = TinyRuns.trainer(settings, root, loss);
             Random r = new Random(5);
             List<float[]> out = new ArrayList<>();
             for (int i = 0; i < STEPS; i++) {
-                GptTrainer.StepResult step = trainer.step(TinyRuns.rows(r, 8));
+                ModelTrainer.StepResult step = trainer.step(TinyRuns.rows(r, 8));
                 assertFalse(step.skipped(), loss + " step " + i);
                 out.add(new float[] {step.loss(), step.gradNorm()});
             }
@@ -38,8 +38,8 @@ class LossKernelsTest {
     @Test
     void everyLossTrainsAsThePlainOneInFp32() {
         for (int micro : new int[] {8, 3}) {
-            List<float[]> plain = train(GptTrainer.Loss.PLAIN, micro, TrainSettings.Precision.FP32);
-            for (GptTrainer.Loss loss : new GptTrainer.Loss[] {GptTrainer.Loss.IN_PLACE, GptTrainer.Loss.FUSED_LINEAR}) {
+            List<float[]> plain = train(ModelTrainer.Loss.PLAIN, micro, TrainSettings.Precision.FP32);
+            for (ModelTrainer.Loss loss : new ModelTrainer.Loss[] {ModelTrainer.Loss.IN_PLACE, ModelTrainer.Loss.FUSED_LINEAR}) {
                 // weights: Adam divides by the gradient's running size, so where a gradient is ~0 its rounding moves
                 // the weight by a fraction of the learning rate; the next steps' losses and norms stay tight
                 assertTrainsAlike(plain, train(loss, micro, TrainSettings.Precision.FP32), 1e-5f, 1e-4f, 1e-4f,
@@ -57,7 +57,7 @@ class LossKernelsTest {
     void theInPlaceLossTrainsAsThePlainOneInBf16AndFp16() {
         for (TrainSettings.Precision precision : new TrainSettings.Precision[] {TrainSettings.Precision.BF16, TrainSettings.Precision.FP16}) {
             for (int micro : new int[] {8, 3}) {
-                assertTrainsAlike(train(GptTrainer.Loss.PLAIN, micro, precision), train(GptTrainer.Loss.IN_PLACE, micro, precision),
+                assertTrainsAlike(train(ModelTrainer.Loss.PLAIN, micro, precision), train(ModelTrainer.Loss.IN_PLACE, micro, precision),
                         1e-4f, 2e-3f, 1e-3f, precision + ", micro " + micro);
             }
         }

@@ -6,8 +6,8 @@ import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,13 +25,13 @@ class MixedPrecisionTest {
 
     private static TrainSettings settings(TrainSettings.Precision precision) {
         TrainSettings demo = TrainSettings.tinyDemo("t", 120, 16);
-        return new TrainSettings("m", GptConfig.tiny(120, 16), "t", 4, demo.schedule(), demo.clipNorm(), demo.adam(),
+        return new TrainSettings("m", Gpt2Config.tiny(120, 16), "t", 4, demo.schedule(), demo.clipNorm(), demo.adam(),
                 9, 60, 2, 0).withHardware(precision, "cpu");
     }
 
-    private static GptTrainer trainer(TrainSettings settings, NDManager root) {
+    private static ModelTrainer trainer(TrainSettings settings, NDManager root) {
         ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(9);
-        return new GptTrainer(settings, root, Gpt.initialize(settings.model(), root), 0, 0);
+        return new ModelTrainer(settings, root, LanguageModel.initialize(settings.model(), root), 0, 0);
     }
 
     @Test
@@ -51,18 +51,18 @@ class MixedPrecisionTest {
      */
     private static void agreesWithFp32AndLearns(TrainSettings.Precision precision, float scale, float lossTolerance,
             float gradTolerance) {
-        try (NDManager root = GptTrainer.newRootManager()) {
-            GptTrainer fp32 = trainer(settings(TrainSettings.Precision.FP32), root);
-            GptTrainer low = trainer(settings(precision), root);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            ModelTrainer fp32 = trainer(settings(TrainSettings.Precision.FP32), root);
+            ModelTrainer low = trainer(settings(precision), root);
             assertEquals(scale, low.lossScale());
-            GptTrainer.StepResult a = fp32.step(batch());
-            GptTrainer.StepResult b = low.step(batch());
+            ModelTrainer.StepResult a = fp32.step(batch());
+            ModelTrainer.StepResult b = low.step(batch());
             assertEquals(a.loss(), b.loss(), lossTolerance, "first loss, fp32 vs " + precision);
             assertNotEquals(a.loss(), b.loss(), "the pass ran in " + precision + ", not fp32");
             assertEquals(a.gradNorm(), b.gradNorm(), gradTolerance * a.gradNorm(), "gradient norm (unscaled)");
             float last = b.loss();
             for (int i = 0; i < 80; i++) {
-                GptTrainer.StepResult r = low.step(batch());
+                ModelTrainer.StepResult r = low.step(batch());
                 assertFalse(r.skipped() && precision == TrainSettings.Precision.BF16, "bf16 never overflows");
                 if (!r.skipped()) last = r.loss();
             }
@@ -76,11 +76,11 @@ class MixedPrecisionTest {
 
     @Test
     void anOverflowingScaleIsHalvedUntilStepsGoThrough() {
-        try (NDManager root = GptTrainer.newRootManager()) {
-            GptTrainer fp16 = trainer(settings(TrainSettings.Precision.FP16), root);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            ModelTrainer fp16 = trainer(settings(TrainSettings.Precision.FP16), root);
             fp16.useLossScaler(new LossScaler((float) Math.pow(2, 40), 2000)); // fp16 gradients overflow at this scale
             int overflows = 0;
-            GptTrainer.StepResult r;
+            ModelTrainer.StepResult r;
             do {
                 r = fp16.step(batch());
                 if (r.overflowed()) overflows++;

@@ -11,15 +11,15 @@ import org.junit.jupiter.api.Test;
 /** Timing a step's phases ({@code bench train --phases}) measures each phase and changes nothing the step computes. */
 class StepPhasesTest {
     /** Losses of three steps, and the weights after them; phases timed from the second step on when asked. */
-    private static List<float[]> train(boolean timed, GptTrainer.Loss loss, int micro, List<GptTrainer.Phases> phases) {
+    private static List<float[]> train(boolean timed, ModelTrainer.Loss loss, int micro, List<ModelTrainer.Phases> phases) {
         TrainSettings settings = TinyRuns.settings(micro);
-        try (NDManager root = GptTrainer.newRootManager()) {
-            GptTrainer trainer = TinyRuns.trainer(settings, root, loss);
+        try (NDManager root = ModelTrainer.newRootManager()) {
+            ModelTrainer trainer = TinyRuns.trainer(settings, root, loss);
             Random r = new Random(3);
             List<float[]> out = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
                 if (i == 1) trainer.timePhases(timed);
-                GptTrainer.StepResult step = trainer.step(TinyRuns.rows(r, 8));
+                ModelTrainer.StepResult step = trainer.step(TinyRuns.rows(r, 8));
                 out.add(new float[] {step.loss()});
                 if (i == 0) assertNull(trainer.lastPhases(), "no phases while not timing");
                 else if (timed) phases.add(trainer.lastPhases());
@@ -32,16 +32,16 @@ class StepPhasesTest {
 
     @Test
     void phasesAreTimedWithoutChangingTheStep() {
-        for (GptTrainer.Loss loss : GptTrainer.Loss.values()) {
+        for (ModelTrainer.Loss loss : ModelTrainer.Loss.values()) {
             for (int micro : new int[] {8, 3}) {
-                List<GptTrainer.Phases> phases = new ArrayList<>();
+                List<ModelTrainer.Phases> phases = new ArrayList<>();
                 List<float[]> plain = train(false, loss, micro, new ArrayList<>());
                 List<float[]> timed = train(true, loss, micro, phases);
                 for (int i = 0; i < plain.size(); i++) {
                     assertArrayEquals(plain.get(i), timed.get(i), "loss " + loss + ", micro " + micro + ", array " + i);
                 }
                 assertEquals(2, phases.size());
-                for (GptTrainer.Phases p : phases) {
+                for (ModelTrainer.Phases p : phases) {
                     assertNotNull(p);
                     assertTrue(p.forwardMs() > 0 && p.backwardMs() > 0 && p.updateMs() > 0, p.toString());
                     assertTrue(p.forwardMs() + p.backwardMs() + p.updateMs() < 60_000, p.toString());

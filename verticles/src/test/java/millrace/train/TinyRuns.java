@@ -3,7 +3,7 @@ package millrace.train;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import millrace.model.GptConfig;
+import millrace.model.Gpt2Config;
 
 /** A tiny model's training run for the trainer's tests: its settings, and rows of random ids for it. */
 final class TinyRuns {
@@ -12,14 +12,14 @@ final class TinyRuns {
     /** Batches of 8 rows of 8 tokens over a 200-id vocabulary, {@code micro} rows a pass, seed 7. */
     static TrainSettings settings(int micro) {
         TrainSettings demo = TrainSettings.tinyDemo("t", 200, 8);
-        return new TrainSettings("m", GptConfig.tiny(200, 8), "t", 8, demo.schedule(),
+        return new TrainSettings("m", Gpt2Config.tiny(200, 8), "t", 8, demo.schedule(),
                 demo.clipNorm(), demo.adam(), 7, 60, 2, 0).withMicroBatchSize(micro);
     }
 
     /** A trainer of {@code settings}' model, from the weights seed 7 draws, computing its loss as {@code loss}. */
-    static GptTrainer trainer(TrainSettings settings, ai.djl.ndarray.NDManager root, GptTrainer.Loss loss) {
+    static ModelTrainer trainer(TrainSettings settings, ai.djl.ndarray.NDManager root, ModelTrainer.Loss loss) {
         ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed(7);
-        GptTrainer trainer = new GptTrainer(settings, root, millrace.model.Gpt.initialize(settings.model(), root), 0, 0);
+        ModelTrainer trainer = new ModelTrainer(settings, root, millrace.model.LanguageModel.initialize(settings.model(), root), 0, 0);
         trainer.useLoss(loss);
         return trainer;
     }

@@ -8,7 +8,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import millrace.kafka.TestKafka;
-import millrace.model.GptConfig;
+import millrace.model.Gpt2Config;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +34,7 @@ class TrainRebalanceIT {
 
     private static TrainSettings settings() {
         TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 8);
-        return new TrainSettings("m", GptConfig.tiny(50257, 8), "r50k", 2, demo.schedule(), demo.clipNorm(),
+        return new TrainSettings("m", Gpt2Config.tiny(50257, 8), "r50k", 2, demo.schedule(), demo.clipNorm(),
                 demo.adam(), 1, 3600, 3, 0);
     }
 

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import millrace.kafka.TestKafka;
-import millrace.model.GptConfig;
+import millrace.model.Gpt2Config;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,7 +26,7 @@ class TrainResumeIT {
     void everyRowIsTrainedExactlyOnceAcrossACrash() throws Exception {
         List<String> stream = TrainingShards.publish(kafka, "shard-", 5, 5);
         TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 8);
-        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(50257, 8), "r50k", 3, demo.schedule(),
+        TrainSettings settings = new TrainSettings("m", Gpt2Config.tiny(50257, 8), "r50k", 3, demo.schedule(),
                 demo.clipNorm(), demo.adam(), 1, 3600, 3, 0);
 
         List<String> kept = new ArrayList<>(); // rows whose training reached a checkpoint

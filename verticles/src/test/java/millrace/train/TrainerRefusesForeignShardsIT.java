@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import millrace.kafka.TestKafka;
 import millrace.metrics.Metrics;
-import millrace.model.GptConfig;
+import millrace.model.Gpt2Config;
 import millrace.protocol.ShardDoc;
 import millrace.protocol.Split;
 import millrace.protocol.TokenShard;
@@ -41,7 +41,7 @@ class TrainerRefusesForeignShardsIT {
         double refusedBefore = Metrics.TRAIN_SHARDS.labelValues("refused_tokenizer").get();
         double acceptedBefore = Metrics.TRAIN_SHARDS.labelValues("accepted").get();
         TrainSettings demo = TrainSettings.tinyDemo("r50k", 50257, 8);
-        TrainSettings settings = new TrainSettings("m", GptConfig.tiny(50257, 8), "r50k", 8, demo.schedule(),
+        TrainSettings settings = new TrainSettings("m", Gpt2Config.tiny(50257, 8), "r50k", 8, demo.schedule(),
                 demo.clipNorm(), demo.adam(), 1, 3600, 2, 0);
         try (TrainWorker worker = new TrainWorker(kafka.settings("t"), settings, dir)) {
             long deadline = System.nanoTime() + 60_000_000_000L;

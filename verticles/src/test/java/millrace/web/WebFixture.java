@@ -15,8 +15,8 @@ import millrace.Role;
 import millrace.dedup.DedupSettings;
 import millrace.ingest.IngestSettings;
 import millrace.kafka.TestKafka;
-import millrace.model.Gpt;
-import millrace.model.GptConfig;
+import millrace.model.LanguageModel;
+import millrace.model.Gpt2Config;
 import millrace.protocol.Checkpoint;
 import millrace.protocol.JsonSerde;
 import millrace.protocol.Topics;
@@ -25,7 +25,7 @@ import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.TokenizeSettings;
 import millrace.tokenizer.Vocabularies;
 import millrace.train.CheckpointStore;
-import millrace.train.GptTrainer;
+import millrace.train.ModelTrainer;
 import millrace.train.TrainSettings;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -69,8 +69,8 @@ public final class WebFixture implements AutoCloseable {
     public static Path writeCheckpoint(Path root, String model, long step) throws Exception {
         ByteLevelBpe tokenizer = Vocabularies.builtin("r50k");
         TrainSettings settings = TrainSettings.tinyDemo("r50k", tokenizer.vocabSize(), 16);
-        try (var manager = GptTrainer.newRootManager();
-                GptTrainer trainer = new GptTrainer(settings, manager, Gpt.initialize(GptConfig.tiny(tokenizer.vocabSize(), 16), manager), step, 0)) {
+        try (var manager = ModelTrainer.newRootManager();
+                ModelTrainer trainer = new ModelTrainer(settings, manager, LanguageModel.initialize(Gpt2Config.tiny(tokenizer.vocabSize(), 16), manager), step, 0)) {
             return new CheckpointStore(root, model, 5).write(trainer, new CheckpointFormat.Meta(model, settings.model(),
                     tokenizer.id(), step, 0, 10f, null, System.currentTimeMillis(), null, settings.seed()), tokenizer);
         }

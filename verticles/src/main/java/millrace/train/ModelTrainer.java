@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Map;
 import millrace.model.AdamW;
 import millrace.model.FusedLinearCrossEntropy;
-import millrace.model.Gpt;
+import millrace.model.LanguageModel;
 import millrace.model.GradientLane;
 import millrace.model.InPlaceCrossEntropy;
 import millrace.model.Scalars;
@@ -19,8 +19,8 @@ import millrace.model.Scalars;
  * One model, its optimizer, and the training step: forward, loss, backward, global-norm clipping, AdamW. Every step
  * runs in its own NDManager, so memory stays flat however long training runs.
  */
-public final class GptTrainer implements AutoCloseable {
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(GptTrainer.class);
+public final class ModelTrainer implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelTrainer.class);
 
     /** What one step did. {@code skipped}: the loss or gradient was not finite and no update was made. */
     public record StepResult(long step, float loss, float gradNorm, float learningRate, int tokens, double seconds,
@@ -28,7 +28,7 @@ public final class GptTrainer implements AutoCloseable {
 
     private TrainSettings settings;
     private final NDManager root;
-    private final Gpt model;
+    private final LanguageModel model;
     private final AdamW optimizer;
     private long step;
     private long tokensSeen;
@@ -52,7 +52,7 @@ public final class GptTrainer implements AutoCloseable {
     public record Phases(double forwardMs, double backwardMs, double updateMs) {}
 
     /** Starts from {@code model} (fresh or loaded) at step {@code startStep}. */
-    public GptTrainer(TrainSettings settings, NDManager root, Gpt model, long startStep, long tokensSeen) {
+    public ModelTrainer(TrainSettings settings, NDManager root, LanguageModel model, long startStep, long tokensSeen) {
         this.settings = settings;
         this.root = root;
         this.model = model;
@@ -138,7 +138,7 @@ public final class GptTrainer implements AutoCloseable {
      * random state is a function of what the checkpoint holds, so a resumed run draws the same masks.
      *
      * <p>FP16 and BF16: each pass runs on low-precision casts of the fp32 weights made inside autograd
-     * ({@link Gpt#trunk}, or {@link Gpt#forwardMixed} for the plain loss), the gradients arrive in the fp32 weights' own gradients, and the fp32 weights take
+     * ({@link LanguageModel#trunk}, or {@link LanguageModel#forwardMixed} for the plain loss), the gradients arrive in the fp32 weights' own gradients, and the fp32 weights take
      * the update. FP16 also scales the loss before backward and unscales the gradients with the clipping factor; an
      * overflow skips the step and halves the scale. BF16 has fp32's range and needs no scaling.
      */
@@ -170,7 +170,7 @@ public final class GptTrainer implements AutoCloseable {
                     Loss kind = lossKernel.in(settings.precision());
                     if (kind == Loss.FUSED_LINEAR) {
                         // the projection and the loss a chunk of rows at a time, their gradients by hand
-                        NDArray hidden = model.hidden(inputs, true).reshape(n * t, settings.model().nEmbd());
+                        NDArray hidden = model.hidden(inputs, true).reshape(n * t, settings.model().width());
                         FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.of(hidden, model.outputWeight(),
                                 batch.get(":, 1:").reshape(n * t), LOSS_CHUNK_ROWS);
                         if (timingPhases) awaitDevice(r.surrogate()); // the last chunk's products are still queued
@@ -188,7 +188,7 @@ public final class GptTrainer implements AutoCloseable {
                     if (kind == Loss.PLAIN) {
                         NDArray logits = dtype == DataType.FLOAT32 ? model.forward(inputs, true)
                                 : model.forwardMixed(inputs, true, dtype);
-                        NDArray passLoss = Gpt.loss(logits, batch.get(":, 1:"));
+                        NDArray passLoss = LanguageModel.loss(logits, batch.get(":, 1:"));
                         if (timingPhases) awaitDevice(passLoss);
                         long forwardDone = System.nanoTime();
                         forwardNs += forwardDone - passStarted;
@@ -200,8 +200,8 @@ public final class GptTrainer implements AutoCloseable {
                     long tokens = (long) n * t;
                     // the projection, the pass's weighted mean loss and their gradients outside autograd, the logits
                     // in the kernel's buffer; backward from the states, then the weight's share of the projection
-                    Gpt.Trunk trunk = model.trunk(inputs, true, dtype);
-                    NDArray states = trunk.hidden().reshape(tokens, settings.model().nEmbd());
+                    LanguageModel.Trunk trunk = model.trunk(inputs, true, dtype);
+                    NDArray states = trunk.hidden().reshape(tokens, settings.model().width());
                     InPlaceCrossEntropy.Projected projected = inPlaceLoss().projectLossAndGradient(states,
                             trunk.outputWeight(), batch.get(":, 1:").reshape(tokens), weight / tokens);
                     if (timingPhases) awaitDevice(projected.lossSum());
@@ -323,7 +323,7 @@ public final class GptTrainer implements AutoCloseable {
                 model.attachTo(scope);
                 NDArray batch = scope.create(flat, new Shape(b, t + 1));
                 NDArray logits = model.forward(batch.get(":, 0:" + t), false).stopGradient();
-                total += Gpt.loss(logits, batch.get(":, 1:")).getFloat();
+                total += LanguageModel.loss(logits, batch.get(":, 1:")).getFloat();
                 batches++;
             }
         }
@@ -380,7 +380,7 @@ public final class GptTrainer implements AutoCloseable {
         optimizer.restoreSteps(step);
     }
 
-    /** The weights as one vector, parameter after parameter in {@link Gpt#parameters}' order (a DiLoCo replica's view). */
+    /** The weights as one vector, parameter after parameter in {@link LanguageModel#parameters}' order (a DiLoCo replica's view). */
     public float[] weightVector() {
         long total = model.parameterCount();
         if (total > Integer.MAX_VALUE - 8) throw new IllegalStateException(total + " weights do not fit one Java array");
@@ -420,7 +420,7 @@ public final class GptTrainer implements AutoCloseable {
         optimizer.load(in, step);
     }
 
-    public Gpt model() {
+    public LanguageModel model() {
         return model;
     }
 
