@@ -30,18 +30,23 @@ public final class AdamW implements AutoCloseable {
     /** libtorch's fused multi-tensor kernels: one call updates a whole parameter group, instead of a dozen ops and
      *  JNI round trips per parameter. */
     private final TorchScriptModule kernels;
-    /** The parameter names of each group, fixed by the parameters' shapes: decayed, and not. */
+    /** The parameter names of each group, fixed by the parameters' shapes and the embeddings' names: decayed, and not. */
     private final List<String> decayed = new ArrayList<>();
     private final List<String> undecayed = new ArrayList<>();
     private long steps;
 
     public AdamW(Map<String, NDArray> params, Settings settings, NDManager parent) {
+        this(params, java.util.Set.of(), settings, parent);
+    }
+
+    /** {@code embeddings}: the matrices a token looks up, which do not decay either. */
+    public AdamW(Map<String, NDArray> params, java.util.Set<String> embeddings, Settings settings, NDManager parent) {
         this.settings = settings;
         this.manager = parent.newSubManager();
         params.forEach((name, p) -> {
             firstMoment.put(name, manager.zeros(p.getShape(), p.getDataType()));
             secondMoment.put(name, manager.zeros(p.getShape(), p.getDataType()));
-            (decays(name, p) ? decayed : undecayed).add(name);
+            (p.getShape().dimension() == 2 && !embeddings.contains(name) ? decayed : undecayed).add(name);
         });
         this.kernels = TorchScriptModule.compile((PtNDManager) manager, "AdamWKernels", kernelSource(settings));
     }
@@ -70,10 +75,6 @@ public final class AdamW implements AutoCloseable {
                 + "      dst[i].copy_(src[i])\n";
     }
 
-    /** Whether a parameter is in the weight-decay group: 2-D weights, except the embeddings. */
-    public static boolean decays(String name, NDArray p) {
-        return p.getShape().dimension() == 2 && !name.startsWith("wte.") && !name.startsWith("wpe.");
-    }
 
     /**
      * Updates every parameter from its gradient in {@code grads} times {@code gradScale} (clipping and loss-scale

@@ -29,7 +29,11 @@ final class EagerTensors implements Tensors<NDArray> {
         private final TorchScriptModule decode;
         private final TorchScriptModule gelu;
         private final TorchScriptModule silu;
-        /** {@code x} in {@code like}'s dtype, inside autograd (DJL's own cast to bf16 aborts). */
+        /**
+         * {@code x} in fp32, and in {@code like}'s dtype: casts inside autograd (DJL's own cast records no gradient, and
+         * to bf16 it aborts).
+         */
+        private final TorchScriptModule toFloat;
         private final TorchScriptModule castLike;
 
         Kernels(PtNDManager manager, float dropout) {
@@ -45,6 +49,8 @@ final class EagerTensors implements Tensors<NDArray> {
                     + "    return torch.gelu(x, approximate=\"tanh\")\n");
             silu = TorchScriptModule.compile(manager, "Silu",
                     "  def forward(self: __torch__.Silu, x: Tensor) -> Tensor:\n    return torch.silu(x)\n");
+            toFloat = TorchScriptModule.compile(manager, "ToFloat",
+                    "  def forward(self: __torch__.ToFloat, x: Tensor) -> Tensor:\n    return torch.to(x, 6)\n");
             castLike = TorchScriptModule.compile(manager, "CastLike",
                     "  def forward(self: __torch__.CastLike, x: Tensor, like: Tensor) -> Tensor:\n"
                     + "    return torch.to(x, like.dtype)\n");
@@ -70,7 +76,7 @@ final class EagerTensors implements Tensors<NDArray> {
 
         @Override
         public void close() {
-            for (TorchScriptModule m : new TorchScriptModule[] {causalInference, maskedInference, decode, gelu, silu, castLike}) {
+            for (TorchScriptModule m : new TorchScriptModule[] {causalInference, maskedInference, decode, gelu, silu, toFloat, castLike}) {
                 m.close();
             }
             if (causalTraining != causalInference) causalTraining.close();
@@ -172,7 +178,7 @@ final class EagerTensors implements Tensors<NDArray> {
 
     @Override
     public NDArray rmsNorm(NDArray x, NDArray weight, double eps) {
-        NDArray wide = x.getDataType() == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
+        NDArray wide = x.getDataType() == DataType.FLOAT32 ? x : kernels.toFloat.forward(x);
         NDArray meanSquare = Scalars.power(wide, 2f).mean(new int[] {-1}, true);
         NDArray normed = wide.div(meanSquare.add((float) eps).sqrt());
         return weight.mul(x.getDataType() == DataType.FLOAT32 ? normed : kernels.castLike.forward(normed, x));
@@ -247,7 +253,7 @@ final class EagerTensors implements Tensors<NDArray> {
         NDArray y;
         if (mask != null) {
             y = fused ? (training ? kernels.maskedTraining : kernels.maskedInference).forward(q, k, v, mask)
-                    : explicitAttention(q, k, v, maskedOut(mask).toType(q.getDataType(), false));
+                    : explicitAttention(q, k, v, like(maskedOut(mask), q));
         } else if (fused && past == 0) {
             y = (training ? kernels.causalTraining : kernels.causalInference).forward(q, k, v);
         } else if (fused && t == 1 && !training) {
@@ -258,7 +264,7 @@ final class EagerTensors implements Tensors<NDArray> {
             NDArray query = q.getManager().arange(past, past + (int) t).reshape(t, 1);
             NDArray key = q.getManager().arange(past + (int) t).reshape(1, past + t);
             NDArray future = key.gt(query).toType(DataType.FLOAT32, false);
-            y = explicitAttention(q, k, v, Scalars.times(future, -1e9f).toType(q.getDataType(), false));
+            y = explicitAttention(q, k, v, like(Scalars.times(future, -1e9f), q));
         }
         return y;
     }
@@ -267,6 +273,11 @@ final class EagerTensors implements Tensors<NDArray> {
     private NDArray explicitAttention(NDArray q, NDArray k, NDArray v, NDArray additive) {
         float scale = (float) (1.0 / Math.sqrt(q.getShape().get(3)));
         return dropout(Scalars.times(q.matMul(k.transpose(0, 1, 3, 2)), scale).add(additive).softmax(-1)).matMul(v);
+    }
+
+    /** {@code x} in {@code like}'s dtype. */
+    private NDArray like(NDArray x, NDArray like) {
+        return x.getDataType() == like.getDataType() ? x : kernels.castLike.forward(x, like);
     }
 
     /** The additive form of a boolean mask: 0 where allowed, -1e9 elsewhere — in fp32 (in fp16 it is -inf, never 0 · -inf). */

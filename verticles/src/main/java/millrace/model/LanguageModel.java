@@ -420,6 +420,13 @@ public final class LanguageModel implements AutoCloseable {
         return Collections.unmodifiableMap(params);
     }
 
+    /** The parameters a token looks up (embeddings; a tied output projection is one): they do not decay. */
+    public java.util.Set<String> embeddings() {
+        java.util.Set<String> names = new java.util.HashSet<>();
+        architecture.embedding().forEach(p -> names.add(p.name()));
+        return names;
+    }
+
     public long parameterCount() {
         return params.values().stream().mapToLong(a -> a.getShape().size()).sum();
     }

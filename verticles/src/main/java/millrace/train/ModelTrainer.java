@@ -57,10 +57,30 @@ public final class ModelTrainer implements AutoCloseable {
         this.root = root;
         this.model = model;
         this.model.requireGradients();
-        this.optimizer = new AdamW(model.parameters(), settings.adam(), root);
+        materializeGradients();
+        this.optimizer = new AdamW(model.parameters(), model.embeddings(), settings.adam(), root);
         this.step = startStep;
         this.scaler = settings.precision() == TrainSettings.Precision.FP16 ? LossScaler.standard() : null;
         this.tokensSeen = tokensSeen;
+    }
+
+    /**
+     * Gives every parameter its gradient array now, zeros: the losses that differentiate the output projection by hand,
+     * outside autograd, add its gradient into the array the optimizer then reads, and an output projection of its own
+     * (a Llama-family model with untied embeddings) is reached by no backward pass. DJL's {@code getGradient} of a
+     * parameter no backward has reached returns a fresh zero array each time, so the gradient added to it was lost, and
+     * the head never learned.
+     */
+    private void materializeGradients() {
+        try (GradientLane.Pass collector = GradientLane.open(); NDManager scope = root.newSubManager()) {
+            model.attachTo(scope);
+            NDArray zero = null;
+            for (NDArray p : model.parameters().values()) {
+                NDArray term = Scalars.times(p.sum(), 0f);
+                zero = zero == null ? term : zero.add(term);
+            }
+            collector.backward(zero);
+        }
     }
 
     public static NDManager newRootManager() {

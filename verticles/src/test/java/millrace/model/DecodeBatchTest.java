@@ -18,9 +18,14 @@ class DecodeBatchTest {
      * (16) at different steps: every token each row chose is the likeliest under the model run alone on that row's own
      * context (its window once past the block), so no row sees another's keys, its padding, or a wrong position.
      */
-    @Test
-    void raggedRowsJoiningMidFlightDecodeAsEachWouldAlone() {
-        try (NDManager root = ModelTrainer.newRootManager(); LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(97, 16), root);
+    static List<ModelConfig> families() {
+        return TinyModels.families(97, 16);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void raggedRowsJoiningMidFlightDecodeAsEachWouldAlone(ModelConfig family) {
+        try (NDManager root = ModelTrainer.newRootManager(); LanguageModel gpt = LanguageModel.initialize(family, root);
                 DecodeBatch batch = new DecodeBatch(gpt)) {
             int[][] prompts = {{5, 17, 42, 3}, {9}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {60, 61}};
             List<DecodeBatch.Request> requests = new ArrayList<>();
@@ -51,11 +56,12 @@ class DecodeBatchTest {
      * dropped (and the padding nobody needs trimmed); each row's logits for its next tokens are those of the model run
      * alone on that row's context.
      */
-    @Test
-    void aRaggedCacheGivesEachRowItsOwnLogits() {
-        raggedCacheLogits(true, true);
-        raggedCacheLogits(true, false);
-        raggedCacheLogits(false, false);
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void aRaggedCacheGivesEachRowItsOwnLogits(ModelConfig family) {
+        raggedCacheLogits(family.withVocabulary(97), true, true);
+        raggedCacheLogits(family, true, false);
+        raggedCacheLogits(family, false, false);
     }
 
     /**
@@ -63,8 +69,9 @@ class DecodeBatchTest {
      * alone: the blocks an operation a DJL call, with the fused kernels (the masked one for the ragged rows); neither:
      * the blocks in DJL ops, mask written out.
      */
-    private static void raggedCacheLogits(boolean fused, boolean scripted) {
-        try (NDManager root = ModelTrainer.newRootManager(); LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(97, 32), root)) {
+    private static void raggedCacheLogits(ModelConfig family, boolean fused, boolean scripted) {
+        ModelConfig config = family instanceof LlamaConfig ? TinyModels.llama(97, 32) : Gpt2Config.tiny(97, 32);
+        try (NDManager root = ModelTrainer.newRootManager(); LanguageModel gpt = LanguageModel.initialize(config, root)) {
             gpt.useFusedKernels(fused);
             gpt.useScriptedBlocks(scripted);
             List<List<Integer>> rows = new ArrayList<>(List.of(new ArrayList<>(List.of(5, 17, 42, 3, 8, 9, 10)),

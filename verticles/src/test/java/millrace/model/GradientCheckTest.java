@@ -12,7 +12,10 @@ import java.util.Random;
 import millrace.train.ModelTrainer;
 import org.junit.jupiter.api.Test;
 
-/** Backpropagation through the whole GPT agrees with central finite differences of the loss. */
+/**
+ * Backpropagation through the whole model agrees with central finite differences of the loss: GPT-2, and the Llama
+ * family's RoPE (with Llama 3's scaling), RMSNorm (q/k norms too), SwiGLU, grouped-query attention and biases.
+ */
 class GradientCheckTest {
     private static final long[] TOKENS = {3, 7, 1, 9, 4, 4, 2, 10, 5, 0, 8, 6, 1, 3, 7, 2};
 
@@ -24,11 +27,16 @@ class GradientCheckTest {
         }
     }
 
-    @Test
-    void gradientsMatchFiniteDifferences() {
+    static java.util.List<ModelConfig> families() {
+        return java.util.List.of(new Gpt2Config(2, 2, 8, 8, 11, 0f), TinyModels.llama(11, 8));
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void gradientsMatchFiniteDifferences(ModelConfig family) {
         try (NDManager root = ModelTrainer.newRootManager()) {
             Engine.getEngine("PyTorch").setRandomSeed(3);
-            LanguageModel gpt = LanguageModel.initialize(new Gpt2Config(2, 2, 8, 8, 11, 0f), root);
+            LanguageModel gpt = LanguageModel.initialize(family, root);
             gpt.requireGradients();
             float[][] analytic = new float[gpt.parameters().size()][];
             try (NDManager step = root.newSubManager()) {

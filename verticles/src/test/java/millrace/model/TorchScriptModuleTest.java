@@ -40,10 +40,15 @@ class TorchScriptModuleTest {
         }
     }
 
-    @Test
-    void wholeModelWithFusedKernelsEqualsWrittenOutOps() {
+    static List<ModelConfig> families() {
+        return TinyModels.families(23, 8);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void wholeModelWithFusedKernelsEqualsWrittenOutOps(ModelConfig family) {
         try (NDManager root = ModelTrainer.newRootManager()) {
-            LanguageModel gpt = tinyModel(root, 4);
+            LanguageModel gpt = tinyModel(root, 4, family);
             long[] tokens = tokens(7, 3);
             float[][] fused = null;
             for (int i = 0; i < 4; i++) fused = lossAndGradients(gpt, root, tokens); // and again: no state between calls
@@ -56,28 +61,36 @@ class TorchScriptModuleTest {
     }
 
     /**
-     * The forward pass as one TorchScript call ({@code LanguageModel.blocksMethod}) and as one DJL call an operation run the same
+     * The forward pass as one TorchScript call ({@code the one-call method}) and as one DJL call an operation run the same
      * kernels: the same loss and gradients in fp32, and in bf16 and fp16 on casts of the weights.
      */
-    @Test
-    void oneCallBlocksEqualTheBlocksAnOperationACallInEveryPrecision() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void oneCallBlocksEqualTheBlocksAnOperationACallInEveryPrecision(ModelConfig family) {
         for (DataType low : new DataType[] {DataType.FLOAT32, DataType.BFLOAT16, DataType.FLOAT16}) {
             try (NDManager root = ModelTrainer.newRootManager()) {
-                LanguageModel gpt = tinyModel(root, 5);
+                LanguageModel gpt = tinyModel(root, 5, family);
                 long[] tokens = tokens(5, 2);
                 float[][] oneCall = lossAndGradients(gpt, root, tokens, low);
                 gpt.useScriptedBlocks(false);
                 float[][] callPerOperation = lossAndGradients(gpt, root, tokens, low);
-                assertClose(callPerOperation, oneCall, 1e-6, low == DataType.FLOAT32 ? 1e-5 : 1e-2);
+                if (low == DataType.FLOAT32) {
+                    assertClose(callPerOperation, oneCall, 1e-6, 1e-5);
+                } else {
+                    // in bf16 an fp32 difference of an ulp (rsqrt against 1/sqrt in RMSNorm) can round to neighbouring
+                    // values, and that compounds through the layers: each gradient as a whole, not element by element
+                    assertCloseInNorm(callPerOperation, oneCall, 2e-2, low + " " + family.getClass().getSimpleName());
+                }
             }
         }
     }
 
     /** The same for rows that pack several sequences (their own positions and mask): loss and every gradient. */
-    @Test
-    void packedRowsInOneCallEqualTheBlocksAnOperationACall() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void packedRowsInOneCallEqualTheBlocksAnOperationACall(ModelConfig family) {
         try (NDManager root = ModelTrainer.newRootManager()) {
-            LanguageModel gpt = tinyModel(root, 6);
+            LanguageModel gpt = tinyModel(root, 6, family);
             long[] tokens = tokens(3, 1);
             long[] seg = {0, 0, 0, 1, 1, 1, 1, 1, 2, 3, 3, 4, 4, 4, 4, 4}; // two rows of 8, sequences back to back
             float[][] oneCall = packedLossAndGradients(gpt, root, tokens, seg);
@@ -111,10 +124,10 @@ class TorchScriptModuleTest {
         }
     }
 
-    /** A 2-layer model over 23 ids, seeded, recording gradients. */
-    private static LanguageModel tinyModel(NDManager root, int seed) {
+    /** A 2-layer model over 23 ids of {@code family}, seeded, recording gradients. */
+    private static LanguageModel tinyModel(NDManager root, int seed, ModelConfig family) {
         Engine.getEngine("PyTorch").setRandomSeed(seed);
-        LanguageModel gpt = LanguageModel.initialize(new Gpt2Config(2, 2, 16, 8, 23, 0f), root);
+        LanguageModel gpt = LanguageModel.initialize(family, root);
         gpt.requireGradients();
         return gpt;
     }
@@ -173,6 +186,21 @@ class TorchScriptModuleTest {
 
     private static void assertClose(float[][] expected, float[][] actual, double tolerance) {
         assertClose(expected, actual, tolerance, 0);
+    }
+
+    /** Each tensor within {@code relative} of the expected one, {@code ‖actual − expected‖ ≤ relative · ‖expected‖}. */
+    private static void assertCloseInNorm(float[][] expected, float[][] actual, double relative, String what) {
+        assertEquals(expected.length, actual.length);
+        for (int i = 0; i < expected.length; i++) {
+            double difference = 0;
+            double size = 0;
+            for (int j = 0; j < expected[i].length; j++) {
+                difference += Math.pow(actual[i][j] - expected[i][j], 2);
+                size += Math.pow(expected[i][j], 2);
+            }
+            assertTrue(Math.sqrt(difference) <= relative * Math.sqrt(size) + 1e-6,
+                    what + ": tensor " + i + " differs by " + Math.sqrt(difference) + " of " + Math.sqrt(size));
+        }
     }
 
     /** Every element within {@code absolute + relative · |expected|}. */

@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
+import millrace.model.ModelConfig;
 
 /**
  * The trainer's three ways to compute the loss train alike: from the same weights on the same rows, the fused linear
@@ -18,8 +18,8 @@ class LossKernelsTest {
     private static final int STEPS = 4;
 
     /** Per step its loss and gradient norm, then every weight after the steps. */
-    private static List<float[]> train(ModelTrainer.Loss loss, int micro, TrainSettings.Precision precision) {
-        TrainSettings settings = TinyRuns.settings(micro).withHardware(precision, "cpu");
+    private static List<float[]> train(ModelConfig family, ModelTrainer.Loss loss, int micro, TrainSettings.Precision precision) {
+        TrainSettings settings = TinyRuns.settings(family, micro).withHardware(precision, "cpu");
         try (NDManager root = ModelTrainer.newRootManager()) {
             ModelTrainer trainer = TinyRuns.trainer(settings, root, loss);
             Random r = new Random(5);
@@ -35,14 +35,20 @@ class LossKernelsTest {
         }
     }
 
-    @Test
-    void everyLossTrainsAsThePlainOneInFp32() {
+    /** GPT-2's tied output projection, and an untied one (a Llama-family model with its own head). */
+    static List<ModelConfig> families() {
+        return millrace.model.TinyModels.families(200, 8);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void everyLossTrainsAsThePlainOneInFp32(ModelConfig family) {
         for (int micro : new int[] {8, 3}) {
-            List<float[]> plain = train(ModelTrainer.Loss.PLAIN, micro, TrainSettings.Precision.FP32);
+            List<float[]> plain = train(family, ModelTrainer.Loss.PLAIN, micro, TrainSettings.Precision.FP32);
             for (ModelTrainer.Loss loss : new ModelTrainer.Loss[] {ModelTrainer.Loss.IN_PLACE, ModelTrainer.Loss.FUSED_LINEAR}) {
                 // weights: Adam divides by the gradient's running size, so where a gradient is ~0 its rounding moves
                 // the weight by a fraction of the learning rate; the next steps' losses and norms stay tight
-                assertTrainsAlike(plain, train(loss, micro, TrainSettings.Precision.FP32), 1e-5f, 1e-4f, 1e-4f,
+                assertTrainsAlike(plain, train(family, loss, micro, TrainSettings.Precision.FP32), 1e-5f, 1e-4f, 1e-4f,
                         loss + " fp32, micro " + micro);
             }
         }
@@ -53,11 +59,13 @@ class LossKernelsTest {
      * fp32 and hand back a gradient in the low precision, so they differ where fp32 values round to neighbouring
      * low-precision ones.
      */
-    @Test
-    void theInPlaceLossTrainsAsThePlainOneInBf16AndFp16() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void theInPlaceLossTrainsAsThePlainOneInBf16AndFp16(ModelConfig family) {
         for (TrainSettings.Precision precision : new TrainSettings.Precision[] {TrainSettings.Precision.BF16, TrainSettings.Precision.FP16}) {
             for (int micro : new int[] {8, 3}) {
-                assertTrainsAlike(train(ModelTrainer.Loss.PLAIN, micro, precision), train(ModelTrainer.Loss.IN_PLACE, micro, precision),
+                assertTrainsAlike(train(family, ModelTrainer.Loss.PLAIN, micro, precision),
+                        train(family, ModelTrainer.Loss.IN_PLACE, micro, precision),
                         1e-4f, 2e-3f, 1e-3f, precision + ", micro " + micro);
             }
         }

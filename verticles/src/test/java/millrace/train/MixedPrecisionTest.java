@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Random;
 import millrace.model.LanguageModel;
 import millrace.model.Gpt2Config;
+import millrace.model.ModelConfig;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,8 +25,12 @@ class MixedPrecisionTest {
     }
 
     private static TrainSettings settings(TrainSettings.Precision precision) {
+        return settings(Gpt2Config.tiny(120, 16), precision);
+    }
+
+    private static TrainSettings settings(ModelConfig family, TrainSettings.Precision precision) {
         TrainSettings demo = TrainSettings.tinyDemo("t", 120, 16);
-        return new TrainSettings("m", Gpt2Config.tiny(120, 16), "t", 4, demo.schedule(), demo.clipNorm(), demo.adam(),
+        return new TrainSettings("m", family.withVocabulary(120), "t", 4, demo.schedule(), demo.clipNorm(), demo.adam(),
                 9, 60, 2, 0).withHardware(precision, "cpu");
     }
 
@@ -34,26 +39,32 @@ class MixedPrecisionTest {
         return new ModelTrainer(settings, root, LanguageModel.initialize(settings.model(), root), 0, 0);
     }
 
-    @Test
-    void fp16AgreesWithFp32AndLearns() {
-        agreesWithFp32AndLearns(TrainSettings.Precision.FP16, 65536f, 0.02f, 0.05f);
+    static List<ModelConfig> families() {
+        return millrace.model.TinyModels.families(120, 16);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void fp16AgreesWithFp32AndLearns(ModelConfig family) {
+        agreesWithFp32AndLearns(family, TrainSettings.Precision.FP16, 65536f, 0.02f, 0.05f);
     }
 
     /** bf16: no loss scaling (it has fp32's range), and never a skipped step. */
-    @Test
-    void bf16AgreesWithFp32AndLearnsWithoutScaling() {
-        agreesWithFp32AndLearns(TrainSettings.Precision.BF16, 1f, 0.05f, 0.1f); // 8 bits of mantissa
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void bf16AgreesWithFp32AndLearnsWithoutScaling(ModelConfig family) {
+        agreesWithFp32AndLearns(family, TrainSettings.Precision.BF16, 1f, 0.05f, 0.1f); // 8 bits of mantissa
     }
 
     /**
      * The first loss and gradient norm (unscaled) near fp32's, yet not fp32's; a tiny model overfits a batch; the
      * master weights stay fp32.
      */
-    private static void agreesWithFp32AndLearns(TrainSettings.Precision precision, float scale, float lossTolerance,
-            float gradTolerance) {
+    private static void agreesWithFp32AndLearns(ModelConfig family, TrainSettings.Precision precision, float scale,
+            float lossTolerance, float gradTolerance) {
         try (NDManager root = ModelTrainer.newRootManager()) {
-            ModelTrainer fp32 = trainer(settings(TrainSettings.Precision.FP32), root);
-            ModelTrainer low = trainer(settings(precision), root);
+            ModelTrainer fp32 = trainer(settings(family, TrainSettings.Precision.FP32), root);
+            ModelTrainer low = trainer(settings(family, precision), root);
             assertEquals(scale, low.lossScale());
             ModelTrainer.StepResult a = fp32.step(batch());
             ModelTrainer.StepResult b = low.step(batch());

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import millrace.model.Gpt2Config;
+import millrace.model.ModelConfig;
 
 /** A tiny model's training run for the trainer's tests: its settings, and rows of random ids for it. */
 final class TinyRuns {
@@ -11,8 +12,13 @@ final class TinyRuns {
 
     /** Batches of 8 rows of 8 tokens over a 200-id vocabulary, {@code micro} rows a pass, seed 7. */
     static TrainSettings settings(int micro) {
+        return settings(Gpt2Config.tiny(200, 8), micro);
+    }
+
+    /** The same for a tiny model of {@code family}'s ({@code millrace.model.TinyModels}). */
+    static TrainSettings settings(ModelConfig family, int micro) {
         TrainSettings demo = TrainSettings.tinyDemo("t", 200, 8);
-        return new TrainSettings("m", Gpt2Config.tiny(200, 8), "t", 8, demo.schedule(),
+        return new TrainSettings("m", family.withVocabulary(200), "t", 8, demo.schedule(),
                 demo.clipNorm(), demo.adam(), 7, 60, 2, 0).withMicroBatchSize(micro);
     }
 

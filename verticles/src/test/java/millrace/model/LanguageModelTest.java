@@ -14,7 +14,17 @@ import millrace.train.TrainSettings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class GptTest {
+/** Every architecture family's passes: causal, dropout only while training, the cache, generation, training. */
+class LanguageModelTest {
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> familiesFusedOrNot() {
+        return TinyModels.families(300, 16).stream().flatMap(c -> java.util.stream.Stream.of(
+                org.junit.jupiter.params.provider.Arguments.of(c, true), org.junit.jupiter.params.provider.Arguments.of(c, false)));
+    }
+
+    static List<ModelConfig> families() {
+        return TinyModels.families(300, 16);
+    }
+
     private static List<int[]> randomRows(int rows, int len, int vocab, long seed) {
         Random r = new Random(seed);
         List<int[]> out = new ArrayList<>();
@@ -26,9 +36,9 @@ class GptTest {
         return out;
     }
 
-    private static TrainSettings settings(int vocab, int block, float lr) {
-        TrainSettings d = TrainSettings.tinyDemo("test", vocab, block);
-        return new TrainSettings("test", Gpt2Config.tiny(vocab, block), "test", 4,
+    private static TrainSettings settings(ModelConfig config, float lr) {
+        TrainSettings d = TrainSettings.tinyDemo("test", config.vocabSize(), config.contextLength());
+        return new TrainSettings("test", config, "test", 4,
                 new LearningRateSchedule(lr, lr, 1, 1), 1.0f, d.adam(), 7, 60, 2, 0);
     }
 
@@ -38,10 +48,9 @@ class GptTest {
      * a mask that lets positions see the future; this one would not.)
      */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
-    void attentionIsCausal(boolean fused) {
+    @org.junit.jupiter.params.provider.MethodSource("familiesFusedOrNot")
+    void attentionIsCausal(ModelConfig config, boolean fused) {
         try (NDManager root = NDManager.newBaseManager()) {
-            Gpt2Config config = Gpt2Config.tiny(300, 16);
             LanguageModel gpt = LanguageModel.initialize(config, root);
             gpt.useFusedKernels(fused);
             long[] tokens = new long[16];
@@ -66,11 +75,11 @@ class GptTest {
      * With dropout, the one-call forward pass ({@code fused}) drops only in training, and draws its masks from the
      * engine's generator: the same seed, the same output; another seed, another.
      */
-    @Test
-    void dropoutInTheOneCallForwardPassIsSeededAndOnlyInTraining() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void dropoutInTheOneCallForwardPassIsSeededAndOnlyInTraining(ModelConfig base) {
         try (NDManager root = NDManager.newBaseManager()) {
-            Gpt2Config base = Gpt2Config.tiny(300, 16);
-            Gpt2Config config = new Gpt2Config(base.nLayer(), base.nHead(), base.nEmbd(), base.blockSize(), base.vocabSize(), 0.2f);
+            ModelConfig config = base.withDropout(0.2f);
             LanguageModel gpt = LanguageModel.initialize(config, root);
             long[] tokens = new long[32];
             for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 37 + 5) % 300;
@@ -94,10 +103,10 @@ class GptTest {
      * and more than {@code LanguageModel.WEIGHT_LEFT_ROWS} (the projection's three orientations).
      */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
-    void lastPositionLogitsWithACacheMatchTheFullPass(boolean scripted) {
+    @org.junit.jupiter.params.provider.MethodSource("familiesFusedOrNot")
+    void lastPositionLogitsWithACacheMatchTheFullPass(ModelConfig config, boolean scripted) {
         try (NDManager root = NDManager.newBaseManager()) {
-            LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(300, 16), root);
+            LanguageModel gpt = LanguageModel.initialize(config, root);
             gpt.useScriptedBlocks(scripted);
             Random r = new Random(4);
             for (int rows : new int[] {1, 2, LanguageModel.WEIGHT_LEFT_ROWS + 1}) {
@@ -127,9 +136,10 @@ class GptTest {
      * Gradients are recorded here as on a trainer's thread (libtorch's grad mode is per thread, and on except on the
      * thread that loaded DJL).
      */
-    @Test
-    void generationFromAModelThatRequiresGradientsRecordsNoGraph() {
-        try (NDManager root = NDManager.newBaseManager(); LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(300, 16), root);
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void generationFromAModelThatRequiresGradientsRecordsNoGraph(ModelConfig config) {
+        try (NDManager root = NDManager.newBaseManager(); LanguageModel gpt = LanguageModel.initialize(config, root);
                 ai.djl.training.GradientCollector recording = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
             gpt.requireGradients();
             // a pass that records has a graph to go back through; an array that has none refuses backward
@@ -151,10 +161,11 @@ class GptTest {
         assertTrue(e.getMessage().contains("does not require grad"), what + ": " + e.getMessage());
     }
 
-    @Test
-    void lossAtInitialisationIsAboutLnVocab() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void lossAtInitialisationIsAboutLnVocab(ModelConfig family) {
         try (NDManager root = ModelTrainer.newRootManager()) {
-            TrainSettings s = settings(512, 16, 1e-3f);
+            TrainSettings s = settings(family.withVocabulary(512), 1e-3f);
             ModelTrainer trainer = new ModelTrainer(s, root, LanguageModel.initialize(s.model(), root), 0, 0);
             float loss = trainer.evaluate(randomRows(8, 17, 512, 1));
             assertEquals(Math.log(512), loss, 0.1);
@@ -162,21 +173,22 @@ class GptTest {
         }
     }
 
-    @Test
-    void aGrownVocabularyKeepsEveryWeightAndGivesTheNewTokensTheMeanRow() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void aGrownVocabularyKeepsEveryWeightAndGivesTheNewTokensTheMeanRow(ModelConfig family) {
         try (NDManager root = ModelTrainer.newRootManager();
-                LanguageModel small = LanguageModel.initialize(Gpt2Config.tiny(50, 8), root);
+                LanguageModel small = LanguageModel.initialize(family.withVocabulary(50), root);
                 LanguageModel grown = small.withVocabulary(52, root)) {
             assertEquals(52, grown.config().vocabSize());
+            // the token embedding, and an output projection of its own
+            java.util.Set<String> vocabularyRows = new java.util.HashSet<>();
             for (var e : small.parameters().entrySet()) {
                 float[] before = e.getValue().toFloatArray();
                 float[] after = grown.parameters().get(e.getKey()).toFloatArray();
                 assertArrayEquals(before, java.util.Arrays.copyOf(after, before.length), 0f, e.getKey());
-                if (!e.getKey().equals("wte.weight")) {
-                    assertEquals(before.length, after.length, e.getKey());
-                    continue;
-                }
-                int width = 64;
+                if (before.length == after.length) continue;
+                vocabularyRows.add(e.getKey());
+                int width = family.width();
                 for (int row = 50; row < 52; row++) {
                     for (int c = 0; c < width; c++) {
                         double mean = 0;
@@ -185,6 +197,9 @@ class GptTest {
                     }
                 }
             }
+            assertEquals(family instanceof LlamaConfig l && !l.tiedEmbeddings()
+                    ? java.util.Set.of("model.embed_tokens.weight", "lm_head.weight")
+                    : java.util.Set.of(family instanceof Gpt2Config ? "wte.weight" : "model.embed_tokens.weight"), vocabularyRows);
             assertThrows(IllegalArgumentException.class, () -> grown.withVocabulary(51, root), "a vocabulary only grows");
         }
     }
@@ -200,12 +215,22 @@ class GptTest {
              LanguageModel gpt2 = LanguageModel.initialize(Gpt2Config.gpt2(50257), m)) {
             assertEquals(124_439_808L, gpt2.parameterCount(), "Hugging Face's gpt2 (tied head not counted twice)");
         }
+        try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+             LanguageModel smol = LanguageModel.initialize(ModelConfig.preset("smollm2-135m", 49152, 2048), m)) {
+            assertEquals(134_515_008L, smol.parameterCount(), "Hugging Face's SmolLM2-135M");
+        }
+        try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu(), "PyTorch");
+             LanguageModel small = LanguageModel.initialize(ModelConfig.preset("llama-small", 50257, 64), m)) {
+            long n = small.parameterCount();
+            assertTrue(n > 11_000_000 && n < 13_000_000, "llama-small: " + n);
+        }
     }
 
-    @Test
-    void overfitsAFixedBatchAndKeepsMemoryFlat() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void overfitsAFixedBatchAndKeepsMemoryFlat(ModelConfig family) {
         try (NDManager root = ModelTrainer.newRootManager()) {
-            TrainSettings s = settings(64, 16, 1e-2f);
+            TrainSettings s = settings(family.withVocabulary(64), 1e-2f);
             ModelTrainer trainer = new ModelTrainer(s, root, LanguageModel.initialize(s.model(), root), 0, 0);
             List<int[]> batch = randomRows(4, 17, 64, 2);
             // a step whose gradient is not finite is skipped without an update (see ModelTrainer); they are rare
@@ -237,10 +262,11 @@ class GptTest {
         return ((BaseNDManager) m).getManagedArrays().size();
     }
 
-    @Test
-    void saveAndLoadGiveTheSameModel(@TempDir Path dir) throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("families")
+    void saveAndLoadGiveTheSameModel(ModelConfig family, @TempDir Path dir) throws Exception {
         try (NDManager root = ModelTrainer.newRootManager()) {
-            Gpt2Config c = Gpt2Config.tiny(100, 8);
+            ModelConfig c = family.withVocabulary(100);
             LanguageModel a = LanguageModel.initialize(c, root);
             Path file = dir.resolve("m.safetensors");
             try (var out = Files.newOutputStream(file)) {
@@ -255,7 +281,7 @@ class GptTest {
             int[] y = Sampler.generate(b, prompt, new Sampler.Settings(5, 0f, 0, 1), -1, t -> { });
             assertArrayEquals(x, y);
             assertEquals(8, x.length);
-            assertThrows(java.io.IOException.class, () -> LanguageModel.load(Gpt2Config.tiny(101, 8), root, file));
+            assertThrows(java.io.IOException.class, () -> LanguageModel.load(family.withVocabulary(101), root, file));
         }
     }
 }
