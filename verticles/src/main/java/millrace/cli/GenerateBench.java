@@ -69,6 +69,9 @@ final class GenerateBench implements Callable<Integer> {
         "Thou shalt not",
         "And the earth was without form, and void; and darkness was upon the face of the deep."};
 
+    /** Greedy answers of a set length: no token ends them early. */
+    private static final int[] NO_STOP = {};
+
     @Override
     public Integer call() throws Exception {
         ByteLevelBpe tokenizer = Vocabularies.builtin("r50k");
@@ -189,7 +192,7 @@ final class GenerateBench implements Callable<Integer> {
     /** One greedy generation of {@code n} tokens per row, every row made to produce all of them. */
     private static double timeMillis(LanguageModel gpt, int[] prompt, long[] seeds, int n) {
         long start = System.nanoTime();
-        int[][] out = Sampler.generate(gpt, prompt, seeds, new Sampler.Settings(n, 0f, 0, 0L), -1, (row, token) -> { },
+        int[][] out = Sampler.generate(gpt, prompt, seeds, new Sampler.Settings(n, 0f, 0, 0L), NO_STOP, (row, token) -> { },
                 () -> false);
         double ms = (System.nanoTime() - start) / 1e6;
         if (out[0].length != n) throw new IllegalStateException("generated " + out[0].length + " tokens, not " + n);
@@ -207,12 +210,12 @@ final class GenerateBench implements Callable<Integer> {
         if (answers != null) {
             List<DecodeBatch.Request> requests = new ArrayList<>();
             try (DecodeBatch batch = new DecodeBatch(gpt)) {
-                for (int[] p : prompts) requests.add(batch.add(p, new long[] {0}, settings, -1, (row, token) -> { }, () -> false));
+                for (int[] p : prompts) requests.add(batch.add(p, new long[] {0}, settings, NO_STOP, (row, token) -> { }, () -> false));
                 while (!batch.isEmpty()) batch.step();
             }
             for (int i = 0; i < prompts.length; i++) answers[i] = requests.get(i).answers()[0];
         } else {
-            for (int[] p : prompts) Sampler.generate(gpt, p, new long[] {0}, settings, -1, (row, token) -> { }, () -> false);
+            for (int[] p : prompts) Sampler.generate(gpt, p, new long[] {0}, settings, NO_STOP, (row, token) -> { }, () -> false);
         }
         return (System.nanoTime() - start) / 1e6;
     }

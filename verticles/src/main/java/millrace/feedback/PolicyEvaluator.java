@@ -80,7 +80,8 @@ final class PolicyEvaluator {
             int room = policy.config().contextLength() - prompt.length;
             if (room < 1) continue;
             int[] continuation = Sampler.generate(policy, prompt, new long[] {seed + i},
-                    new Sampler.Settings(Math.min(KL_TOKENS, room), 1f, 0, 1f, seed + i), tokenizer.endOfText(),
+                    new Sampler.Settings(Math.min(KL_TOKENS, room), 1f, 0, 1f, seed + i),
+                    millrace.sft.PromptFormat.plainStopTokens(tokenizer),
                     (row, token) -> { }, () -> false)[0];
             if (continuation.length == 0) continue;
             int[] ids = new int[prompt.length + continuation.length];

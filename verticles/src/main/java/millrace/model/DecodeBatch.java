@@ -26,18 +26,19 @@ public final class DecodeBatch implements AutoCloseable {
     public static final class Request {
         private final int promptLength;
         private final Sampler.Settings settings;
-        private final int stopToken;
+        /** The tokens that end an answer (the model's end of turn and end of sequence, say). */
+        private final int[] stopTokens;
         private final Sampler.TokenListener onToken;
         private final BooleanSupplier cancelled;
         private final Row[] answers;
         private int running;
         private boolean wasCancelled;
 
-        private Request(int[] prompt, long[] seeds, Sampler.Settings settings, int stopToken,
+        private Request(int[] prompt, long[] seeds, Sampler.Settings settings, int[] stopTokens,
                 Sampler.TokenListener onToken, BooleanSupplier cancelled) {
             this.promptLength = prompt.length;
             this.settings = settings;
-            this.stopToken = stopToken;
+            this.stopTokens = stopTokens.clone();
             this.onToken = onToken;
             this.cancelled = cancelled;
             this.answers = new Row[seeds.length];
@@ -54,11 +55,17 @@ public final class DecodeBatch implements AutoCloseable {
             return wasCancelled;
         }
 
-        /** Each answer's new tokens; an answer that ended at the stop token keeps it as its last. */
+        /** Each answer's new tokens; an answer that ended at a stop token keeps it as its last. */
         public int[][] answers() {
             int[][] out = new int[answers.length][];
             for (int i = 0; i < answers.length; i++) out[i] = Arrays.copyOfRange(answers[i].tokens, promptLength, answers[i].length);
             return out;
+        }
+
+        /** Whether {@code token} ends an answer. */
+        private boolean stops(int token) {
+            for (int s : stopTokens) if (s == token) return true;
+            return false;
         }
 
         /** Checked once before each token: a cancelled request ends at once. */
@@ -125,10 +132,10 @@ public final class DecodeBatch implements AutoCloseable {
      * it was, unless the cache failed half-way through taking the new rows in; after that, or after any exception from
      * {@link #step}, the batch is in no known state and refuses to step: close it and fail its requests.
      */
-    public Request add(int[] prompt, long[] seeds, Sampler.Settings settings, int stopToken, Sampler.TokenListener onToken,
-            BooleanSupplier cancelled) {
+    public Request add(int[] prompt, long[] seeds, Sampler.Settings settings, int[] stopTokens,
+            Sampler.TokenListener onToken, BooleanSupplier cancelled) {
         if (prompt.length == 0) throw new IllegalArgumentException("an empty prompt");
-        Request request = new Request(prompt, seeds, settings, stopToken, onToken, cancelled);
+        Request request = new Request(prompt, seeds, settings, stopTokens, onToken, cancelled);
         if (settings.maxNewTokens() <= 0 || seeds.length == 0) return request;
         request.running = seeds.length;
         if (request.stopNow()) return request;
@@ -237,7 +244,7 @@ public final class DecodeBatch implements AutoCloseable {
                     : Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab), s.temperature(), s.topK(), s.topP(), row.random);
             row.tokens[row.length++] = next;
             row.request.onToken.accept(row.answer, next);
-            if (next == row.request.stopToken || row.length == row.tokens.length) {
+            if (row.request.stops(next) || row.length == row.tokens.length) {
                 row.ended = true;
                 row.request.running--;
             }

@@ -36,11 +36,11 @@ public final class Sampler {
     }
 
     /**
-     * Appends up to {@code maxNewTokens} tokens to {@code prompt}, stopping early at {@code stopToken}; each new
+     * Appends up to {@code maxNewTokens} tokens to {@code prompt}, stopping early at one of {@code stopTokens}; each new
      * token is also given to {@code onToken} as soon as it is chosen.
      */
-    public static int[] generate(LanguageModel gpt, int[] prompt, Settings settings, int stopToken, IntConsumer onToken) {
-        int[] fresh = generate(gpt, prompt, new long[] {settings.seed()}, settings, stopToken,
+    public static int[] generate(LanguageModel gpt, int[] prompt, Settings settings, int[] stopTokens, IntConsumer onToken) {
+        int[] fresh = generate(gpt, prompt, new long[] {settings.seed()}, settings, stopTokens,
                 (row, token) -> onToken.accept(token), () -> false)[0];
         int[] all = Arrays.copyOf(prompt, prompt.length + fresh.length);
         System.arraycopy(fresh, 0, all, prompt.length, fresh.length);
@@ -50,14 +50,14 @@ public final class Sampler {
     /**
      * Samples {@code seeds.length} continuations of one prompt as one batch (a {@link DecodeBatch} of one request) —
      * each row draws from its own generator, seeded by its seed, so row {@code r} is what a batch of one with
-     * {@code seeds[r]} would give. A row ends at {@code stopToken} (which it keeps as its last token) and leaves the
+     * {@code seeds[r]} would give. A row ends at a stop token (which it keeps as its last token) and leaves the
      * batch while the others go on; the batch ends when every row has, after {@code maxNewTokens}, or as soon as
      * {@code cancelled} says so (the client went away). Returns each row's new tokens.
      */
-    public static int[][] generate(LanguageModel gpt, int[] prompt, long[] seeds, Settings settings, int stopToken,
+    public static int[][] generate(LanguageModel gpt, int[] prompt, long[] seeds, Settings settings, int[] stopTokens,
             TokenListener onToken, BooleanSupplier cancelled) {
         try (DecodeBatch batch = new DecodeBatch(gpt)) {
-            DecodeBatch.Request request = batch.add(prompt, seeds, settings, stopToken, onToken, cancelled);
+            DecodeBatch.Request request = batch.add(prompt, seeds, settings, stopTokens, onToken, cancelled);
             while (!request.done()) batch.step();
             return request.answers();
         }

@@ -49,6 +49,22 @@ public final class PromptFormat {
         return chat != null ? chat.endOfTurn() : tokenizer.endOfText();
     }
 
+    /** The tokens that end an answer in this format. */
+    public int[] stopTokens() {
+        return chat != null ? new int[] {chat.endOfTurn()} : plainStopTokens(tokenizer);
+    }
+
+    /** The tokens that end a continuation of plain text: the end of text. */
+    public static int[] plainStopTokens(millrace.tokenizer.TextTokenizer tokenizer) {
+        return new int[] {tokenizer.endOfText()};
+    }
+
+    /** Whether {@code tokens} holds {@code token}. */
+    public static boolean contains(int[] tokens, int token) {
+        for (int t : tokens) if (t == token) return true;
+        return false;
+    }
+
     /** What the model continues from to answer {@code prompt}. */
     public int[] prompt(String prompt) {
         if (chat != null) return chat.render(List.of(new ChatMessage("user", prompt)), true).ids();

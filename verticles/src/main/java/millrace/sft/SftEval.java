@@ -67,8 +67,8 @@ public final class SftEval {
                 int room = block - prompt.length;
                 if (room < 1) continue;
                 int[] answer = Sampler.generate(gpt, prompt, new long[] {0}, new Sampler.Settings(Math.min(maxNewTokens, room), 0f, 0, 0),
-                        format.stopToken(), (r, t) -> { }, () -> false)[0];
-                boolean finished = answer.length > 0 && answer[answer.length - 1] == format.stopToken();
+                        format.stopTokens(), (r, t) -> { }, () -> false)[0];
+                boolean finished = answer.length > 0 && PromptFormat.contains(format.stopTokens(), answer[answer.length - 1]);
                 String text = tokenizer.decode(finished ? java.util.Arrays.copyOf(answer, answer.length - 1) : answer).strip();
                 answered++;
                 if (finished) ended++;

@@ -115,9 +115,11 @@ public final class Generator implements AutoCloseable {
     public final class Decoding {
         private final String prompt;
         private final int[] promptIds;
-        private final int stop;
+        private final int[] stop;
         private final long started = System.nanoTime();
         private DecodeBatch.Request request;
+        /** Each answer's text as it streams. */
+        private final List<TextDeltas> deltas = new ArrayList<>();
         private int[][] fresh;
         private double seconds;
 
@@ -125,11 +127,10 @@ public final class Generator implements AutoCloseable {
             if (chat && !format.chat()) throw new NotChat();
             this.prompt = prompt;
             this.promptIds = chat ? format.prompt(prompt) : PromptFormat.plainPrompt(tokenizer, prompt);
-            this.stop = chat ? format.stopToken() : tokenizer.endOfText();
+            this.stop = chat ? format.stopTokens() : PromptFormat.plainStopTokens(tokenizer);
         }
 
         private Sampler.TokenListener textOut(int answers, BiConsumer<Integer, String> onText) {
-            List<TextDeltas> deltas = new ArrayList<>();
             for (int r = 0; r < answers; r++) {
                 int row = r;
                 deltas.add(new TextDeltas(tokenizer, stop, piece -> onText.accept(row, piece)));
@@ -138,6 +139,7 @@ public final class Generator implements AutoCloseable {
         }
 
         private void finish(int[][] tokens) {
+            deltas.forEach(TextDeltas::end); // what waited for a character's last bytes, now that none will come
             fresh = tokens;
             seconds = (System.nanoTime() - started) / 1e9;
         }
@@ -157,9 +159,9 @@ public final class Generator implements AutoCloseable {
             if (fresh == null) throw new IllegalStateException("still decoding");
             List<Answer> answers = new ArrayList<>();
             for (int[] row : fresh) {
-                boolean finished = row.length > 0 && row[row.length - 1] == stop;
+                boolean finished = row.length > 0 && PromptFormat.contains(stop, row[row.length - 1]);
                 int[] text = finished ? Arrays.copyOf(row, row.length - 1) : row;
-                answers.add(new Answer(prompt, tokenizer.decode(text), promptIds.length, row.length, finished,
+                answers.add(new Answer(prompt, TextDeltas.whole(tokenizer.decode(text)), promptIds.length, row.length, finished,
                         meta.step(), seconds));
             }
             return answers;
@@ -207,28 +209,43 @@ public final class Generator implements AutoCloseable {
 
     /**
      * Turns one row's tokens into text pieces as soon as they are whole: byte-level tokens can end inside a UTF-8
-     * character, whose bytes then wait for the next token. The stop token adds nothing.
+     * character, whose bytes then wait for the next token. A stop token adds nothing. When the answer ends, what is
+     * left goes out without a character cut short at the end (an answer cut at its token limit), as the answer's text
+     * has it: the pieces add up to the answer.
      */
     private static final class TextDeltas {
         private final TextTokenizer tokenizer;
-        private final int stop;
+        private final int[] stop;
         private final Consumer<String> out;
         private final List<Integer> ids = new ArrayList<>();
         private int emitted;
 
-        TextDeltas(TextTokenizer tokenizer, int stop, Consumer<String> out) {
+        TextDeltas(TextTokenizer tokenizer, int[] stop, Consumer<String> out) {
             this.tokenizer = tokenizer;
             this.stop = stop;
             this.out = out;
         }
 
         void accept(int id) {
-            if (id == stop) return;
+            if (PromptFormat.contains(stop, id)) return;
             ids.add(id);
             String text = tokenizer.decode(ids.stream().mapToInt(Integer::intValue).toArray());
             if (text.endsWith("\uFFFD") || text.length() <= emitted) return;
             out.accept(text.substring(emitted));
             emitted = text.length();
+        }
+
+        void end() {
+            String text = whole(tokenizer.decode(ids.stream().mapToInt(Integer::intValue).toArray()));
+            if (text.length() > emitted) out.accept(text.substring(emitted));
+            emitted = text.length();
+        }
+
+        /** {@code text} without the replacement characters a UTF-8 sequence cut short at its end decodes to. */
+        static String whole(String text) {
+            int end = text.length();
+            while (end > 0 && text.charAt(end - 1) == '\uFFFD') end--;
+            return text.substring(0, end);
         }
     }
 

@@ -34,7 +34,7 @@ class DecodeBatchTest {
             for (int i = 0; i < prompts.length; i++) {
                 List<Integer> tokens = new ArrayList<>();
                 heard.add(tokens);
-                requests.add(batch.add(prompts[i], new long[] {i}, GREEDY_30, -1, (row, t) -> tokens.add(t), () -> false));
+                requests.add(batch.add(prompts[i], new long[] {i}, GREEDY_30, new int[0], (row, t) -> tokens.add(t), () -> false));
                 for (int s = 0; s < 3 * i; s++) batch.step(); // the next one joins a batch already under way
                 maxRows = Math.max(maxRows, batch.rows());
             }
@@ -125,7 +125,7 @@ class DecodeBatchTest {
                 for (int i = 0; i < 5; i++) {
                     int steps = i;
                     batch.add(new int[] {1 + i, 2, 3 + round}, new long[] {i, i + 1}, new Sampler.Settings(20 + i, 1f, 5, i),
-                            -1, (r, t) -> { }, () -> steps == 3 && batch.rows() > 6);
+                            new int[0], (r, t) -> { }, () -> steps == 3 && batch.rows() > 6);
                     batch.step();
                 }
                 while (!batch.isEmpty()) batch.step();
@@ -143,12 +143,12 @@ class DecodeBatchTest {
                 DecodeBatch batch = new DecodeBatch(gpt)) {
             int[] prompt = {5, 17, 42, 3};
             Sampler.Settings sampled = new Sampler.Settings(12, 1f, 0, 1f, 0);
-            int[][] alone = Sampler.generate(gpt, prompt, new long[] {11, 23}, sampled, -1, (r, t) -> { }, () -> false);
+            int[][] alone = Sampler.generate(gpt, prompt, new long[] {11, 23}, sampled, new int[0], (r, t) -> { }, () -> false);
             int stop = alone[0][3];
             boolean[] cancel = {false};
-            DecodeBatch.Request other = batch.add(new int[] {8, 8, 8}, new long[] {1}, GREEDY_30, -1, (r, t) -> { }, () -> false);
-            DecodeBatch.Request cancelled = batch.add(new int[] {7}, new long[] {2}, GREEDY_30, -1, (r, t) -> { }, () -> cancel[0]);
-            DecodeBatch.Request two = batch.add(prompt, new long[] {11, 23}, sampled, stop, (r, t) -> { }, () -> false);
+            DecodeBatch.Request other = batch.add(new int[] {8, 8, 8}, new long[] {1}, GREEDY_30, new int[0], (r, t) -> { }, () -> false);
+            DecodeBatch.Request cancelled = batch.add(new int[] {7}, new long[] {2}, GREEDY_30, new int[0], (r, t) -> { }, () -> cancel[0]);
+            DecodeBatch.Request two = batch.add(prompt, new long[] {11, 23}, sampled, new int[] {stop}, (r, t) -> { }, () -> false);
             assertEquals(4, batch.rows());
             batch.step();
             cancel[0] = true;
@@ -165,7 +165,7 @@ class DecodeBatchTest {
             while (!other.done()) batch.step();
             assertTrue(batch.isEmpty());
             // nothing to generate: done at once, nothing run
-            assertTrue(batch.add(prompt, new long[] {1}, new Sampler.Settings(0, 0f, 0, 0), -1, (r, t) -> { }, () -> false).done());
+            assertTrue(batch.add(prompt, new long[] {1}, new Sampler.Settings(0, 0f, 0, 0), new int[0], (r, t) -> { }, () -> false).done());
         }
     }
 

@@ -277,8 +277,8 @@ class LanguageModelTest {
                 assertArrayEquals(a.parameters().get(name).toFloatArray(), b.parameters().get(name).toFloatArray(), name);
             }
             int[] prompt = {1, 2, 3};
-            int[] x = Sampler.generate(a, prompt, new Sampler.Settings(5, 0f, 0, 1), -1, t -> { });
-            int[] y = Sampler.generate(b, prompt, new Sampler.Settings(5, 0f, 0, 1), -1, t -> { });
+            int[] x = Sampler.generate(a, prompt, new Sampler.Settings(5, 0f, 0, 1), new int[0], t -> { });
+            int[] y = Sampler.generate(b, prompt, new Sampler.Settings(5, 0f, 0, 1), new int[0], t -> { });
             assertArrayEquals(x, y);
             assertEquals(8, x.length);
             assertThrows(java.io.IOException.class, () -> LanguageModel.load(family.withVocabulary(101), root, file));

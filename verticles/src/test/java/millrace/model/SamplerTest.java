@@ -12,7 +12,7 @@ class SamplerTest {
         try (ai.djl.ndarray.NDManager root = millrace.train.ModelTrainer.newRootManager()) {
             LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(97, 16), root);
             int[] prompt = {5, 17, 42, 3};
-            int[] cached = Sampler.generate(gpt, prompt, new Sampler.Settings(12, 0f, 0, 1), -1, t -> { });
+            int[] cached = Sampler.generate(gpt, prompt, new Sampler.Settings(12, 0f, 0, 1), new int[0], t -> { });
             int[] tokens = java.util.Arrays.copyOf(prompt, 16);
             for (int n = prompt.length; n < 16; n++) {
                 long[] ctx = new long[n];
@@ -26,7 +26,7 @@ class SamplerTest {
             }
             assertArrayEquals(tokens, cached);
             // and past the block (16) the cache restarts from the last half block instead of failing
-            assertEquals(4 + 40, Sampler.generate(gpt, prompt, new Sampler.Settings(40, 0.9f, 5, 2), -1, t -> { }).length);
+            assertEquals(4 + 40, Sampler.generate(gpt, prompt, new Sampler.Settings(40, 0.9f, 5, 2), new int[0], t -> { }).length);
         }
     }
 
@@ -40,15 +40,15 @@ class SamplerTest {
             LanguageModel gpt = LanguageModel.initialize(Gpt2Config.tiny(97, 16), root);
             int[] prompt = {5, 17, 42, 3};
             Sampler.Settings settings = new Sampler.Settings(30, 1f, 0, 1f, 0);
-            int[] free = Sampler.generate(gpt, prompt, new long[] {11}, settings, -1, (r, t) -> { }, () -> false)[0];
+            int[] free = Sampler.generate(gpt, prompt, new long[] {11}, settings, new int[0], (r, t) -> { }, () -> false)[0];
             int stop = free[4];
             int stopsAt = 0;
             while (free[stopsAt] != stop) stopsAt++;
             int[][] alone = {
-                Sampler.generate(gpt, prompt, new long[] {11}, settings, stop, (r, t) -> { }, () -> false)[0],
-                Sampler.generate(gpt, prompt, new long[] {23}, settings, stop, (r, t) -> { }, () -> false)[0]};
+                Sampler.generate(gpt, prompt, new long[] {11}, settings, new int[] {stop}, (r, t) -> { }, () -> false)[0],
+                Sampler.generate(gpt, prompt, new long[] {23}, settings, new int[] {stop}, (r, t) -> { }, () -> false)[0]};
             java.util.List<java.util.List<Integer>> heard = java.util.List.of(new java.util.ArrayList<>(), new java.util.ArrayList<>());
-            int[][] batch = Sampler.generate(gpt, prompt, new long[] {11, 23}, settings, stop,
+            int[][] batch = Sampler.generate(gpt, prompt, new long[] {11, 23}, settings, new int[] {stop},
                     (r, t) -> heard.get(r).add(t), () -> false);
             assertArrayEquals(java.util.Arrays.copyOf(free, stopsAt + 1), batch[0], "row 0 ends with its stop token");
             assertArrayEquals(alone[0], batch[0]);
@@ -56,7 +56,7 @@ class SamplerTest {
             for (int r = 0; r < 2; r++) assertArrayEquals(batch[r], heard.get(r).stream().mapToInt(Integer::intValue).toArray());
             // a cancelled batch stops at once
             int[] calls = {0};
-            int[][] cancelled = Sampler.generate(gpt, prompt, new long[] {1, 2}, settings, -1, (r, t) -> { },
+            int[][] cancelled = Sampler.generate(gpt, prompt, new long[] {1, 2}, settings, new int[0], (r, t) -> { },
                     () -> ++calls[0] > 3);
             assertEquals(3, cancelled[0].length);
             assertEquals(3, cancelled[1].length);
