@@ -8,7 +8,10 @@ import picocli.CommandLine.Option;
 final class FeedbackOptions {
     private static final FeedbackSettings D = FeedbackSettings.defaults("millrace");
 
-    @Option(names = "--base", description = "Base checkpoint of the policy (default: the model's newest checkpoint when the first rating arrives).")
+    @Option(names = "--base", description = "Base of the policy: a checkpoint, or a Hugging Face model directory "
+            + "(LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GPT2LMHeadModel); under up and run, the train and "
+            + "tokenize roles then continue it in its own tokenizer (default: the model's newest checkpoint when the first "
+            + "rating arrives).")
     Path base;
 
     @Option(names = "--beta", description = "DPO's and KTO's beta: how far a preference may move the policy from the reference (default: 0.3).")

@@ -4,9 +4,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import millrace.model.BaseModel;
 import millrace.model.CheckpointFormat;
-import millrace.model.LanguageModel;
 import millrace.train.CheckpointStore;
-import millrace.train.ModelTrainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -34,14 +32,11 @@ final class ImportCommand implements Callable<Integer> {
             throw new IllegalArgumentException("model '" + modelName + "' already has checkpoints in " + store.dir()
                     + ": import under another --model-name (or into another --data-dir)");
         }
-        try (var root = ModelTrainer.newRootManager(); LanguageModel model = base.load(root)) {
-            Path dir = store.writeModel(model, new CheckpointFormat.Meta(modelName, model.config(), base.tokenizer().id(), 0,
-                    0, Float.NaN, null, System.currentTimeMillis(), null, null), base.tokenizerFiles());
-            System.out.printf("imported %s as %s (%s, %,d parameters, tokenizer %s%s); start the trainer with "
-                    + "--data-dir %s --model-name %s --tokenizer %s to continue training it%n", hf, dir,
-                    model.config().architecture().getClass().getSimpleName(), model.parameterCount(), base.tokenizer().id(),
-                    base.chat() ? ", a chat model" : "", dataDir, modelName, hf.resolve(CheckpointFormat.TOKENIZER));
-        }
+        Path dir = store.importUnlessTrained(base);
+        System.out.printf("imported %s as %s (%s, tokenizer %s%s); start the trainer with --data-dir %s --model-name %s "
+                + "--tokenizer %s to continue training it%n", hf, dir, base.config().architecture().getClass().getSimpleName(),
+                base.tokenizer().id(), base.chat() ? ", a chat model" : "", dataDir, modelName,
+                hf.resolve(CheckpointFormat.TOKENIZER));
         return 0;
     }
 }

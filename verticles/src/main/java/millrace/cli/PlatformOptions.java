@@ -3,7 +3,10 @@ package millrace.cli;
 import java.util.ArrayList;
 import java.util.List;
 import millrace.PlatformConfig;
+import millrace.model.BaseModel;
+import millrace.model.CheckpointFormat;
 import millrace.tokenizer.TextTokenizer;
+import millrace.train.CheckpointStore;
 import millrace.tokenizer.TokenizeSettings;
 import millrace.tokenizer.Tokenizers;
 import millrace.train.TrainSettings;
@@ -50,12 +53,27 @@ final class PlatformOptions {
     @Option(names = "--validation-share", defaultValue = "0.01", description = "Share of documents held out for validation (default: ${DEFAULT-VALUE}).")
     double validationShare;
 
-    PlatformConfig toConfig(String bootstrapServers) {
+    /**
+     * The settings of {@code roles}. With {@code --base}, the platform is the base's: the tokenize role writes shards in
+     * its tokenizer, the train role continues it (imported as the model's first checkpoint when the model has none),
+     * the feedback role learns on it, and the web role serves it as soon as the train role announces that checkpoint.
+     */
+    PlatformConfig toConfig(String bootstrapServers, java.util.Set<millrace.Role> roles) throws java.io.IOException {
         if (partitions < 1) throw new IllegalArgumentException("--partitions must be >= 1");
         if (replicationFactor < 0) throw new IllegalArgumentException("--replication-factor must be >= 0");
-        TextTokenizer tok = Tokenizers.load(process.tokenizer);
-        TokenizeSettings tokenize = new TokenizeSettings(process.tokenizer, process.seqLen, rowsPerShard, validationShare, 2000);
-        TrainSettings trainSettings = train.settings(process.tokenizer, tok.vocabSize(), process.seqLen);
+        BaseModel base = feedback.base == null ? null : BaseModel.of(feedback.base);
+        String tokenizerName = base == null ? process.tokenizer() : base.dir().resolve(CheckpointFormat.TOKENIZER).toString();
+        TextTokenizer tok = Tokenizers.load(tokenizerName);
+        if (base != null && process.tokenizer != null && !Tokenizers.load(process.tokenizer).id().equals(tok.id())) {
+            throw new IllegalArgumentException("--tokenizer " + process.tokenizer + " is not the tokenizer of --base " + base.dir());
+        }
+        TokenizeSettings tokenize = new TokenizeSettings(tokenizerName, process.seqLen, rowsPerShard, validationShare, 2000);
+        TrainSettings trainSettings = train.settings(tokenizerName, tok.vocabSize(), process.seqLen,
+                base == null ? null : base.config());
+        if (base != null && roles.contains(millrace.Role.TRAIN)) {
+            new CheckpointStore(process.dataDir.resolve("checkpoints"), trainSettings.modelName(), trainSettings.keepCheckpoints())
+                    .importUnlessTrained(base);
+        }
         return new PlatformConfig(process.kafka(bootstrapServers), process.dataDir, ingest.settings(corpus),
                 partitions, httpPort, process.opsPort, dedup.settings(), tokenize, trainSettings,
                 web.settings(trainSettings.modelName()), feedback.settings(trainSettings.modelName()), replicationFactor);

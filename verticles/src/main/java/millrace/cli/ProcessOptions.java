@@ -17,11 +17,16 @@ final class ProcessOptions {
     @Option(names = "--instance-id", description = "Stable id of this process among replicas (default: host name).")
     String instanceId;
 
-    @Option(names = "--tokenizer", defaultValue = "r50k", description = "Tokenizer: r50k, cl100k, o200k or a tokenizer.json (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--tokenizer", description = "Tokenizer: r50k, cl100k, o200k or a tokenizer.json (default: r50k; with --base, the base's own).")
     String tokenizer;
 
     @Option(names = "--seq-len", defaultValue = "64", description = "Context length of training rows (default: ${DEFAULT-VALUE}).")
     int seqLen;
+
+    /** The tokenizer asked for, or r50k. */
+    String tokenizer() {
+        return tokenizer != null ? tokenizer : "r50k";
+    }
 
     KafkaSettings kafka(String bootstrapServers) {
         return new KafkaSettings(bootstrapServers, instanceId());

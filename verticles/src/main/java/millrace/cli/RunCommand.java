@@ -23,7 +23,8 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Platform platform = Platform.start(Role.parse(roles), options.toConfig(kafka));
+        var parsed = Role.parse(roles);
+        Platform platform = Platform.start(parsed, options.toConfig(kafka, parsed));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             platform.close();

@@ -36,11 +36,11 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int vocabSize = Tokenizers.load(process.tokenizer).vocabSize();
+        int vocabSize = Tokenizers.load(process.tokenizer()).vocabSize();
         // only the train role runs here; the other stages' settings are their defaults and unused
         PlatformConfig config = new PlatformConfig(process.kafka(kafka), process.dataDir, IngestSettings.of(List.of()), 4,
-                0, process.opsPort, DedupSettings.DEFAULT, new TokenizeSettings(process.tokenizer, process.seqLen, 16, 0.01, 2000),
-                train.settings(process.tokenizer, vocabSize, process.seqLen), WebSettings.defaults(train.modelName), FeedbackSettings.defaults(train.modelName));
+                0, process.opsPort, DedupSettings.DEFAULT, new TokenizeSettings(process.tokenizer(), process.seqLen, 16, 0.01, 2000),
+                train.settings(process.tokenizer(), vocabSize, process.seqLen), WebSettings.defaults(train.modelName), FeedbackSettings.defaults(train.modelName));
         Platform platform = Platform.start(EnumSet.of(Role.TRAIN), config);
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {

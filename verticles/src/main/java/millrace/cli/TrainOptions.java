@@ -15,7 +15,8 @@ import picocli.CommandLine.Option;
  * learns within a minute on two cores).
  */
 final class TrainOptions {
-    @Option(names = "--model", defaultValue = "tiny", description = "Model preset: tiny, small, gpt2-124m (GPT-2); llama-tiny, llama-small, smollm2-135m (the Llama family) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", description = "Model preset: tiny, small, gpt2-124m (GPT-2); llama-tiny, llama-small, "
+            + "smollm2-135m (the Llama family) (default: tiny; with --base, the base's own architecture).")
     String model;
 
     @Option(names = "--model-name", defaultValue = "millrace",
@@ -31,11 +32,11 @@ final class TrainOptions {
     @Option(names = "--micro-batch-size", description = "Rows per forward/backward pass; a step accumulates the gradients of batch-size / micro-batch-size passes (default: the batch size).")
     Integer microBatchSize;
 
-    @Option(names = "--lr", defaultValue = "3e-3", description = "Peak learning rate, reached after the warm-up (default: ${DEFAULT-VALUE}).")
-    float learningRate;
+    @Option(names = "--lr", description = "Peak learning rate, reached after the warm-up (default: 3e-3; 3e-5 continuing a --base).")
+    Float learningRate;
 
-    @Option(names = "--min-lr", defaultValue = "3e-4", description = "Learning rate at the end of the cosine decay and after it (default: ${DEFAULT-VALUE}).")
-    float minLearningRate;
+    @Option(names = "--min-lr", description = "Learning rate at the end of the cosine decay and after it (default: 3e-4; 3e-6 continuing a --base).")
+    Float minLearningRate;
 
     @Option(names = "--warmup-steps", defaultValue = "20", description = "Steps of linear warm-up (default: ${DEFAULT-VALUE}).")
     long warmupSteps;
@@ -100,7 +101,24 @@ final class TrainOptions {
 
     /** The settings for a tokenizer of {@code vocabSize} tokens and rows of {@code seqLen}; bad values say why. */
     TrainSettings settings(String tokenizer, int vocabSize, int seqLen) {
-        ModelConfig config = ModelConfig.preset(model, vocabSize, seqLen).withDropout(dropout);
+        return settings(tokenizer, vocabSize, seqLen, null);
+    }
+
+    /**
+     * The same, for a model that continues {@code base} (null: a preset trained from scratch): its architecture, and
+     * learning rates a hundred times lower by default — a pretrained model, not a fresh one.
+     */
+    TrainSettings settings(String tokenizer, int vocabSize, int seqLen, ModelConfig base) {
+        if (base != null && model != null) {
+            throw new IllegalArgumentException("--model " + model + " and --base: the base's own architecture is trained");
+        }
+        if (base != null && seqLen > base.contextLength()) {
+            throw new IllegalArgumentException("--seq-len " + seqLen + " is longer than the base's context, " + base.contextLength());
+        }
+        ModelConfig config = (base != null ? base : ModelConfig.preset(model == null ? "tiny" : model, vocabSize, seqLen))
+                .withDropout(dropout);
+        float learningRate = this.learningRate != null ? this.learningRate : base != null ? 3e-5f : 3e-3f;
+        float minLearningRate = this.minLearningRate != null ? this.minLearningRate : base != null ? 3e-6f : 3e-4f;
         if (learningRate <= 0 || minLearningRate < 0 || minLearningRate > learningRate) {
             throw new IllegalArgumentException("need 0 <= --min-lr <= --lr and --lr > 0");
         }

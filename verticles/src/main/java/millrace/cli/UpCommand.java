@@ -41,7 +41,7 @@ final class UpCommand implements Callable<Integer> {
             broker = new EmbeddedKafka(options.process.dataDir.resolve("kafka"), kafkaPort).start();
             bootstrap = broker.bootstrapServers();
         }
-        PlatformConfig config = options.toConfig(bootstrap);
+        PlatformConfig config = options.toConfig(bootstrap, EnumSet.allOf(Role.class));
         Platform platform;
         try {
             platform = Platform.start(EnumSet.allOf(Role.class), config);

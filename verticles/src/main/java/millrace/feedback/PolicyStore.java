@@ -1,6 +1,10 @@
 package millrace.feedback;
 
+import ai.djl.ndarray.NDManager;
+import millrace.model.BaseModel;
 import millrace.model.CheckpointFormat;
+import millrace.model.LanguageModel;
+import millrace.raters.RaterTokens;
 import millrace.model.CheckpointReaders;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -128,19 +132,30 @@ final class PolicyStore {
     }
 
     /**
-     * A copy of a base checkpoint's weights, configuration and tokenizer (no optimizer: a policy starts its own),
-     * under a name of its step; the same base again is the same copy.
+     * A copy of a base's weights, configuration and tokenizer files (no optimizer: a policy starts its own) as a
+     * checkpoint: a checkpoint's under a name of its step, a Hugging Face directory's under a name of its path, so that
+     * the same base again is the same copy.
      */
-    Path copyBase(Path checkpoint) throws IOException {
-        CheckpointFormat.Meta meta = CheckpointFormat.readMeta(CheckpointFormat.requireCheckpoint(checkpoint));
-        String name = String.format("base-%s-%09d", meta.model(), meta.step());
+    Path copyBase(Path base) throws IOException {
+        BaseModel model = BaseModel.of(base);
+        String name = model.huggingFace()
+                ? "base-hf-" + RaterTokens.sha256(base.toAbsolutePath().normalize().toString()).substring(0, 12)
+                : String.format("base-%s-%09d", CheckpointFormat.readMeta(base).model(), CheckpointFormat.readMeta(base).step());
         Path target = dir.resolve(name);
         if (Files.isRegularFile(target.resolve(CheckpointFormat.META))) return target;
-        return CheckpointStore.writeAtomically(dir, name, tmp -> {
-            for (String file : List.of(CheckpointFormat.READ_LOCK, CheckpointFormat.WEIGHTS, CheckpointFormat.META, CheckpointFormat.TOKENIZER,
-                    CheckpointFormat.TOKENIZER_CONFIG)) {
-                if (Files.exists(checkpoint.resolve(file))) Files.copy(checkpoint.resolve(file), tmp.resolve(file));
+        if (model.huggingFace()) {
+            try (NDManager root = ModelTrainer.newRootManager(); LanguageModel loaded = model.load(root)) {
+                CheckpointFormat.Meta meta = new CheckpointFormat.Meta(name, loaded.config(), model.tokenizer().id(), 0, 0,
+                        Float.NaN, null, System.currentTimeMillis(), null, null);
+                return CheckpointStore.writeAtomically(dir, name, tmp -> CheckpointStore.writeModelFiles(tmp, loaded, meta,
+                        model.tokenizerFiles()));
             }
+        }
+        return CheckpointStore.writeAtomically(dir, name, tmp -> {
+            for (String file : List.of(CheckpointFormat.READ_LOCK, CheckpointFormat.WEIGHTS, CheckpointFormat.META)) {
+                if (Files.exists(base.resolve(file))) Files.copy(base.resolve(file), tmp.resolve(file));
+            }
+            model.tokenizerFiles().writeTo(tmp, model.config().contextLength());
         });
     }
 

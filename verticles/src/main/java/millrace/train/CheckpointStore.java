@@ -22,6 +22,7 @@ import millrace.model.CheckpointFormat.Meta;
 import millrace.model.CheckpointFormat.TokenizerFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import millrace.model.BaseModel;
 import millrace.model.CheckpointReaders;
 import millrace.model.LanguageModel;
 import millrace.model.Gpt2Config;
@@ -82,16 +83,41 @@ public final class CheckpointStore {
      * optimizer afresh).
      */
     public Path writeModel(LanguageModel model, Meta meta, TokenizerFiles tokenizer) throws IOException {
-        Path target = writeAtomically(dir, String.format("step-%09d", meta.step()), tmp -> {
-            Files.createFile(tmp.resolve(READ_LOCK));
-            try (OutputStream out = Files.newOutputStream(tmp.resolve(WEIGHTS))) {
-                model.save(out);
-            }
-            JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve(META).toFile(), meta);
-            tokenizer.writeTo(tmp, meta.config().contextLength());
-        });
+        Path target = writeAtomically(dir, String.format("step-%09d", meta.step()), tmp -> writeModelFiles(tmp, model, meta, tokenizer));
         prune();
         return target;
+    }
+
+    /** The files of a checkpoint without an optimizer: weights, the facts beside them, the tokenizer's. */
+    public static void writeModelFiles(Path dir, LanguageModel model, Meta meta, TokenizerFiles tokenizer) throws IOException {
+        Files.createFile(dir.resolve(READ_LOCK));
+        try (OutputStream out = Files.newOutputStream(dir.resolve(WEIGHTS))) {
+            model.save(out);
+        }
+        JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(META).toFile(), meta);
+        tokenizer.writeTo(dir, meta.config().contextLength());
+    }
+
+    /**
+     * {@code base} as this model's step-0 checkpoint, unless the model has checkpoints: then they must be of the same
+     * architecture and tokenizer (a trainer continues its own). The newest checkpoint either way.
+     */
+    public Path importUnlessTrained(BaseModel base) throws IOException {
+        Optional<Path> latest = latest();
+        if (latest.isPresent()) {
+            Meta meta = readMeta(latest.get());
+            if (!meta.config().withDropout(0f).equals(base.config().withDropout(0f)) || !meta.tokenizerId().equals(base.tokenizer().id())) {
+                throw new IllegalArgumentException(dir + " holds another model (" + meta.config() + ", tokenizer "
+                        + meta.tokenizerId() + ") than " + base.dir() + ": give it another --model-name or --data-dir");
+            }
+            return latest.get();
+        }
+        try (NDManager root = ModelTrainer.newRootManager(); LanguageModel model = base.load(root)) {
+            Path written = writeModel(model, new Meta(dir.getFileName().toString(), model.config(), base.tokenizer().id(), 0, 0,
+                    Float.NaN, null, System.currentTimeMillis(), null, null), base.tokenizerFiles());
+            LOG.info("imported {} as {} ({} parameters)", base.dir(), written, model.parameterCount());
+            return written;
+        }
     }
 
     /** Writes the files of a directory. */

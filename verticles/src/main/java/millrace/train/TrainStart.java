@@ -47,7 +47,8 @@ record TrainStart(ModelTrainer trainer, TrainPositions positions, float lastLoss
         }
         Path from = latest.get();
         CheckpointFormat.Meta meta = CheckpointFormat.readMeta(from);
-        if (!meta.config().equals(settings.model()) || !meta.tokenizerId().equals(tokenizer.id())) {
+        // dropout is how it trains, not what it is
+        if (!meta.config().withDropout(0f).equals(settings.model().withDropout(0f)) || !meta.tokenizerId().equals(tokenizer.id())) {
             // continuing would start another model in this directory, and pruning would delete its checkpoints
             throw new IllegalStateException("model '" + settings.modelName() + "' in " + own.dir()
                     + " was trained with " + meta.config() + " and tokenizer " + meta.tokenizerId()

@@ -131,6 +131,10 @@ final class TrainWorker implements StageVerticle.Worker {
                     root.getDevice(), settings.maxSteps(), trainer.step());
             this.producer = new KafkaProducer<>(kafka.producer("train"));
             opened.add(producer);
+            if (settings.sync() == null && trainer.step() == 0 && start.from() != null) {
+                // an imported model's first checkpoint: the web role serves it before training writes the next
+                announce(start.from(), 0, 0, Map.of(), System.currentTimeMillis());
+            }
             // a group per model: two models (a small run beside a big one) each train on every shard
             this.consumer = new KafkaConsumer<>(kafka.staticConsumer(TrainVerticle.consumerGroup(settings.modelName()), 50));
             opened.add(consumer);

@@ -11,7 +11,7 @@ class TrainOptionsTest {
     private static TrainSettings parse(String... args) {
         TrainCommand command = new TrainCommand();
         new CommandLine(command).parseArgs(args);
-        return command.train.settings(command.process.tokenizer, 50257, command.process.seqLen);
+        return command.train.settings(command.process.tokenizer(), 50257, command.process.seqLen);
     }
 
     @Test
