@@ -29,17 +29,18 @@ def main():
 
     import torch
     import transformers
-    from transformers import GPT2LMHeadModel
+    from transformers import AutoModelForCausalLM
 
     torch.set_num_threads(a.threads)
-    model = GPT2LMHeadModel.from_pretrained(a.model).eval()
+    # the exported directory's own class: GPT2LMHeadModel, LlamaForCausalLM, ...
+    model = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32).eval()
     ids = [int(x) for x in a.prompt.split(",")]
     extra = {}
     if a.compile:
         model.forward = torch.compile(model.forward)
         extra["cache_implementation"] = "static"
-    out = {"peer": "transformers %s generate%s (torch %s)" % (transformers.__version__,
-                                                              ", compiled" if a.compile else "", torch.__version__),
+    out = {"peer": "transformers %s %s generate%s (torch %s)" % (transformers.__version__, type(model).__name__,
+                                                                 ", compiled" if a.compile else "", torch.__version__),
            "threads": torch.get_num_threads()}
 
     def generate(batch, new):

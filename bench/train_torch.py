@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""The peer of `millrace bench train`: the same GPT as Millrace's `Gpt` (nanoGPT's architecture: token and position
-embeddings, pre-LayerNorm blocks of causal self-attention and a tanh-GELU MLP, tied output head, GPT-2
-initialisation) trained by PyTorch eager with the same AdamW (decay on matrices only), warm-up + cosine schedule,
-global-norm clipping at 1.0, batch and sequence length, on the same token stream. `bench train` runs it with the
-PyTorch that bench/python-env.sh installs.
+"""The peer of `millrace bench train`: for GPT-2's shape the same GPT as Millrace's (nanoGPT's architecture: token and
+position embeddings, pre-LayerNorm blocks of causal self-attention and a tanh-GELU MLP, tied output head, GPT-2
+initialisation); for the Llama family transformers' own class of the model's config.json (LlamaForCausalLM,
+Qwen2ForCausalLM, Qwen3ForCausalLM, with sdpa attention and transformers' initialisation) — trained by PyTorch with the
+same AdamW (decay on matrices only, not the embeddings), warm-up + cosine schedule, global-norm clipping at 1.0, batch
+and sequence length, on the same token stream. `bench train` runs it with the PyTorch that bench/python-env.sh installs.
 
-usage: train_torch.py --layers 4 --heads 4 --width 128 --vocab 50257 --seq 64 --batch 8 --steps 1000 --tokens FILE
-                      [--device cuda] [--dtype fp32|tf32|fp16|bf16]
+usage: train_torch.py (--layers 4 --heads 4 --width 128 --vocab 50257 | --hf-config DIR) --seq 64 --batch 8
+                      --steps 1000 --tokens FILE [--device cuda] [--dtype fp32|tf32|fp16|bf16]
 prints one JSON line: tokens/s over the timed steps, peak and per-100-step RSS, final loss.
 
 What PyTorch offers is used where this torch has it, as Millrace uses libtorch's: F.scaled_dot_product_attention
@@ -73,12 +74,27 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
 
 
+class HuggingFaceModel(nn.Module):
+    """transformers' model of a config.json, as its users train it: the logits of every position, the cross-entropy in
+    fp32 (as transformers' own loss computes it)."""
+
+    def __init__(self, config_dir):
+        super().__init__()
+        from transformers import AutoConfig, AutoModelForCausalLM
+        self.model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(config_dir), attn_implementation="sdpa")
+
+    def forward(self, idx, targets):
+        logits = self.model(input_ids=idx, use_cache=False).logits
+        return F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))
+
+
 def main():
     a = argparse.ArgumentParser()
     for name, default in [("layers", 4), ("heads", 4), ("width", 128), ("vocab", 50257), ("seq", 64), ("batch", 8),
                           ("steps", 1000), ("warmup", 5)]:
         a.add_argument("--" + name, type=int, default=default)
     a.add_argument("--tokens", required=True, help="int32 little-endian token ids")
+    a.add_argument("--hf-config", help="a directory with a config.json: transformers' model of it instead of nanoGPT's")
     a.add_argument("--lr", type=float, default=3e-3)
     a.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads (default: every core, as libtorch in DJL)")
     a.add_argument("--device", default="cpu")
@@ -104,10 +120,12 @@ def main():
         return total - free
     used_before = device_used() if cuda else 0  # after CUDA's context is made: that is not the run's
     tokens = torch.from_numpy(np.fromfile(args.tokens, dtype="<i4").astype(np.int64))
-    model = GPT(args.layers, args.heads, args.width, args.vocab, args.seq).to(device)
+    model = (HuggingFaceModel(args.hf_config) if args.hf_config else
+             GPT(args.layers, args.heads, args.width, args.vocab, args.seq)).to(device)
     step_model = torch.compile(model) if args.compile else model
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "wpe" not in n and "wte" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "wpe" not in n and "wte" not in n)]
+    embedding = lambda n: "wpe" in n or "wte" in n or "embed_tokens" in n
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not embedding(n)]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and not embedding(n))]
     groups = [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}]
     try:
         opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=True)
@@ -179,6 +197,9 @@ def main():
     kernels = ("sdpa" if hasattr(F, "scaled_dot_product_attention") else "explicit attention") + \
         (", fused AdamW" if fused else "")
     mode = "compiled" if args.compile else "eager"
+    if args.hf_config:
+        import transformers
+        kernels += ", transformers %s %s" % (transformers.__version__, type(model.model).__name__)
     print(json.dumps({"peer": "PyTorch %s %s %s %s (%s)" % (torch.__version__, mode, args.device, args.dtype, kernels),
                       "version": torch.__version__, "mode": mode,
                       "threads": torch.get_num_threads(),

@@ -18,6 +18,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import millrace.model.LanguageModel;
 import millrace.model.Gpt2Config;
+import millrace.model.HuggingFace;
+import millrace.train.CheckpointStore;
 import millrace.protocol.JsonSerde;
 import millrace.tokenizer.Tokenizers;
 import millrace.tokenizer.TextTokenizer;
@@ -326,20 +328,30 @@ final class TrainBench implements Callable<Integer> {
         return "jemalloc " + System.getenv().getOrDefault("MALLOC_CONF", "(defaults)");
     }
 
-    /** {@code bench/train_torch.py} in {@code mode} (eager or compiled), under this process's allocator. */
-    private JsonNode runPeer(String py, String mode, int peerThreads, int n, ModelConfig model, int[] tokens, boolean gpu,
+    /**
+     * {@code bench/train_torch.py} in {@code mode} (eager or compiled), under this process's allocator: nanoGPT's GPT
+     * for GPT-2's shape, transformers' own class of the model's {@code config.json} ({@code LlamaForCausalLM}, ...)
+     * for the Llama family.
+     */
+    private JsonNode runPeer(String py, String mode, int peerThreads, int n, ModelConfig config, int[] tokens, boolean gpu,
             String allocator, boolean timed) throws Exception {
-        Gpt2Config config = (Gpt2Config) model;
         Path script = BenchSupport.repoFile("bench/train_torch.py");
         Path ids = Files.createTempFile("millrace-bench-tokens", ".i32");
+        Path hfConfig = Files.createTempDirectory("millrace-bench-config");
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(ids)))) {
             for (int t : tokens) out.writeInt(Integer.reverseBytes(t));
         }
         try {
-            List<String> cmd = new ArrayList<>(List.of(py, script.toString(), "--layers", "" + config.nLayer(), "--heads", "" + config.nHead(),
-                    "--width", "" + config.nEmbd(), "--vocab", "" + config.vocabSize(), "--seq", "" + seq, "--batch", "" + batch,
-                    "--steps", "" + n, "--warmup", "" + warmup, "--tokens", ids.toString(),
-                    "--threads", "" + peerThreads));
+            List<String> cmd = new ArrayList<>(List.of(py, script.toString()));
+            if (config instanceof Gpt2Config g) {
+                cmd.addAll(List.of("--layers", "" + g.nLayer(), "--heads", "" + g.nHead(), "--width", "" + g.nEmbd(),
+                        "--vocab", "" + g.vocabSize()));
+            } else {
+                HuggingFace.writeConfig(config, hfConfig);
+                cmd.addAll(List.of("--hf-config", hfConfig.toString()));
+            }
+            cmd.addAll(List.of("--seq", "" + seq, "--batch", "" + batch, "--steps", "" + n, "--warmup", "" + warmup,
+                    "--tokens", ids.toString(), "--threads", "" + peerThreads));
             if (mode.equals("compiled")) cmd.add("--compile");
             else if (!mode.equals("eager")) throw new IllegalArgumentException("unknown peer mode " + mode + " (eager, compiled)");
             if (timed && phases > 0) cmd.addAll(List.of("--phases", "" + phases));
@@ -362,6 +374,7 @@ final class TrainBench implements Callable<Integer> {
             return JsonSerde.MAPPER.readTree(out.lines().reduce((a, b) -> b).orElse("{}"));
         } finally {
             Files.deleteIfExists(ids);
+            CheckpointStore.deleteTree(hfConfig);
         }
     }
 

@@ -131,10 +131,9 @@ public final class HuggingFace {
     public static void export(LanguageModel model, CheckpointFormat.TokenizerFiles tokenizer, Integer bos, Integer eos,
             Path out) throws IOException {
         Files.createDirectories(out);
-        ObjectNode config = model.config() instanceof LlamaConfig l ? llamaConfig(l) : gpt2Config((Gpt2Config) model.config());
+        ObjectNode config = configJson(model.config());
         if (bos != null) config.put("bos_token_id", bos);
         if (eos != null) config.put("eos_token_id", eos);
-        config.put("torch_dtype", "float32");
         JsonSerde.MAPPER.writerWithDefaultPrettyPrinter().writeValue(out.resolve("config.json").toFile(), config);
         tokenizer.writeTo(out, model.config().contextLength());
         Map<String, NDArray> tensors = new LinkedHashMap<>();
@@ -143,6 +142,21 @@ public final class HuggingFace {
         try (OutputStream o = Files.newOutputStream(out.resolve("model.safetensors"))) {
             Safetensors.write(o, tensors);
         }
+    }
+
+    /**
+     * {@code config.json} alone, for {@code config} (a peer that builds the same architecture with transformers'
+     * random initialisation).
+     */
+    public static void writeConfig(ModelConfig config, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        JsonSerde.MAPPER.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), configJson(config));
+    }
+
+    private static ObjectNode configJson(ModelConfig c) {
+        ObjectNode config = c instanceof LlamaConfig l ? llamaConfig(l) : gpt2Config((Gpt2Config) c);
+        config.put("torch_dtype", "float32");
+        return config;
     }
 
     private static ObjectNode gpt2Config(Gpt2Config c) {

@@ -240,17 +240,14 @@ final class ScriptTensors implements Tensors<String> {
             body.append(indent).append("keys.append(").append(k).append(")\n");
             body.append(indent).append("values.append(").append(v).append(")\n");
         }
-        int groups = architecture.queryGroups();
-        if (groups > 1) { // each key/value head serves a group of query heads (the cache keeps one of each)
-            k = let(call("torch.repeat_interleave", k, Integer.toString(groups), "1"));
-            v = let(call("torch.repeat_interleave", v, Integer.toString(groups), "1"));
-        }
         String p = TorchScriptModule.literal(dropout);
+        // each key/value head serves a group of query heads: the kernel reads it for each (the cache keeps one of each)
+        String groups = architecture.queryGroups() > 1 ? "enable_gqa=True" : "enable_gqa=False";
         return let(switch (pass) {
-            case WHOLE, PROMPT -> call("torch.scaled_dot_product_attention", q, k, v, "None", p, "True");
-            case PACKED -> call("torch.scaled_dot_product_attention", q, k, v, "mask", p, "False");
+            case WHOLE, PROMPT -> call("torch.scaled_dot_product_attention", q, k, v, "None", p, "True", groups);
+            case PACKED -> call("torch.scaled_dot_product_attention", q, k, v, "mask", p, "False", groups);
             // the newest position may look at every key of its row: no mask but the padding's
-            case DECODE -> call("torch.scaled_dot_product_attention", q, k, v, masked ? "mask" : "None", "0.", "False");
+            case DECODE -> call("torch.scaled_dot_product_attention", q, k, v, masked ? "mask" : "None", "0.", "False", groups);
         });
     }
 
