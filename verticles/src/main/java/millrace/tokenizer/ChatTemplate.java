@@ -234,9 +234,14 @@ public final class ChatTemplate {
      * ({@code tool_calls}, {@code reasoning_content}), in plain values — rendered as text.
      */
     public String renderMessages(List<? extends Map<String, ?>> messages, boolean addGenerationPrompt) {
+        return renderMessages(messages, null, addGenerationPrompt);
+    }
+
+    /** {@link #renderMessages(List, boolean)} with tools offered to the model (JSON schemas, as plain values), or null. */
+    public String renderMessages(List<? extends Map<String, ?>> messages, List<?> tools, boolean addGenerationPrompt) {
         Map<String, Object> all = new HashMap<>(variables);
         all.put("messages", messages);
-        all.put("tools", null);
+        all.put("tools", tools);
         all.put("documents", null);
         all.put("add_generation_prompt", addGenerationPrompt);
         return compiled.render(all);

@@ -8,7 +8,6 @@ import com.hubspot.jinjava.el.TruthyTypeConverter;
 import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.interpret.InterpreterFactory;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
-import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.exptest.ExpTest;
 import com.hubspot.jinjava.lib.filter.Filter;
@@ -59,19 +58,36 @@ public final class ChatJinja {
     private static final Jinjava ENVIRONMENT = environment();
 
     private final String origin;
-    private final String source;
+    /** The template's tree, parsed once: rendering walks it and changes nothing in it. */
+    private final Node tree;
 
-    private ChatJinja(String origin, String source) {
+    private ChatJinja(String origin, Node tree) {
         this.origin = origin;
-        this.source = source;
+        this.tree = tree;
     }
 
     /**
      * The template {@code jinja}; {@code origin} names it in errors (a file, "tokenizer_config.json's chat_template").
-     * Whitespace and syntax a lexer sees are checked here; the rest when it renders.
+     * Its tags are checked here; its expressions when they are first evaluated.
      */
     public static ChatJinja compile(String jinja, String origin) {
-        return new ChatJinja(origin, Jinja2Whitespace.apply(jinja, origin));
+        String source = Jinja2Whitespace.apply(jinja, origin);
+        JinjavaInterpreter parser = newInterpreter(Map.of());
+        JinjavaInterpreter.pushCurrent(parser);
+        try {
+            Node tree = parser.parse(source);
+            failOnErrors(origin, parser.getErrorsCopy());
+            return new ChatJinja(origin, tree);
+        } finally {
+            JinjavaInterpreter.popCurrent();
+        }
+    }
+
+    /** An interpreter of its own for one render (or one parse), over a copy of the environment's filters and tags. */
+    private static JinjavaInterpreter newInterpreter(Map<String, ?> bindings) {
+        JinjavaConfig config = ENVIRONMENT.getGlobalConfig();
+        Context context = new Context(ENVIRONMENT.getGlobalContextCopy(), bindings, config.getDisabled());
+        return config.getInterpreterFactory().newInstance(ENVIRONMENT, context, config);
     }
 
     public String origin() {
@@ -87,9 +103,30 @@ public final class ChatJinja {
         // defined as names too, as Jinja2's globals are, for templates that ask "strftime_now is defined"
         bindings.putIfAbsent("raise_exception", new PythonFunction("raise_exception"));
         bindings.putIfAbsent("strftime_now", new PythonFunction("strftime_now"));
-        RenderResult result = ENVIRONMENT.renderForResult(source, bindings);
+        JinjavaInterpreter interpreter = newInterpreter(bindings);
+        JinjavaInterpreter.pushCurrent(interpreter);
+        try {
+            String output = interpreter.render(tree, true);
+            failOnErrors(origin, interpreter.getErrorsCopy());
+            return output;
+        } catch (ChatTemplateException e) {
+            throw e;
+        } catch (RuntimeException e) { // what Jinjava does not record as an error (a tag's own failure)
+            PythonError raised = pythonError(e);
+            throw new ChatTemplateException(origin + ": " + oneLine(raised != null ? raised.getMessage() : e.getMessage()));
+        } finally {
+            JinjavaInterpreter.popCurrent();
+        }
+    }
+
+    /**
+     * Jinjava records errors and renders on; Jinja2 stops at the first. The first that Python would raise (or the
+     * template's raise_exception) is reported, else the first fatal one. Warnings (an undefined attribute) are
+     * Jinja2's undefined values, not errors.
+     */
+    private static void failOnErrors(String origin, List<TemplateError> errors) {
         TemplateError fatal = null;
-        for (TemplateError e : result.getErrors()) {
+        for (TemplateError e : errors) {
             PythonError raised = pythonError(e.getException());
             if (raised != null) throw new ChatTemplateException(origin + ": " + oneLine(raised.getMessage()));
             if (fatal == null && e.getSeverity() == TemplateError.ErrorType.FATAL) fatal = e;
@@ -98,7 +135,6 @@ public final class ChatJinja {
             throw new ChatTemplateException(origin + ": " + oneLine(fatal.getMessage())
                     + (fatal.getLineno() > 0 ? " (line " + fatal.getLineno() + ")" : ""));
         }
-        return result.getOutput();
     }
 
     private static PythonError pythonError(Throwable t) {
@@ -228,6 +264,11 @@ public final class ChatJinja {
         @Override
         public String getName() {
             return "generation";
+        }
+
+        @Override
+        public String getEndTagName() {
+            return "endgeneration";
         }
 
         @Override

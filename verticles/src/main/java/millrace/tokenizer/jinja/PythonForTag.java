@@ -24,6 +24,11 @@ final class PythonForTag extends ForTag {
     private static final long serialVersionUID = 1L;
 
     @Override
+    public String getEndTagName() {
+        return "endfor"; // Tag's default formats it anew at every look-up
+    }
+
+    @Override
     public String interpretUnchecked(TagNode tagNode, JinjavaInterpreter interpreter) {
         Pair<List<String>, String> varsAndExpression = getLoopVarsAndExpression((TagToken) tagNode.getMaster());
         List<String> vars = varsAndExpression.getLeft();
