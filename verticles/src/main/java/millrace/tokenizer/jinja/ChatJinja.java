@@ -37,19 +37,24 @@ import jinjava.javax.el.ExpressionFactory;
  * <ul>
  *   <li>whitespace control and line handling ({@link Jinja2Whitespace}: Jinjava's lstrip differs, it keeps the last
  *       newline, and it knows no {@code +});</li>
- *   <li>Python's str methods and string indexing ({@link PythonMethodResolver}), three-part slices such as
- *       {@code messages[::-1]} ({@link PythonSyntax});</li>
+ *   <li>Python's str methods and string indexing ({@link PythonMethodResolver});</li>
+ *   <li>expressions parsed as Jinja2 parses them: slices with a step ({@code messages[::-1]}), {@code not} looser
+ *       than tests ({@code not tools is none}), keyword arguments taking whole expressions; Python's {@code +},
+ *       {@code ~}, {@code and}, {@code ==}; an unknown filter or test an error ({@link PythonSyntax},
+ *       {@link PythonOperators});</li>
  *   <li>{@code for}: a fresh scope per iteration, loop filters, {@code loop.previtem}/{@code nextitem}
  *       ({@link PythonForTag});</li>
  *   <li>output as Python's {@code str()} ({@code True}, {@code 1e-05}, {@code ['a']}); the filters {@code tojson},
- *       {@code trim}, {@code items}, {@code length}, {@code capitalize}, {@code title}, {@code upper}, {@code lower},
- *       {@code string}, and the tests {@code iterable}, {@code sequence} with Python's semantics; transformers' {@code {% generation %}} tag (it renders its body);</li>
- *   <li>operator precedence as Jinja2's ({@code a + b | trim} trims b), dict literals' keys evaluated, loops over a
- *       dict walking its keys, and no re-rendering of output that looks like a template.</li>
+ *       {@code trim}, {@code items}, {@code length}, {@code capitalize}, {@code title}, {@code upper},
+ *       {@code lower}, {@code string} and the tests {@code iterable}, {@code sequence} with Python's semantics;
+ *       transformers' {@code {% generation %}} tag (it renders its body);</li>
+ *   <li>filters binding tighter than {@code +} ({@code a + b | trim} trims b), dict literals' keys evaluated, loops
+ *       over a dict walking its keys, and no re-rendering of output that looks like a template.</li>
  * </ul>
  * What stays different: Java's null is both None and undefined (a variable bound to None is not {@code defined},
  * prints as nothing, and an attribute of an undefined value is undefined rather than an error); text after a
- * {@code break}/{@code continue} inside the same {@code if} still renders; recursive loops are refused.
+ * {@code break}/{@code continue} inside the same {@code if} still renders; recursive loops are refused; Jinjava's
+ * sandbox is not Jinja2's (it refuses Java's reflective methods, but lets {@code list.append} change a list).
  *
  * <p>A failure — a syntax error, the template's {@code raise_exception}, what Python would raise — is a
  * {@link ChatTemplateException} whose one-line message names the template's origin.
@@ -177,8 +182,10 @@ public final class ChatJinja {
         Jinjava jinjava = new PythonExpressions(config);
         jinjava.registerTag(new PythonForTag());
         jinjava.registerTag(new GenerationTag());
-        jinjava.registerExpTest(new PythonTest("iterable", v -> v instanceof Iterable<?> || v instanceof Map<?, ?> || v instanceof String || v instanceof Object[]));
-        jinjava.registerExpTest(new PythonTest("sequence", v -> v instanceof Collection<?> || v instanceof Map<?, ?> || v instanceof String || v instanceof Object[]));
+        jinjava.registerExpTest(new PythonTest("iterable",
+                v -> v instanceof Iterable<?> || v instanceof Map<?, ?> || v instanceof String || v instanceof Object[]));
+        jinjava.registerExpTest(new PythonTest("sequence",
+                v -> v instanceof Collection<?> || v instanceof Map<?, ?> || v instanceof String || v instanceof Object[]));
         jinjava.registerFunction(function("raise_exception", "raiseException"));
         jinjava.registerFunction(function("strftime_now", "strftimeNow"));
         for (Filter f : List.of(new ToJson(), new Trim(), new Items(), new Length("length"), new Length("count"),
@@ -312,11 +319,6 @@ public final class ChatJinja {
             return args.length > position ? args[position] : fallback;
         }
 
-        static String string(Object var, String filter) {
-            if (var instanceof String s) return s;
-            if (var == null) return "";
-            throw new PythonError(filter + " expects a string, not " + PythonValues.repr(var));
-        }
     }
 
     /** transformers' {@code tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)}. */
