@@ -15,18 +15,23 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Stream;
+import com.fasterxml.jackson.databind.JsonNode;
+import millrace.protocol.JsonSerde;
 import millrace.tokenizer.BpeTrainer;
 import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.ChatTemplate;
 import millrace.tokenizer.Pretokenizer;
 import millrace.tokenizer.Tokenizers;
 import millrace.tokenizer.Vocabularies;
+import millrace.tokenizer.jinja.PythonValues;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code millrace tokenizer train|encode|decode}. */
+/** {@code millrace tokenizer train|encode|decode|chat}. */
 @Command(name = "tokenizer", mixinStandardHelpOptions = true, description = "Train, or use, a byte-level BPE tokenizer.",
-        subcommands = {TokenizerCommand.Train.class, TokenizerCommand.Encode.class, TokenizerCommand.Decode.class})
+        subcommands = {TokenizerCommand.Train.class, TokenizerCommand.Encode.class, TokenizerCommand.Decode.class,
+                TokenizerCommand.Chat.class})
 final class TokenizerCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -154,6 +159,81 @@ final class TokenizerCommand implements Runnable {
             System.out.write(bpe.decodeBytes(ids));
             System.out.flush();
             return 0;
+        }
+    }
+
+    @Command(name = "chat", mixinStandardHelpOptions = true,
+            description = "Print a conversation as a model's chat template renders it (as transformers' "
+                    + "apply_chat_template(..., tokenize=False) does), to check a template.")
+    static final class Chat implements Callable<Integer> {
+        @Option(names = "--tokenizer", required = true,
+                description = "A model's directory: tokenizer_config.json with its chat_template (or chat_template.jinja) and tokenizer.json.")
+        Path dir;
+
+        @Option(names = "--messages", required = true, description = "A JSON list of messages: {\"role\": ..., \"content\": ...}.")
+        Path messages;
+
+        @Option(names = "--generation-prompt", description = "End with what asks the model to answer (add_generation_prompt).")
+        boolean generationPrompt;
+
+        @Option(names = "--tools", description = "A JSON list of tools (JSON schemas) offered to the model.")
+        Path tools;
+
+        @Option(names = "--var", description = "A further template variable, KEY=VALUE (VALUE as JSON if it is JSON, "
+                + "else as text): --var enable_thinking=false.")
+        List<String> vars = new ArrayList<>();
+
+        @Override
+        public Integer call() throws IOException {
+            if (!Files.isRegularFile(dir.resolve("tokenizer.json"))) throw new IllegalArgumentException(dir + " has no tokenizer.json");
+            ByteLevelBpe bpe = Vocabularies.read(dir.resolve("tokenizer.json"));
+            ChatTemplate template = ChatTemplate.read(dir, bpe).orElseThrow(() -> new IllegalArgumentException(
+                    dir + " has no chat template (tokenizer_config.json's chat_template, or chat_template.jinja)"));
+            java.util.Map<String, Object> variables = new java.util.LinkedHashMap<>();
+            for (String v : vars) {
+                int eq = v.indexOf('=');
+                if (eq <= 0) throw new IllegalArgumentException("--var " + v + ": expected KEY=VALUE");
+                variables.put(v.substring(0, eq), jsonOrText(v.substring(eq + 1)));
+            }
+            String text = template.withVariables(variables).renderMessages(messagesOf(messages), tools == null ? null : list(tools, "tools"),
+                    generationPrompt);
+            System.out.write(text.getBytes(StandardCharsets.UTF_8));
+            System.out.flush();
+            return 0;
+        }
+
+        /** The messages of a file: a list of objects, each with a role. */
+        @SuppressWarnings("unchecked")
+        static List<java.util.Map<String, Object>> messagesOf(Path file) throws IOException {
+            List<?> list = list(file, "messages");
+            for (int i = 0; i < list.size(); i++) {
+                if (!(list.get(i) instanceof java.util.Map<?, ?> m) || !(m.get("role") instanceof String)) {
+                    throw new IllegalArgumentException(file + ": message " + (i + 1) + " is not an object with a \"role\"");
+                }
+            }
+            return (List<java.util.Map<String, Object>>) list;
+        }
+
+        private static List<?> list(Path file, String what) throws IOException {
+            if (!Files.isRegularFile(file)) throw new IllegalArgumentException("no such file: " + file);
+            JsonNode json;
+            try {
+                json = JsonSerde.MAPPER.readTree(file.toFile());
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalArgumentException(file + ": not JSON (" + e.getOriginalMessage() + ")");
+            }
+            if (json == null || !json.isArray()) throw new IllegalArgumentException(file + ": not a JSON list of " + what);
+            return (List<?>) PythonValues.fromJson(json);
+        }
+
+        private static Object jsonOrText(String value) {
+            try {
+                JsonNode json = JsonSerde.MAPPER.reader()
+                        .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(value);
+                return json == null || json.isMissingNode() ? value : PythonValues.fromJson(json);
+            } catch (IOException e) {
+                return value; // not JSON ("26 Jul 2024"): the text itself
+            }
         }
     }
 

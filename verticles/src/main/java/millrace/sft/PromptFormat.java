@@ -8,13 +8,12 @@ import java.util.List;
 import millrace.protocol.ChatMessage;
 import millrace.tokenizer.ByteLevelBpe;
 import millrace.tokenizer.ChatTemplate;
-import millrace.train.CheckpointStore;
 
 /**
  * How a model is asked and how it answers: plain continuation (the prompt's tokens, the answer's, then end of text),
- * or, for a chat model (fine-tuned on conversations), a ChatML user turn and assistant turn ending at the
- * end-of-turn token. Generation, the preference losses and fine-tuning all go through it, so an answer is scored in the
- * format it was produced in.
+ * or, for a chat model (fine-tuned on conversations), a user turn and an assistant turn in the model's own chat
+ * template, the answer ending at a token that ends a turn. Generation, the preference losses and fine-tuning all go
+ * through it, so an answer is scored in the format it was produced in.
  */
 public final class PromptFormat {
     private final ByteLevelBpe tokenizer;
@@ -25,14 +24,23 @@ public final class PromptFormat {
         this.chat = chat;
     }
 
-    /** The format of a model with this tokenizer: {@code chat} for a chat model (whose tokenizer has the markers). */
+    /** The format of a model with this tokenizer: {@code chat} for a Millrace chat model (ChatML; the tokenizer has the markers). */
     public static PromptFormat of(ByteLevelBpe tokenizer, boolean chat) {
-        return new PromptFormat(tokenizer, chat ? new ChatTemplate(tokenizer) : null);
+        return new PromptFormat(tokenizer, chat ? ChatTemplate.chatMl(tokenizer) : null);
     }
 
-    /** The format of a checkpoint: chat for a chat model ({@link CheckpointStore#isChatModel}). */
+    /** The format of a model with this tokenizer and chat template (null: not a chat model, plain continuation). */
+    public static PromptFormat of(ByteLevelBpe tokenizer, ChatTemplate chat) {
+        return new PromptFormat(tokenizer, chat);
+    }
+
+    /**
+     * The format of a checkpoint: a chat model ({@link CheckpointFormat#isChatModel}) in the template its
+     * {@code tokenizer_config.json} names, any other plain.
+     */
     public static PromptFormat of(Path checkpoint) throws IOException {
-        return of(CheckpointFormat.loadTokenizer(checkpoint), CheckpointFormat.isChatModel(checkpoint));
+        ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(checkpoint);
+        return new PromptFormat(tokenizer, ChatTemplate.read(checkpoint, tokenizer).orElse(null));
     }
 
     public boolean chat() {
@@ -44,19 +52,27 @@ public final class PromptFormat {
         return chat;
     }
 
-    /** The token that ends an answer: the end of turn for a chat model, the end of text otherwise. */
+    /**
+     * The token that ends an answer: the end of turn for a chat model, the end of text otherwise. A chat model may
+     * end with others too ({@link #stopTokens}): generation should stop at any of them.
+     */
     public int stopToken() {
         return chat != null ? chat.endOfTurn() : tokenizer.endOfText();
     }
 
-    /** The tokens that end an answer in this format. */
+    /** Every token that ends an answer, ascending: a chat model's end of turn and end-of-sequence ids, or the end of text. */
     public int[] stopTokens() {
-        return chat != null ? new int[] {chat.endOfTurn()} : plainStopTokens(tokenizer);
+        return chat != null ? chat.stopTokens() : plainStopTokens(tokenizer);
     }
 
     /** The tokens that end a continuation of plain text: the end of text. */
     public static int[] plainStopTokens(millrace.tokenizer.TextTokenizer tokenizer) {
         return new int[] {tokenizer.endOfText()};
+    }
+
+    /** Whether {@code token} ends an answer. */
+    public boolean isStop(int token) {
+        return contains(stopTokens(), token);
     }
 
     /** Whether {@code tokens} holds {@code token}. */
@@ -87,7 +103,7 @@ public final class PromptFormat {
         int[] reply;
         if (chat != null) {
             ChatTemplate.Rendered r = chat.render(List.of(new ChatMessage("user", prompt), new ChatMessage("assistant", answer)), false);
-            // the trailing newline after <|im_end|> is the template's, not the answer's
+            // what the template writes after the answer's end (ChatML's newline, a next header) is not the answer's
             int last = r.ids().length - (r.trained()[r.trained().length - 1] ? 0 : trailing(r));
             int from = firstTrained(r) + 1;
             context = Arrays.copyOf(r.ids(), from);
@@ -117,7 +133,7 @@ public final class PromptFormat {
         ChatTemplate.Rendered r = template().render(messages, false);
         int[] ids = r.ids();
         boolean[] trained = r.trained();
-        // the newline after the last <|im_end|> predicts nothing the model needs: leave it off
+        // what follows the last answer's end (ChatML's newline) predicts nothing the model needs: leave it off
         while (ids.length > 1 && !trained[trained.length - 1]) {
             ids = Arrays.copyOf(ids, ids.length - 1);
             trained = Arrays.copyOf(trained, trained.length - 1);

@@ -38,13 +38,15 @@ public final class SftEval {
         try (NDManager root = ModelTrainer.newRootManager()) {
             ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(checkpoint);
             LanguageModel gpt = CheckpointFormat.loadModel(checkpoint, root);
-            if (!ChatTemplate.supports(tokenizer)) {
+            // a chat model is asked in its own template; any other in ChatML, with the markers added if it lacks them
+            java.util.Optional<ChatTemplate> own = ChatTemplate.read(checkpoint, tokenizer);
+            if (own.isEmpty() && !ChatTemplate.supports(tokenizer)) {
                 tokenizer = ChatTemplate.withMarkers(tokenizer);
                 LanguageModel grown = gpt.withVocabulary(tokenizer.vocabSize(), root);
                 gpt.close();
                 gpt = grown;
             }
-            PromptFormat format = PromptFormat.of(tokenizer, true);
+            PromptFormat format = own.isPresent() ? PromptFormat.of(tokenizer, own.get()) : PromptFormat.of(tokenizer, true);
             int block = gpt.config().contextLength();
             List<ScoredSequence> rows = new ArrayList<>();
             int tooLong = 0;
@@ -68,7 +70,7 @@ public final class SftEval {
                 if (room < 1) continue;
                 int[] answer = Sampler.generate(gpt, prompt, new long[] {0}, new Sampler.Settings(Math.min(maxNewTokens, room), 0f, 0, 0),
                         format.stopTokens(), (r, t) -> { }, () -> false)[0];
-                boolean finished = answer.length > 0 && PromptFormat.contains(format.stopTokens(), answer[answer.length - 1]);
+                boolean finished = answer.length > 0 && format.isStop(answer[answer.length - 1]);
                 String text = tokenizer.decode(finished ? java.util.Arrays.copyOf(answer, answer.length - 1) : answer).strip();
                 answered++;
                 if (finished) ended++;

@@ -73,6 +73,7 @@ public final class SftRun implements AutoCloseable {
         this.store = new CheckpointStore(checkpoints, settings.modelName(), settings.keepCheckpoints());
         this.audit = new AuditSegments(checkpoints.resolve(settings.modelName()).resolve("audit"), "step");
         Optional<Path> latest = store.latest();
+        ChatTemplate template;
         if (latest.isPresent()) {
             CheckpointFormat.Meta meta = CheckpointFormat.readMeta(latest.get());
             Map<String, String> at = meta.positions();
@@ -87,6 +88,7 @@ public final class SftRun implements AutoCloseable {
                         + given + ": leave out --base to resume it, or choose another --model-name");
             }
             tokenizer = CheckpointFormat.loadTokenizer(latest.get());
+            template = ChatTemplate.read(latest.get(), tokenizer).orElseGet(() -> ChatTemplate.chatMl(tokenizer));
             this.root = ModelTrainer.newRootManager(trainSettings(meta.config(), tokenizer.id()));
             try {
                 trainer = CheckpointStore.resume(latest.get(), trainSettings(meta.config(), tokenizer.id()), this.root);
@@ -101,7 +103,15 @@ public final class SftRun implements AutoCloseable {
         } else {
             Path base = CheckpointFormat.requireCheckpoint(settings.base());
             CheckpointFormat.Meta baseMeta = CheckpointFormat.readMeta(base);
-            tokenizer = ChatTemplate.withMarkers(CheckpointFormat.loadTokenizer(base));
+            ByteLevelBpe baseTokenizer = CheckpointFormat.loadTokenizer(base);
+            Optional<ChatTemplate> own = ChatTemplate.read(base, baseTokenizer);
+            if (own.isPresent() && !own.get().isChatMl()) {
+                // its checkpoints would be written with ChatML's template (CheckpointStore keeps no other yet)
+                throw new IllegalArgumentException(base + " is a chat model with a template of its own (" + own.get().origin()
+                        + "): Millrace's checkpoints keep only ChatML so far, so its fine-tuned checkpoints would be labelled ChatML");
+            }
+            tokenizer = ChatTemplate.withMarkers(baseTokenizer);
+            template = ChatTemplate.chatMl(tokenizer);
             var config = baseMeta.config();
             TrainSettings grownSettings = trainSettings(config.withVocabulary(tokenizer.vocabSize()), tokenizer.id());
             this.root = ModelTrainer.newRootManager(grownSettings);
@@ -121,7 +131,7 @@ public final class SftRun implements AutoCloseable {
                     + (config.vocabSize() == tokenizer.vocabSize() ? ": its vocabulary has the chat markers"
                             : ": vocabulary " + config.vocabSize() + " -> " + tokenizer.vocabSize() + " (the chat markers)"));
         }
-        this.format = PromptFormat.of(tokenizer, true);
+        this.format = PromptFormat.of(tokenizer, template);
         this.startStep = trainer.step();
     }
 

@@ -46,9 +46,9 @@ class ChatTemplateTest {
     /** Render → tokenize → the mask covers exactly the assistant turns and their end-of-turn tokens, token by token. */
     @Test
     void aConversationRoundTripsAndOnlyTheAssistantsTokensAreTrained() {
-        ChatTemplate t = new ChatTemplate(CHAT);
+        ChatTemplate t = ChatTemplate.chatMl(CHAT);
         ChatTemplate.Rendered r = t.render(CONVERSATION, false);
-        String text = ChatTemplate.text(CONVERSATION, false);
+        String text = t.text(CONVERSATION, false);
         assertEquals(text, CHAT.decode(r.ids()), "the ids decode to the template's text");
         assertArrayEquals(CHAT.encodeWithSpecials(text), r.ids(), "as a tokenizer that splits at the markers encodes it");
         // walk the targets: the trained ones, in order, must spell each assistant turn and then <|im_end|>
@@ -96,7 +96,7 @@ class ChatTemplateTest {
                 return;
             }
             assertEquals(0, p.exitValue(), err);
-            assertEquals(ChatTemplate.text(CONVERSATION, add), rendered);
+            assertEquals(ChatTemplate.chatMl(CHAT).text(CONVERSATION, add), rendered);
         }
     }
 

@@ -55,7 +55,7 @@ class ChatIT {
         JsonNode answer = generate("{\"prompt\":\"Who wrote the letter?\",\"temperature\":0,\"maxTokens\":48}");
         assertEquals("Jude, the servant of Jesus Christ.", answer.get("text").asText());
         assertTrue(answer.get("finished").asBoolean(), "ended its turn");
-        int[] turn = new ChatTemplate(tokenizer).render(List.of(new ChatMessage("user", "Who wrote the letter?")), true).ids();
+        int[] turn = ChatTemplate.chatMl(tokenizer).render(List.of(new ChatMessage("user", "Who wrote the letter?")), true).ids();
         assertEquals(turn.length, answer.get("promptTokens").asInt(), "the prompt went in as a user's turn");
 
         JsonNode text = generate("{\"prompt\":\"Who wrote the letter?\",\"temperature\":0,\"maxTokens\":8,\"chat\":false}");
