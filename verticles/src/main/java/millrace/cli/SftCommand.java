@@ -1,5 +1,6 @@
 package millrace.cli;
 
+import millrace.model.BaseModel;
 import millrace.model.CheckpointFormat;
 import java.io.BufferedWriter;
 import java.nio.charset.StandardCharsets;
@@ -32,7 +33,8 @@ import picocli.CommandLine.Option;
                 + "format under --data-dir, resumable after a kill.",
         subcommands = {SftCommand.DataCommand.class, SftCommand.PublishCommand.class})
 final class SftCommand implements Callable<Integer> {
-    @Option(names = "--base", description = "The checkpoint to fine-tune (a pretrained one; not needed to resume a run).")
+    @Option(names = "--base", description = "The model to fine-tune: a checkpoint, or a Hugging Face model directory "
+            + "(a chat model goes on in its own chat template; any other learns ChatML) (not needed to resume a run).")
     Path base;
 
     @Option(names = "--data", description = "A JSON Lines file of examples.")
@@ -65,7 +67,9 @@ final class SftCommand implements Callable<Integer> {
     @Option(names = "--warmup-steps", defaultValue = "20", description = "Linear warm-up (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--max-steps", defaultValue = "0", description = "Stop after this many steps (0: after the epochs; required with --from-topic).")
+    @Option(names = "--max-steps", defaultValue = "0", description = "Stop after exactly this many steps, overriding "
+            + "--epochs (the file again as often as it takes), as max_steps does in Hugging Face's Trainer and TRL (0: after "
+            + "the epochs; required with --from-topic).")
     long maxSteps;
 
     @Option(names = "--seed", defaultValue = "1337", description = "Seed of each epoch's order (default: ${DEFAULT-VALUE}).")
@@ -96,7 +100,8 @@ final class SftCommand implements Callable<Integer> {
         String name = modelName;
         if (name == null) {
             if (base == null) throw new IllegalArgumentException("--model-name is required without --base");
-            name = CheckpointFormat.readMeta(CheckpointFormat.requireCheckpoint(base)).model() + "-chat";
+            name = (BaseModel.of(base).huggingFace() ? base.toAbsolutePath().normalize().getFileName().toString()
+                    : CheckpointFormat.readMeta(base).model()) + "-chat";
         }
         Path runDir = dataDir.resolve("checkpoints").resolve(name);
         if (base == null && new CheckpointStore(dataDir.resolve("checkpoints"), name, keep).latest().isEmpty()) {

@@ -2,6 +2,7 @@ package millrace.sft;
 
 import millrace.model.ModelConfig;
 
+import millrace.model.BaseModel;
 import millrace.model.CheckpointFormat;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
@@ -61,6 +62,8 @@ public final class SftRun implements AutoCloseable {
     private final NDManager root;
     private final ModelTrainer trainer;
     private final ByteLevelBpe tokenizer;
+    /** The tokenizer's files of the run's checkpoints: its base's (with its own chat template), or ChatML's written. */
+    private final CheckpointFormat.TokenizerFiles tokenizerFiles;
     private final PromptFormat format;
     private final Map<String, String> resumedAt;
     private final String baseOfRun;
@@ -89,6 +92,7 @@ public final class SftRun implements AutoCloseable {
             }
             tokenizer = CheckpointFormat.loadTokenizer(latest.get());
             template = ChatTemplate.read(latest.get(), tokenizer).orElseGet(() -> ChatTemplate.chatMl(tokenizer));
+            tokenizerFiles = CheckpointFormat.TokenizerFiles.of(latest.get());
             this.root = ModelTrainer.newRootManager(trainSettings(meta.config(), tokenizer.id()));
             try {
                 trainer = CheckpointStore.resume(latest.get(), trainSettings(meta.config(), tokenizer.id()), this.root);
@@ -101,24 +105,29 @@ public final class SftRun implements AutoCloseable {
             audit.truncateAfter(meta.step());
             log.accept("resuming " + settings.modelName() + " from " + latest.get() + " (step " + meta.step() + ")");
         } else {
-            Path base = CheckpointFormat.requireCheckpoint(settings.base());
-            CheckpointFormat.Meta baseMeta = CheckpointFormat.readMeta(base);
-            ByteLevelBpe baseTokenizer = CheckpointFormat.loadTokenizer(base);
-            Optional<ChatTemplate> own = ChatTemplate.read(base, baseTokenizer);
-            if (own.isPresent() && !own.get().isChatMl()) {
-                // its checkpoints would be written with ChatML's template (CheckpointStore keeps no other yet)
-                throw new IllegalArgumentException(base + " is a chat model with a template of its own (" + own.get().origin()
-                        + "): Millrace's checkpoints keep only ChatML so far, so its fine-tuned checkpoints would be labelled ChatML");
+            // a checkpoint or a Hugging Face directory; a chat model goes on in its own template, any other learns ChatML
+            BaseModel base = BaseModel.of(settings.base());
+            Optional<ChatTemplate> own = ChatTemplate.read(base.dir(), base.tokenizer());
+            if (own.isPresent()) {
+                tokenizer = base.tokenizer();
+                template = own.get();
+                tokenizerFiles = base.tokenizerFiles();
+            } else {
+                tokenizer = ChatTemplate.withMarkers(base.tokenizer());
+                template = ChatTemplate.chatMl(tokenizer);
+                tokenizerFiles = CheckpointFormat.TokenizerFiles.written(tokenizer, true);
             }
-            tokenizer = ChatTemplate.withMarkers(baseTokenizer);
-            template = ChatTemplate.chatMl(tokenizer);
-            var config = baseMeta.config();
-            TrainSettings grownSettings = trainSettings(config.withVocabulary(tokenizer.vocabSize()), tokenizer.id());
+            var config = base.config();
+            boolean grows = tokenizer.vocabSize() > config.vocabSize(); // the markers added after its last id
+            TrainSettings grownSettings = trainSettings(grows ? config.withVocabulary(tokenizer.vocabSize()) : config,
+                    tokenizer.id());
             this.root = ModelTrainer.newRootManager(grownSettings);
             try {
-                LanguageModel grown;
-                try (LanguageModel loaded = CheckpointFormat.loadModel(base, this.root)) {
-                    grown = loaded.withVocabulary(tokenizer.vocabSize(), this.root);
+                LanguageModel grown = base.load(this.root);
+                if (grows) {
+                    try (LanguageModel loaded = grown) {
+                        grown = loaded.withVocabulary(tokenizer.vocabSize(), this.root);
+                    }
                 }
                 trainer = new ModelTrainer(grownSettings, this.root, grown, 0, 0);
             } catch (IOException | RuntimeException e) {
@@ -126,9 +135,10 @@ public final class SftRun implements AutoCloseable {
                 throw e;
             }
             resumedAt = Map.of();
-            baseOfRun = base.toAbsolutePath().normalize().toString();
-            log.accept("fine-tuning " + base + " as " + settings.modelName() + " on " + grownSettings.resolveDevice()
-                    + (config.vocabSize() == tokenizer.vocabSize() ? ": its vocabulary has the chat markers"
+            baseOfRun = base.dir().toAbsolutePath().normalize().toString();
+            log.accept("fine-tuning " + base.dir() + " as " + settings.modelName() + " on " + grownSettings.resolveDevice()
+                    + (own.isPresent() ? " in its own chat template (" + own.get().origin() + ")"
+                            : config.vocabSize() >= tokenizer.vocabSize() ? ": its vocabulary has the chat markers"
                             : ": vocabulary " + config.vocabSize() + " -> " + tokenizer.vocabSize() + " (the chat markers)"));
         }
         this.format = PromptFormat.of(tokenizer, template);
@@ -182,8 +192,8 @@ public final class SftRun implements AutoCloseable {
     public long trainFile(List<Row> rows) throws IOException {
         if (rows.isEmpty()) throw new IllegalArgumentException("no example to train on");
         int perEpoch = (rows.size() + settings.batchSize() - 1) / settings.batchSize();
-        long total = settings.maxSteps() > 0 ? Math.min(settings.maxSteps(), (long) perEpoch * settings.epochs())
-                : (long) perEpoch * settings.epochs();
+        // --max-steps overrides --epochs, as max_steps does in Hugging Face's Trainer and TRL: the file again and again
+        long total = settings.maxSteps() > 0 ? settings.maxSteps() : (long) perEpoch * settings.epochs();
         Map<String, String> run = Map.of(BASE, baseOfRun, EXAMPLES, examplesFingerprint(rows), BATCH,
                 Integer.toString(settings.batchSize()), TOTAL, Long.toString(total));
         for (String key : List.of(EXAMPLES, BATCH, TOTAL)) {
@@ -200,7 +210,8 @@ public final class SftRun implements AutoCloseable {
         Progress progress = new Progress(total);
         StringBuilder trained = new StringBuilder();
         long lastCheckpoint = System.currentTimeMillis();
-        while (epoch < settings.epochs() && trainer.step() < total) {
+        boolean byEpochs = settings.maxSteps() == 0;
+        while ((!byEpochs || epoch < settings.epochs()) && trainer.step() < total) {
             List<Integer> order = order(rows.size(), epoch);
             while (next < rows.size() && trainer.step() < total) {
                 List<Row> taken = new ArrayList<>();
@@ -211,7 +222,7 @@ public final class SftRun implements AutoCloseable {
                 for (Row r : taken) audited(trained, Integer.toString(epoch), r, result.skipped());
                 Metrics.SFT_EXAMPLES.labelValues("trained").inc(batch.size());
                 progress.step(result, epoch);
-                boolean end = next >= rows.size() && epoch + 1 >= settings.epochs() || trainer.step() >= total;
+                boolean end = byEpochs && next >= rows.size() && epoch + 1 >= settings.epochs() || trainer.step() >= total;
                 if (end || System.currentTimeMillis() - lastCheckpoint >= settings.checkpointEverySeconds() * 1000) {
                     int e = next >= rows.size() ? epoch + 1 : epoch;
                     Map<String, String> positions = new HashMap<>(run);
@@ -330,7 +341,7 @@ public final class SftRun implements AutoCloseable {
         trained.setLength(0);
         Path dir = store.write(trainer, new CheckpointFormat.Meta(settings.modelName(), trainer.model().config(),
                 tokenizer.id(), trainer.step(), trainer.tokensSeen(), loss, null, System.currentTimeMillis(), positions,
-                trainer.seed()), tokenizer, true);
+                trainer.seed()), tokenizerFiles);
         log.accept("checkpoint at step " + trainer.step() + " in " + dir);
     }
 

@@ -44,13 +44,13 @@ public final class Generator implements AutoCloseable {
     private final Map<DecodeBatch.Request, Decoding> running = new IdentityHashMap<>();
 
     private Generator(Path checkpoint, NDManager root, LanguageModel model, CheckpointFormat.Meta meta, ByteLevelBpe tokenizer,
-            boolean chat) {
+            PromptFormat format) {
         this.checkpoint = checkpoint;
         this.root = root;
         this.model = model;
         this.meta = meta;
         this.tokenizer = tokenizer;
-        this.format = PromptFormat.of(tokenizer, chat);
+        this.format = format;
     }
 
     /** Loads a checkpoint directory (weights, configuration and tokenizer) into a manager of its own. */
@@ -61,8 +61,9 @@ public final class Generator implements AutoCloseable {
         try (CheckpointReaders.Reading reading = CheckpointReaders.open(checkpoint)) {
             CheckpointFormat.Meta meta = CheckpointFormat.readMeta(checkpoint);
             ByteLevelBpe tokenizer = CheckpointFormat.loadTokenizer(checkpoint);
+            // a chat model answers in its own chat template, and stops at any of its end-of-turn and end-of-sequence ids
             return new Generator(checkpoint, root, CheckpointFormat.loadModel(checkpoint, root), meta, tokenizer,
-                    CheckpointFormat.isChatModel(checkpoint));
+                    PromptFormat.of(checkpoint));
         } catch (IOException | RuntimeException e) {
             root.close();
             throw e;

@@ -88,6 +88,45 @@ class SftTest {
         }
     }
 
+    /**
+     * A Llama-family chat model as users download it — a Hugging Face directory with a chat template of its own, not
+     * ChatML — fine-tunes in that template: its checkpoints keep the template and tokenizer, answers end at its end of
+     * turn; and {@code --max-steps} overrides {@code --epochs} (one epoch of one step asked for, 150 steps taken).
+     */
+    @Test
+    void aHuggingFaceLlamaChatModelFineTunesInItsOwnTemplateForMaxSteps() throws Exception {
+        String template = "{% for m in messages %}<|im_start|>{{ m['role'] }}:\n{{ m['content'] }}<|im_end|>{% endfor %}"
+                + "{% if add_generation_prompt %}<|im_start|>assistant:\n{% endif %}";
+        Path hf = dir.resolve("hf");
+        try (NDManager root = ModelTrainer.newRootManager();
+                LanguageModel model = LanguageModel.initialize(millrace.model.LlamaConfig.tiny(chat.vocabSize(), 96), root)) {
+            millrace.model.HuggingFace.export(model, (out, context) -> {
+                Vocabularies.writeHuggingFace(chat, out.resolve(CheckpointFormat.TOKENIZER));
+                java.nio.file.Files.writeString(out.resolve(CheckpointFormat.TOKENIZER_CONFIG), millrace.protocol.JsonSerde.MAPPER
+                        .createObjectNode().put("chat_template", template).put("eos_token", ChatTemplate.END).toString());
+            }, null, chat.specials().get(ChatTemplate.END), hf);
+        }
+        SftSettings settings = new SftSettings("llama-chat", hf, dir.resolve("data/examples.jsonl"), 1, 4, 3e-3f, 3e-4f, 5, 150,
+                7, 600, 2, true, "cpu");
+        try (SftRun run = new SftRun(settings, dir.resolve("data"), line -> { })) {
+            run.trainFile(run.rows(EXAMPLES));
+        }
+        Path tuned = new millrace.train.CheckpointStore(dir.resolve("data/checkpoints"), "llama-chat", 2).latest().orElseThrow();
+        assertInstanceOf(millrace.model.LlamaConfig.class, CheckpointFormat.readMeta(tuned).config());
+        assertEquals(150, CheckpointFormat.readMeta(tuned).step(), "--max-steps, not one epoch");
+        assertEquals(template, Vocabularies.chatTemplate(tuned.resolve(CheckpointFormat.TOKENIZER_CONFIG)).orElseThrow(),
+                "the model's own template goes with it");
+        assertEquals(chat.id(), CheckpointFormat.loadTokenizer(tuned).id());
+        SftEval.Result after = SftEval.evaluate(tuned, EXAMPLES, 48, 4);
+        assertTrue(after.answerLoss() < 0.05, "memorised: " + after);
+        assertEquals(1.0, after.endOfTurnRate(), after.samples().toString());
+        assertEquals(1.0, after.exactMatch(), after.samples().toString());
+        try (millrace.web.Generator served = millrace.web.Generator.load(tuned)) {
+            assertEquals("Jude, the servant of Jesus Christ.", served.generate("Who wrote the letter?",
+                    new millrace.model.Sampler.Settings(48, 0f, 0, 0), true, piece -> { }).text());
+        }
+    }
+
     @Test
     void onlyTheAssistantsTokensAreScored() throws Exception {
         List<ChatMessage> conversation = List.of(new ChatMessage("system", "Answer from the letter."),
