@@ -505,11 +505,6 @@ public final class ByteLevelBpe implements TextTokenizer {
         return options.ignoreMerges();
     }
 
-    /** The options a {@code tokenizer.json} gave it (the defaults, tiktoken's, for other formats). */
-    Options options() {
-        return options;
-    }
-
     /** Added tokens in the order the vocabulary gives them. */
     List<AddedToken> addedTokenList() {
         return added.list;
