@@ -48,10 +48,16 @@ final class BenchCommand implements Runnable {
             description = "Encode throughput of Millrace against JTokkit, Hugging Face tokenizers through DJL, and, in Python "
                     + "as their users run them, OpenAI's tiktoken and Hugging Face tokenizers, on the same text and "
                     + "vocabulary, asserting identical ids; the ratio against the fastest peer and its spread over rounds; "
-                    + "and BPE training time for a 32k vocabulary.")
+                    + "and BPE training time for a 32k vocabulary. With --tokenizer, an open model's tokenizer.json "
+                    + "(Llama 3, Qwen3) instead of OpenAI's vocabularies.")
     static final class TokenizerBench implements Callable<Integer> {
         @Option(names = "--vocab", defaultValue = "cl100k", description = "r50k, cl100k or o200k (default: ${DEFAULT-VALUE}).")
         String vocab;
+
+        @Option(names = "--tokenizer", description = "A tokenizer.json (Llama 3's, Qwen3's) instead of --vocab: Millrace "
+                + "against Hugging Face tokenizers on that file, and tiktoken built from its ranks, pattern and added tokens "
+                + "where its rule is tiktoken's (no normalizer, ignore_merges).")
+        Path tokenizerFile;
 
         @Option(names = "--encode-mb", defaultValue = "20", description = "MB of text to encode (default: ${DEFAULT-VALUE}).")
         int encodeMb;
@@ -80,44 +86,52 @@ final class BenchCommand implements Runnable {
             int cores = Runtime.getRuntime().availableProcessors();
             System.out.printf("text: %d documents, %.1f MB of real text; %d cores%n", docs.size(), bytes / 1e6, cores);
 
-            ByteLevelBpe millrace = Vocabularies.builtin(vocab);
-            Encoding jtokkit = Encodings.newDefaultEncodingRegistry().getEncoding(switch (vocab) {
+            // OpenAI's vocabularies: JTokkit knows them, Hugging Face loads the tokenizer.json Millrace writes for them.
+            // A tokenizer.json: Hugging Face loads it as it is, JTokkit has nothing to load
+            ByteLevelBpe millrace = tokenizerFile != null ? Vocabularies.read(tokenizerFile) : Vocabularies.builtin(vocab);
+            String label = tokenizerFile != null ? tokenizerFile.toString() : vocab;
+            Encoding jtokkit = tokenizerFile != null ? null : Encodings.newDefaultEncodingRegistry().getEncoding(switch (vocab) {
                 case "r50k" -> EncodingType.R50K_BASE;
                 case "cl100k" -> EncodingType.CL100K_BASE;
                 case "o200k" -> EncodingType.O200K_BASE;
                 default -> throw new IllegalArgumentException("--vocab: r50k, cl100k or o200k");
             });
-            Path json = Files.createTempFile("millrace-bench-", ".json");
-            Vocabularies.writeHuggingFace(millrace, json);
+            Path json = tokenizerFile != null ? tokenizerFile : Files.createTempFile("millrace-bench-", ".json");
+            if (tokenizerFile == null) Vocabularies.writeHuggingFace(millrace, json);
+            System.out.println("vocabulary: " + millrace);
             try (HuggingFaceTokenizer hf = HuggingFaceTokenizer.builder().optTokenizerPath(json)
                     .optAddSpecialTokens(false).optTruncation(false).build()) {
-                // same ids, or the throughput means nothing (special-token strings are left out: HF always parses them)
+                // same ids, or the throughput means nothing. Hugging Face always finds added tokens in the text, as
+                // encodeWithSpecials does; tiktoken's and JTokkit's encode_ordinary do not, as encode does not
                 for (String d : docs) {
-                    int[] ours = millrace.encode(d);
-                    if (!Arrays.equals(ours, jtokkit.encodeOrdinary(d).toArray())) throw new AssertionError("JTokkit differs");
-                    if (!d.contains("<|") && !Arrays.equals(Arrays.stream(ours).asLongStream().toArray(),
+                    if (jtokkit != null && !Arrays.equals(millrace.encode(d), jtokkit.encodeOrdinary(d).toArray())) {
+                        throw new AssertionError("JTokkit differs");
+                    }
+                    if (!Arrays.equals(Arrays.stream(millrace.encodeWithSpecials(d)).asLongStream().toArray(),
                             hf.encode(d, false, false).getIds())) {
                         throw new AssertionError("Hugging Face tokenizers differs");
                     }
                 }
-                System.out.println("ids: identical for Millrace, JTokkit and Hugging Face tokenizers on every document");
-                ObjectNode result = JsonSerde.MAPPER.createObjectNode().put("vocab", vocab).put("mb", bytes / 1e6)
+                System.out.println("ids: identical for Millrace" + (jtokkit != null ? ", JTokkit" : "")
+                        + " and Hugging Face tokenizers via DJL on every document");
+                ObjectNode result = JsonSerde.MAPPER.createObjectNode().put("vocab", label).put("mb", bytes / 1e6)
                         .put("cores", cores);
                 for (int threads : cores > 1 ? new int[] {1, cores} : new int[] {1}) {
                     Map<String, double[]> runs = new LinkedHashMap<>();
                     runs.put("Millrace", rounds(docs, bytes, threads, millrace::encode));
-                    runs.put("JTokkit", rounds(docs, bytes, threads, d -> jtokkit.encodeOrdinary(d).toArray()));
+                    if (jtokkit != null) runs.put("JTokkit", rounds(docs, bytes, threads, d -> jtokkit.encodeOrdinary(d).toArray()));
                     runs.put("HF tokenizers via DJL", rounds(docs, bytes, threads, d -> hf.encode(d, false, false).getIds()));
-                    runs.putAll(pythonPeers(docs, json, threads));
+                    runs.putAll(pythonPeers(millrace, docs, json, threads));
                     result.set(threads == 1 ? "threads_1" : "threads_" + threads, report(threads, runs));
                 }
                 // one JVM holds Millrace, JTokkit and DJL's tokenizers: their peak together, the documents included
                 double peakRss = BenchSupport.peakRssMb();
-                System.out.printf("JVM peak RSS %.0f MB (Millrace, JTokkit and HF via DJL together, and the documents)%n", peakRss);
+                System.out.printf("JVM peak RSS %.0f MB (Millrace, %sHF via DJL together, and the documents)%n", peakRss,
+                        jtokkit != null ? "JTokkit and " : "");
                 result.put("jvm_peak_rss_mb", peakRss);
                 if (this.json) System.out.println(JsonSerde.MAPPER.writeValueAsString(result));
             } finally {
-                Files.deleteIfExists(json);
+                if (tokenizerFile == null) Files.deleteIfExists(json);
             }
             if (trainMb > 0) {
                 List<String> trainDocs = realText(home, trainMb * 1_000_000L);
@@ -166,14 +180,17 @@ final class BenchCommand implements Runnable {
         /**
          * tiktoken and tokenizers in Python ({@code bench/tokenize_peers.py}) on the same documents, their ids checked
          * against ours there; empty when there is no Python environment, or a peer's ids differ (said, and left out).
+         * tiktoken is OpenAI's own vocabulary from its registry, or for a tokenizer.json whose rule is tiktoken's (no
+         * normalizer, a piece that is a token taken whole) an Encoding of its ranks, pattern and added tokens, as Meta's
+         * Llama 3 code makes one; for other files there is none.
          */
-        private Map<String, double[]> pythonPeers(List<String> docs, Path hfJson, int threads) throws Exception {
+        private Map<String, double[]> pythonPeers(ByteLevelBpe millrace, List<String> docs, Path hfJson, int threads)
+                throws Exception {
             Map<String, double[]> out = new LinkedHashMap<>();
             String py = python.equals("none") ? null : python.equals("auto") ? BenchSupport.pythonEnvironment() : python;
             if (py == null) return out;
-            ByteLevelBpe millrace = Vocabularies.builtin(vocab);
-            java.security.MessageDigest all = java.security.MessageDigest.getInstance("SHA-256");
-            java.security.MessageDigest plain = java.security.MessageDigest.getInstance("SHA-256");
+            java.security.MessageDigest ordinary = java.security.MessageDigest.getInstance("SHA-256");
+            java.security.MessageDigest withAdded = java.security.MessageDigest.getInstance("SHA-256");
             Path docFile = Files.createTempFile("millrace-bench-docs-", ".jsonl");
             Path ranks = Files.createTempFile("millrace-bench-", ".tiktoken");
             try {
@@ -181,20 +198,25 @@ final class BenchCommand implements Runnable {
                     for (String d : docs) {
                         w.write(JsonSerde.MAPPER.writeValueAsString(Map.of("text", d)));
                         w.write('\n');
-                        byte[] ids = idBytes(millrace.encode(d));
-                        all.update(ids);
-                        if (!d.contains("<|")) plain.update(ids);
+                        ordinary.update(idBytes(millrace.encode(d)));
+                        withAdded.update(idBytes(millrace.encodeWithSpecials(d)));
                     }
                 }
-                // the rank file tiktoken would download is the one JTokkit ships
-                try (var in = Encodings.class.getResourceAsStream("/com/knuddels/jtokkit/" + vocab + "_base.tiktoken")) {
-                    Files.copy(in, ranks, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                List<String> command = new ArrayList<>(List.of(py, BenchSupport.repoFile("bench/tokenize_peers.py").toString(),
+                        "--docs", docFile.toString(), "--hf-json", hfJson.toString(),
+                        "--checksum", java.util.HexFormat.of().formatHex(ordinary.digest()),
+                        "--checksum-hf", java.util.HexFormat.of().formatHex(withAdded.digest()),
+                        "--threads", Integer.toString(threads), "--rounds", Integer.toString(rounds)));
+                if (tokenizerFile == null) {
+                    // the rank file tiktoken would download is the one JTokkit ships
+                    try (var in = Encodings.class.getResourceAsStream("/com/knuddels/jtokkit/" + vocab + "_base.tiktoken")) {
+                        Files.copy(in, ranks, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    }
+                    command.addAll(List.of("--tiktoken-registry", vocab, "--ranks", ranks.toString()));
+                } else if (millrace.normalization().isEmpty() && millrace.ignoresMerges()) {
+                    command.addAll(List.of("--tiktoken-from-json", "--pattern", millrace.pattern()));
                 }
-                ProcessBuilder pb = new ProcessBuilder(py, BenchSupport.repoFile("bench/tokenize_peers.py").toString(),
-                        "--docs", docFile.toString(), "--vocab", vocab, "--ranks", ranks.toString(), "--hf-json",
-                        hfJson.toString(), "--checksum", java.util.HexFormat.of().formatHex(all.digest()), "--checksum-hf",
-                        java.util.HexFormat.of().formatHex(plain.digest()), "--threads", Integer.toString(threads),
-                        "--rounds", Integer.toString(rounds)).redirectError(ProcessBuilder.Redirect.INHERIT);
+                ProcessBuilder pb = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
                 pb.environment().put("RAYON_NUM_THREADS", Integer.toString(threads)); // tokenizers' thread pool
                 pb.environment().put("TOKENIZERS_PARALLELISM", "true");
                 Process p = pb.start();
@@ -204,8 +226,10 @@ final class BenchCommand implements Runnable {
                     return out;
                 }
                 JsonNode r = JsonSerde.MAPPER.readTree(outText.lines().reduce((a, b) -> b).orElse("{}"));
+                List<String> names = new ArrayList<>();
                 for (String lib : List.of("tiktoken", "tokenizers")) {
                     JsonNode peer = r.get(lib);
+                    if (peer == null) continue;
                     String name = lib + " " + peer.get("version").asText() + " (Python)";
                     if (!peer.get("ids_identical").asBoolean()) {
                         // a peer that encodes differently is not measured against: the bench fails rather than
@@ -215,9 +239,10 @@ final class BenchCommand implements Runnable {
                     double[] mbs = new double[peer.get("mb_per_s").size()];
                     for (int i = 0; i < mbs.length; i++) mbs[i] = peer.get("mb_per_s").get(i).asDouble();
                     out.put(name, mbs);
+                    names.add(lib);
                 }
-                System.out.printf("ids: identical for tiktoken and Python tokenizers too (%d thread%s); that process's peak RSS "
-                        + "%.0f MB%n", threads, threads == 1 ? "" : "s", r.get("peak_rss_mb").asDouble());
+                System.out.printf("ids: identical for %s in Python too (%d thread%s); that process's peak RSS %.0f MB%n",
+                        String.join(" and ", names), threads, threads == 1 ? "" : "s", r.get("peak_rss_mb").asDouble());
             } finally {
                 Files.deleteIfExists(docFile);
                 Files.deleteIfExists(ranks);

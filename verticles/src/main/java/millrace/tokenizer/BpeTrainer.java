@@ -128,7 +128,7 @@ public final class BpeTrainer {
         Map<String, Integer> specialIds = new LinkedHashMap<>();
         for (int i = 0; i < specials.size(); i++) specialIds.put(specials.get(i), tokens.size() + i);
         byte[][] table = tokens.toArray(new byte[size][]);
-        return new ByteLevelBpe(name, patternText, table, null, specialIds);
+        return new ByteLevelBpe(name, patternText, table, specialIds);
     }
 
     /** The word with every non-overlapping (a, b), left to right, replaced by c; the same array if none. */

@@ -1,16 +1,20 @@
 package millrace.tokenizer;
 
 /**
- * The cl100k pre-tokenization pattern ({@link Pretokenizer#CL100K}) as straight-line code: the same pieces as the
- * regular expression, about three times faster. The alternatives are tried in the pattern's order at each position,
- * with the pattern's greedy and backtracking behaviour written out; every character belongs to some piece, so pieces
- * are contiguous.
+ * The cl100k pre-tokenization pattern ({@link Pretokenizer#CL100K}, Llama 3's too) as straight-line code: the same
+ * pieces as the regular expression, about three times faster. The alternatives are tried in the pattern's order at each
+ * position, with the pattern's greedy and backtracking behaviour written out; every character belongs to some piece, so
+ * pieces are contiguous. Qwen's pattern ({@link Pretokenizer#QWEN2}) differs only in taking digits one at a time, not
+ * up to three: the digit run's length is a parameter.
  */
 final class Cl100kSplitter {
     private Cl100kSplitter() {}
 
-    /** The end of the piece that starts at {@code i} (exclusive). */
-    static int end(String s, int i) {
+    /**
+     * The end of the piece that starts at {@code i} (exclusive), with digits taken up to {@code maxDigits} at a time:
+     * 3 for cl100k's {@code \p{N}{1,3}}, 1 for Qwen's {@code \p{N}}.
+     */
+    static int end(String s, int i, int maxDigits) {
         int n = s.length();
         int c = s.codePointAt(i);
         int next = i + Character.charCount(c);
@@ -23,8 +27,8 @@ final class Cl100kSplitter {
         // 2. [^\r\n\p{L}\p{N}]?\p{L}+
         if (isLetter(c)) return letters(s, i);
         if (c != '\r' && c != '\n' && !isNumber(c) && next < n && isLetter(s.codePointAt(next))) return letters(s, next);
-        // 3. \p{N}{1,3}
-        if (isNumber(c)) return numbers(s, next);
+        // 3. \p{N}{1,3} (Qwen: \p{N})
+        if (isNumber(c)) return numbers(s, next, maxDigits);
         // 4. ' ?[^\s\p{L}\p{N}]+[\r\n]*'
         int e = others(s, i, false);
         if (e > 0) return e;
@@ -32,10 +36,10 @@ final class Cl100kSplitter {
         return whitespace(s, i);
     }
 
-    /** {@code \p{N}{1,3}} whose first number ends at {@code next}: the end of the piece. */
-    static int numbers(String s, int next) {
+    /** {@code \p{N}{1,maxDigits}} whose first number ends at {@code next}: the end of the piece. */
+    static int numbers(String s, int next, int maxDigits) {
         int e = next;
-        for (int k = 1; k < 3 && e < s.length(); k++) {
+        for (int k = 1; k < maxDigits && e < s.length(); k++) {
             int d = s.codePointAt(e);
             if (!isNumber(d)) break;
             e += Character.charCount(d);

@@ -28,7 +28,7 @@ final class O200kSplitter {
         if (prefix && next < n && isUpper(s.codePointAt(next))) return contraction(s, lowerRun(s, upperRun(s, next)));
         if (isUpper(c)) return contraction(s, lowerRun(s, upperRun(s, i)));
         // 3.-7. as cl100k's, but for the slashes that may end a piece of other characters
-        if (Cl100kSplitter.isNumber(c)) return Cl100kSplitter.numbers(s, next);
+        if (Cl100kSplitter.isNumber(c)) return Cl100kSplitter.numbers(s, next, 3);
         int others = Cl100kSplitter.others(s, i, true);
         if (others > 0) return others;
         return Cl100kSplitter.whitespace(s, i);

@@ -2,13 +2,19 @@ package millrace.tokenizer;
 
 import java.util.regex.Pattern;
 
-/** The regular expressions that split text into pieces before BPE, as OpenAI's tiktoken defines them. */
+/**
+ * The regular expressions that split text into pieces before BPE, as OpenAI's tiktoken defines them (Meta's Llama 3
+ * uses cl100k's as it is, Qwen a variant).
+ */
 public final class Pretokenizer {
     /** GPT-2 (r50k, p50k). */
     public static final String GPT2 =
             "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-    /** GPT-3.5/4 (cl100k). */
+    /** GPT-3.5/4 (cl100k); Llama 3's too. */
     public static final String CL100K = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+            + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    /** Qwen2, Qwen2.5 and Qwen3: cl100k's, but one digit a piece. */
+    public static final String QWEN2 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
             + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     /** GPT-4o (o200k). */
     public static final String O200K = String.join("|",

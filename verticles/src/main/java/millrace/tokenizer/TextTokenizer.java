@@ -10,7 +10,7 @@ public interface TextTokenizer {
 
     String decode(int[] ids);
 
-    /** The {@code <|endoftext|>} id, appended after every document. */
+    /** The id that ends a document ({@code <|endoftext|>}, Llama 3's {@code <|end_of_text|>}), appended after every one. */
     int endOfText();
 
     int vocabSize();

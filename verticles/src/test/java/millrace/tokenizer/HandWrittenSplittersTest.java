@@ -9,7 +9,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
-/** The hand-written cl100k and o200k splitters cut every string exactly where their regular expressions do. */
+/** The hand-written cl100k, Qwen and o200k splitters cut every string exactly where their regular expressions do. */
 class HandWrittenSplittersTest {
     private static final String[] CL100K_PALETTE = {"a", "Z", "é", "ß", "ſ", "я", "中", "の", "ᚠ", "0", "7", "٣", "½", "Ⅻ", " ", "  ",
         "\t", "\n", "\r\n", "\r", "\u00A0", "\u2003", "\u3000", "\u0085", "\u001C", "'", "'s", "'S", "'ll", "'Re", "'ve",
@@ -27,7 +27,15 @@ class HandWrittenSplittersTest {
 
     @Test
     void cl100kAgreesWithTheRegexOnRandomStrings() {
-        agree(Pretokenizer.CL100K, Cl100kSplitter::end, CL100K_PALETTE, 20_000);
+        agree(Pretokenizer.CL100K, (s, i) -> Cl100kSplitter.end(s, i, 3), CL100K_PALETTE, 20_000);
+    }
+
+    /** Qwen's pattern is cl100k's with single digits: runs of digits of every kind are where it differs. */
+    @Test
+    void qwenAgreesWithTheRegexOnRandomStrings() {
+        String[] palette = java.util.stream.Stream.concat(java.util.Arrays.stream(CL100K_PALETTE),
+                java.util.stream.Stream.of("12", "345", "6789", "٣٤", "１２", "²³", "x1")).toArray(String[]::new);
+        agree(Pretokenizer.QWEN2, (s, i) -> Cl100kSplitter.end(s, i, 1), palette, 20_000);
     }
 
     @Test
