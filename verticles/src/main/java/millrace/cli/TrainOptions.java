@@ -112,9 +112,6 @@ final class TrainOptions {
         if (base != null && model != null) {
             throw new IllegalArgumentException("--model " + model + " and --base: the base's own architecture is trained");
         }
-        if (base != null && seqLen > base.contextLength()) {
-            throw new IllegalArgumentException("--seq-len " + seqLen + " is longer than the base's context, " + base.contextLength());
-        }
         ModelConfig config = (base != null ? base : ModelConfig.preset(model == null ? "tiny" : model, vocabSize, seqLen))
                 .withDropout(dropout);
         float learningRate = this.learningRate != null ? this.learningRate : base != null ? 3e-5f : 3e-3f;

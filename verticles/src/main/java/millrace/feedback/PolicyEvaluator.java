@@ -75,8 +75,7 @@ final class PolicyEvaluator {
         double tokens = 0;
         double total = 0;
         for (int i = 0; i < prompts.size(); i++) {
-            int[] prompt = tokenizer.encode(prompts.get(i));
-            if (prompt.length == 0) prompt = new int[] {tokenizer.endOfText()};
+            int[] prompt = millrace.sft.PromptFormat.plainPrompt(tokenizer, prompts.get(i));
             int room = policy.config().contextLength() - prompt.length;
             if (room < 1) continue;
             int[] continuation = Sampler.generate(policy, prompt, new long[] {seed + i},

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import millrace.protocol.JsonSerde;
 import millrace.tokenizer.ByteLevelBpe;
+import millrace.tokenizer.ChatTemplate;
 import millrace.tokenizer.Vocabularies;
 
 /**
@@ -44,12 +45,23 @@ public final class BaseModel {
             throw new IOException(dir + ": no tokenizer.json (Millrace reads the model's own tokenizer, as Hugging Face's "
                     + "fast tokenizers write it)");
         }
-        ByteLevelBpe tokenizer = Vocabularies.read(tokenizerFile);
+        ByteLevelBpe tokenizer;
+        try {
+            tokenizer = Vocabularies.read(tokenizerFile);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(e.getMessage(), e);
+        }
         if (tokenizer.vocabSize() > config.vocabSize()) {
             throw new IOException(tokenizerFile + ": the tokenizer has ids up to " + (tokenizer.vocabSize() - 1)
                     + " but config.json's vocab_size is " + config.vocabSize() + " (a tokenizer of another model?)");
         }
-        return new BaseModel(dir, true, config, tokenizer);
+        BaseModel base = new BaseModel(dir, true, config, tokenizer);
+        try {
+            ChatTemplate.read(dir, tokenizer); // a template that does not render here would fail at the first rating
+        } catch (IllegalArgumentException e) {
+            throw new IOException(dir.resolve(CheckpointFormat.TOKENIZER_CONFIG) + ": chat_template: " + e.getMessage(), e);
+        }
+        return base;
     }
 
     public Path dir() {

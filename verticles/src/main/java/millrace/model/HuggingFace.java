@@ -100,6 +100,22 @@ public final class HuggingFace {
         }
     }
 
+    /**
+     * Refuses a Llama-family config the variant's Hugging Face class cannot hold: Llama's and Qwen3's
+     * {@code attention_bias} puts biases on q, k, v and o together, Qwen2 has them on q, k and v only, only Llama has
+     * {@code mlp_bias}, only Qwen3 its q/k norms.
+     */
+    static void expressible(LlamaConfig c) {
+        String why = switch (c.variant()) {
+            case LLAMA -> c.qkNorm() ? "q/k norms" : c.qkvBias() != c.outputBias() ? "biases on q, k and v but not o (or o alone)" : null;
+            case QWEN2 -> c.qkNorm() ? "q/k norms" : !c.qkvBias() || c.outputBias() ? "q/k/v biases other than on q, k and v alone"
+                    : c.mlpBias() ? "MLP biases" : null;
+            case QWEN3 -> !c.qkNorm() ? "no q/k norms" : c.qkvBias() != c.outputBias() ? "biases on q, k and v but not o (or o alone)"
+                    : c.mlpBias() ? "MLP biases" : null;
+        };
+        if (why != null) throw new IllegalArgumentException(c.variant().className() + " cannot hold " + why + ": " + c);
+    }
+
     private static int required(Path file, JsonNode c, String field) throws IOException {
         if (!c.path(field).canConvertToInt()) throw new IOException(file + ": no integer " + field);
         return c.get(field).asInt();
@@ -173,6 +189,7 @@ public final class HuggingFace {
 
     /** The keys the models on the Hub carry (transformers 5 reads them and converts its own). */
     private static ObjectNode llamaConfig(LlamaConfig c) {
+        expressible(c);
         ObjectNode config = JsonSerde.MAPPER.createObjectNode();
         config.putArray("architectures").add(c.variant().className());
         config.put("model_type", c.variant().modelType()).put("vocab_size", c.vocabSize()).put("hidden_size", c.width())

@@ -126,9 +126,9 @@ public final class LanguageModel implements AutoCloseable {
                 String name = rename.apply(t.name());
                 if (name == null) continue;
                 NDArray target = model.params.get(name);
-                if (target == null) throw new IOException(source + ": unexpected tensor " + t.name() + " (the config has no such parameter)");
+                if (target == null) throw new IOException(t.file() + ": unexpected tensor " + t.name() + " (the config has no such parameter)");
                 if (!target.getShape().equals(new Shape(t.shape()))) {
-                    throw new IOException(source + ": " + t.name() + " has shape " + new Shape(t.shape())
+                    throw new IOException(t.file() + ": " + t.name() + " has shape " + new Shape(t.shape())
                             + ", the config wants " + target.getShape());
                 }
                 target.set(t.toFloat32());

@@ -50,6 +50,8 @@ final class ScriptTensors implements Tensors<String> {
     private final int firstBlock;
     /** Where the cached keys begin (decode). */
     private final int cached;
+    /** The variable holding half a head's width, set by {@link #rotation}. */
+    private String rotationHalf;
 
     private ScriptTensors(Architecture architecture, Pass pass, boolean masked, float dropout) {
         this.architecture = architecture;
@@ -176,12 +178,14 @@ final class ScriptTensors implements Tensors<String> {
         return let(call("torch.layer_norm", x, "[" + weight + ".size(0)]", weight, bias, literal(eps)));
     }
 
+    /**
+     * libtorch's {@code rms_norm}: one operation for the method's interpreter instead of eight, computing what Hugging
+     * Face's RMSNorm does — in fp32 ({@code opmath}) whatever {@code x} is, {@code x · rsqrt(mean(x²) + eps)}, back to
+     * {@code x}'s dtype, times the weight.
+     */
     @Override
     public String rmsNorm(String x, String weight, double eps) {
-        String wide = let(call("torch.to", x, "6")); // 6: ScalarType Float (serialized code has no dtype names)
-        String meanSquare = let(call("torch.mean", call("torch.pow", wide, "2"), "[-1]", "True"));
-        String normed = let(call("torch.mul", wide, call("torch.rsqrt", call("torch.add", meanSquare, literal(eps)))));
-        return let(call("torch.mul", weight, call("torch.to", normed, x + ".dtype")));
+        return let(call("torch.rms_norm", x, "[" + weight + ".size(0)]", weight, literal(eps)));
     }
 
     @Override
@@ -212,21 +216,27 @@ final class ScriptTensors implements Tensors<String> {
         return let(call("torch.flatten", call("torch.transpose", x, "1", "2"), "2"));
     }
 
+    /**
+     * The tables once per pass; the sines' first half negated, so that each rotation is {@link #rotate}'s four
+     * operations: {@code rotate_half(x) · sin = roll(x, half) · [−sin₁, sin₂]}, negation being exact.
+     */
     @Override
     public Rotation<String> rotation(String positions, String invFreq, String like) {
         String freqs = let(call("torch.mul", call("torch.unsqueeze", call("torch.to", positions, "6"), "-1"), invFreq));
         String angles = let(call("torch.cat", "[" + freqs + ", " + freqs + "]", "-1"));
         String cos = let(call("torch.unsqueeze", call("torch.to", call("torch.cos", angles), like + ".dtype"), "1"));
         String sin = let(call("torch.unsqueeze", call("torch.to", call("torch.sin", angles), like + ".dtype"), "1"));
-        return new Rotation<>(cos, sin);
+        rotationHalf = let(sin + ".size(-1) // 2");
+        String signed = let(call("torch.cat", "[" + call("torch.neg", call("torch.narrow", sin, "-1", "0", rotationHalf)) + ", "
+                + call("torch.narrow", sin, "-1", rotationHalf, rotationHalf) + "]", "-1"));
+        return new Rotation<>(cos, signed);
     }
 
+    /** {@code x · cos + roll(x, half) · signed sin}, the tables {@link #rotation}'s. */
     @Override
     public String rotate(String x, Rotation<String> rotation) {
-        String half = let(x + ".size(-1) // 2");
-        String rotated = let(call("torch.cat", "[" + call("torch.neg", call("torch.narrow", x, "-1", half, half)) + ", "
-                + call("torch.narrow", x, "-1", "0", half) + "]", "-1"));
-        return let(call("torch.add", call("torch.mul", x, rotation.cos()), call("torch.mul", rotated, rotation.sin())));
+        String rolled = call("torch.roll", x, "[" + rotationHalf + "]", "[-1]");
+        return let(call("torch.add", call("torch.mul", x, rotation.cos()), call("torch.mul", rolled, rotation.sin())));
     }
 
     @Override

@@ -70,7 +70,10 @@ public interface Tensors<T> {
     /** {@code [B, heads, T, headDim]} as {@code [B, T, heads · headDim]}. */
     T mergeHeads(T x);
 
-    /** The rotary tables of a pass: cosines and sines {@code [B or 1, 1, T, headDim]} in {@code like}'s dtype. */
+    /**
+     * The rotary tables of a pass: cosines and sines {@code [B or 1, 1, T, headDim]} in {@code like}'s dtype, as the
+     * implementation's {@link #rotate} reads them (TorchScript's sines have their first half negated).
+     */
     record Rotation<T>(T cos, T sin) {}
 
     /**

@@ -87,9 +87,13 @@ public final class PromptFormat {
         return plainPrompt(tokenizer, prompt);
     }
 
-    /** A prompt as text to continue (an empty one as the end of text, which starts a document). */
-    public static int[] plainPrompt(ByteLevelBpe tokenizer, String prompt) {
-        int[] ids = tokenizer.encode(prompt);
+    /**
+     * A prompt as text to continue, as a document begins: after the tokenizer's begin-of-text token where it has one
+     * (Llama 3.1's), else an empty one as the end of text, which starts a document.
+     */
+    public static int[] plainPrompt(millrace.tokenizer.TextTokenizer tokenizer, String prompt) {
+        int[] document = tokenizer.document(prompt);
+        int[] ids = java.util.Arrays.copyOf(document, document.length - 1); // not the end of text
         return ids.length == 0 ? new int[] {tokenizer.endOfText()} : ids;
     }
 

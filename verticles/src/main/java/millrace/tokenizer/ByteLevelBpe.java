@@ -479,6 +479,7 @@ public final class ByteLevelBpe implements TextTokenizer {
      * The token Hugging Face puts before the text when asked to add special tokens (its post-processor's template:
      * Llama 3.1's {@code <|begin_of_text|>}), if any. Encoding never adds it: a caller that wants it prepends it.
      */
+    @Override
     public OptionalInt beginOfText() {
         return options.beginOfText();
     }

@@ -112,9 +112,7 @@ public final class TokenizeVerticle extends StageVerticle {
                 return;
             }
             Split split = Splits.of(doc.id(), settings.validationShare());
-            int[] text = tokenizer.encode(doc.text());
-            int[] tokens = java.util.Arrays.copyOf(text, text.length + 1);
-            tokens[text.length] = tokenizer.endOfText();
+            int[] tokens = tokenizer.document(doc.text());
             ShardPacker packer = state.packers.get(split);
             packer.add(record.offset(), new ShardDoc(doc.id(), doc.ingestedAtMillis()), tokens);
             out.afterCommit(() -> Metrics.TOKENIZE_DOCUMENTS.labelValues(split.label()).inc());

@@ -30,6 +30,8 @@ class PolicyTest {
     static Path dir;
 
     static Path base;
+    /** The same for the Llama family (every option on: untied head, grouped heads, q/k norms, biases). */
+    static Path llamaBase;
     static ByteLevelBpe tokenizer;
     static final Policy.Text TEXT = Policy.Text.none();
 
@@ -43,6 +45,12 @@ class PolicyTest {
                 ModelTrainer trainer = new ModelTrainer(settings, root, LanguageModel.initialize(Gpt2Config.tiny(tokenizer.vocabSize(), 16), root), 0, 0)) {
             base = new CheckpointStore(dir.resolve("checkpoints"), "m", 2).write(trainer, new CheckpointFormat.Meta("m",
                     settings.model(), tokenizer.id(), 0, 0, 5f, null, 1, null, 1L), tokenizer);
+        }
+        var llama = millrace.model.TinyModels.llama(tokenizer.vocabSize(), 16);
+        try (var root = ModelTrainer.newRootManager();
+                ModelTrainer trainer = new ModelTrainer(settings, root, LanguageModel.initialize(llama, root), 0, 0)) {
+            llamaBase = new CheckpointStore(dir.resolve("checkpoints"), "llama", 2).write(trainer, new CheckpointFormat.Meta("m",
+                    llama, tokenizer.id(), 0, 0, 5f, null, 1, null, 1L), tokenizer);
         }
     }
 
@@ -70,8 +78,13 @@ class PolicyTest {
         return Map.of("0", at);
     }
 
-    @Test
-    void stepsOnPairsRaiseTheMarginAndReplayingTheLineageGivesTheSameWeightsBitForBit() throws Exception {
+    static List<Path> bases() {
+        return List.of(base, llamaBase);
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("bases")
+    void stepsOnPairsRaiseTheMarginAndReplayingTheLineageGivesTheSameWeightsBitForBit(Path base) throws Exception {
         offset = 0;
         List<ConsumerRecord<String, byte[]>> first = ratings("ann", 6, 0);
         List<ConsumerRecord<String, byte[]>> second = ratings("bob", 6, 6);

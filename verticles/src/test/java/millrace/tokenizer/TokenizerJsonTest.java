@@ -57,6 +57,15 @@ class TokenizerJsonTest {
         assertEquals(llama.id(), back.id());
         assertNotEquals(TokenizerJsonShapes.small().withSpecials(List.of("<|begin_of_text|>", "<|end_of_text|>")).id(), llama.id(),
                 "the begin-of-text token is part of the id");
+        // a document as the model is trained on it and prompted with: <|begin_of_text|> text <|end_of_text|>
+        int[] text = llama.encode(TEXT);
+        int[] document = llama.document(TEXT);
+        assertEquals(llama.beginOfText().getAsInt(), document[0]);
+        assertArrayEquals(text, Arrays.copyOfRange(document, 1, document.length - 1));
+        assertEquals(llama.endOfText(), document[document.length - 1]);
+        assertArrayEquals(Arrays.copyOf(document, document.length - 1), millrace.sft.PromptFormat.plainPrompt(llama, TEXT));
+        ByteLevelBpe plain = TokenizerJsonShapes.small().withSpecials(List.of("<|endoftext|>"));
+        assertArrayEquals(plain.encode(TEXT), Arrays.copyOf(plain.document(TEXT), plain.encode(TEXT).length), "no begin-of-text");
     }
 
     /** A token that no merge makes: with ignore_merges a piece that is that token is it, without it the piece is merged. */

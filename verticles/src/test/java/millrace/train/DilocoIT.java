@@ -21,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Two real trainer processes of one model with {@code --diloco}, against the embedded broker: after every round both
  * hold bit-identical weights; one killed with SIGKILL mid-round, the other closes the round alone after
  * {@code --sync-timeout}; the killed one, started again, rejoins from its checkpoint and its rounds agree again; and
- * the audits of the two list every row produced exactly once.
+ * the audits of the two list every row produced exactly once. The replicas train {@code llama-tiny}: DiLoCo moves
+ * weight vectors, whatever the architecture, and the Llama family runs it end to end here.
  */
 class DilocoIT {
     @RegisterExtension
@@ -44,7 +45,7 @@ class DilocoIT {
         List<String> cmd = millrace.faults.ChildProcess.millrace("1g", List.of("train",
                 "--kafka", kafka.settings("x").bootstrapServers(), "--data-dir", dir.resolve("data").toString(),
                 "--tokenizer", "r50k", "--seq-len", "8", "--batch-size", "4", "--checkpoint-every", "1",
-                "--model", "tiny", "--ops-port", "0", "--eval-every", "0", "--instance-id", id,
+                "--model", "llama-tiny", "--ops-port", "0", "--eval-every", "0", "--instance-id", id,
                 "--diloco", "--sync-every", "5", "--sync-timeout", "6"));
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(
                 ProcessBuilder.Redirect.appendTo(dir.resolve(logName).toFile())).start();

@@ -38,6 +38,14 @@ class TrainKillIT {
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
+    private boolean checkpointed() throws Exception {
+        Path model = dir.resolve("data/checkpoints/millrace");
+        if (!Files.isDirectory(model)) return false;
+        try (var s = Files.list(model)) {
+            return s.anyMatch(p -> p.getFileName().toString().startsWith("step-"));
+        }
+    }
+
     private List<String> audit() throws Exception {
         return TrainAudit.read(dir.resolve("data/checkpoints/millrace/audit"));
     }
@@ -49,7 +57,9 @@ class TrainKillIT {
         long started = System.nanoTime();
         Process first = trainer(dir.resolve("first.log"));
         long deadline = System.nanoTime() + 120_000_000_000L;
-        while (audit().isEmpty()) { // the first checkpoint
+        // the first checkpoint: its audit segment is committed before it is written, so wait for the directory too (once, on
+        // a loaded machine, the kill came between the two and the restart found nothing to resume)
+        while (audit().isEmpty() || !checkpointed()) {
             assertTrue(first.isAlive(), () -> "trainer died: " + read(dir.resolve("first.log")));
             assertTrue(System.nanoTime() < deadline, "no checkpoint within 120 s");
             Thread.sleep(100);
