@@ -70,11 +70,11 @@ final class PlatformOptions {
         TokenizeSettings tokenize = new TokenizeSettings(tokenizerName, process.seqLen, rowsPerShard, validationShare, 2000);
         TrainSettings trainSettings = train.settings(tokenizerName, tok.vocabSize(), process.seqLen,
                 base == null ? null : base.config());
-        if (base != null && roles.contains(millrace.Role.TRAIN) && process.seqLen > base.config().contextLength()) {
-            throw new IllegalArgumentException("--seq-len " + process.seqLen + " is longer than the base's context, "
-                    + base.config().contextLength());
-        }
         if (base != null && roles.contains(millrace.Role.TRAIN)) {
+            if (process.seqLen > base.config().contextLength()) {
+                throw new IllegalArgumentException("--seq-len " + process.seqLen + " is longer than the base's context, "
+                        + base.config().contextLength());
+            }
             new CheckpointStore(process.dataDir.resolve("checkpoints"), trainSettings.modelName(), trainSettings.keepCheckpoints())
                     .importUnlessTrained(base);
         }

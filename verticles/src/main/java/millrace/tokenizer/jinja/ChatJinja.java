@@ -306,6 +306,17 @@ public final class ChatJinja {
 
     /** A filter that reads its arguments as Python passes them, positional and named. */
     private abstract static class PythonFilter implements Filter {
+        private final String name;
+
+        PythonFilter(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public final String getName() {
+            return name;
+        }
+
         @Override
         public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
             return filter(var, interpreter, (Object[]) args, Map.of());
@@ -323,9 +334,8 @@ public final class ChatJinja {
 
     /** transformers' {@code tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)}. */
     private static final class ToJson extends PythonFilter {
-        @Override
-        public String getName() {
-            return "tojson";
+        ToJson() {
+            super("tojson");
         }
 
         @Override
@@ -347,9 +357,8 @@ public final class ChatJinja {
 
     /** Jinja2's {@code trim(value, chars=None)}: Python's {@code str.strip}. */
     private static final class Trim extends PythonFilter {
-        @Override
-        public String getName() {
-            return "trim";
+        Trim() {
+            super("trim");
         }
 
         @Override
@@ -363,9 +372,8 @@ public final class ChatJinja {
 
     /** Jinja2's {@code items(mapping)}: its key–value pairs, for {@code for k, v in d | items}. */
     private static final class Items extends PythonFilter {
-        @Override
-        public String getName() {
-            return "items";
+        Items() {
+            super("items");
         }
 
         @Override
@@ -380,15 +388,8 @@ public final class ChatJinja {
 
     /** {@code length}/{@code count}: Python's {@code len}, code points for a string. */
     private static final class Length extends PythonFilter {
-        private final String name;
-
         Length(String name) {
-            this.name = name;
-        }
-
-        @Override
-        public String getName() {
-            return name;
+            super(name);
         }
 
         @Override
@@ -404,20 +405,13 @@ public final class ChatJinja {
 
     /** A filter that is Python's str method of the same name: {@code capitalize}, {@code upper}, {@code lower}. */
     private static final class StringMethod extends PythonFilter {
-        private final String name;
-
         StringMethod(String name) {
-            this.name = name;
-        }
-
-        @Override
-        public String getName() {
-            return name;
+            super(name);
         }
 
         @Override
         public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
-            return PythonStrings.call(PythonValues.str(var), name, new Object[0]);
+            return PythonStrings.call(PythonValues.str(var), getName(), new Object[0]);
         }
     }
 
@@ -428,9 +422,8 @@ public final class ChatJinja {
     private static final class Title extends PythonFilter {
         private static final Pattern WORD_BEGINNING = Pattern.compile("(?<=[-\\s({\\[<])(?=[^-\\s({\\[<])|(?<=[^-\\s({\\[<])(?=[-\\s({\\[<])");
 
-        @Override
-        public String getName() {
-            return "title";
+        Title() {
+            super("title");
         }
 
         @Override
@@ -448,9 +441,8 @@ public final class ChatJinja {
 
     /** Jinja2's {@code string}: Python's {@code str()}. */
     private static final class Str extends PythonFilter {
-        @Override
-        public String getName() {
-            return "string";
+        Str() {
+            super("string");
         }
 
         @Override
