@@ -50,6 +50,8 @@ public final class LanguageModel implements AutoCloseable {
     private final TorchScriptModule decode;
     /** {@link #ROW_LOGITS} as a method of its own (no autograd), for prompts projected outside the decode step. */
     private final TorchScriptModule rowLogits;
+    /** {@code dst.copy_(src)}: a loaded tensor into its parameter's own memory. */
+    private final TorchScriptModule assign;
     /** The parameters cast to fp16 and to bf16 inside autograd (mixed precision). */
     private final TorchScriptModule toFp16;
     private final TorchScriptModule toBf16;
@@ -76,6 +78,9 @@ public final class LanguageModel implements AutoCloseable {
                 + "    b = x.size(0)\n"
                 + ROW_LOGITS
                 + "    return logits\n");
+        this.assign = TorchScriptModule.compile(m, "Assign",
+                "  def forward(self: __torch__.Assign, dst: Tensor, src: Tensor) -> Tensor:\n"
+                + "    return dst.copy_(src)\n");
         this.toFp16 = TorchScriptModule.compile(m, "ToFp16",
                 "  def forward(self: __torch__.ToFp16, w: List[Tensor]) -> List[Tensor]:\n"
                 + "    return [t.half() for t in w]\n");
@@ -93,10 +98,15 @@ public final class LanguageModel implements AutoCloseable {
 
     /** A freshly initialised model: each parameter as its architecture initialises it, from the engine's generator. */
     public static LanguageModel initialize(ModelConfig config, NDManager parent) {
+        return allocate(config, parent, true);
+    }
+
+    /** The model's parameters, initialised as the architecture says ({@code random}), or zeros to be loaded into. */
+    private static LanguageModel allocate(ModelConfig config, NDManager parent, boolean random) {
         LanguageModel model = new LanguageModel(config, parent);
         for (Architecture.Parameter p : model.architecture.parameters()) {
             Shape shape = new Shape(p.shape());
-            NDArray a = switch (p.init()) {
+            NDArray a = !random ? model.manager.zeros(shape) : switch (p.init()) {
                 case NORMAL -> model.manager.randomNormal(0f, p.std(), shape, DataType.FLOAT32);
                 case ONES -> model.manager.ones(shape);
                 case ZEROS -> model.manager.zeros(shape);
@@ -119,9 +129,10 @@ public final class LanguageModel implements AutoCloseable {
      */
     public static LanguageModel load(ModelConfig config, NDManager parent, Map<String, Safetensors.Tensor> tensors,
             Function<String, String> rename, String source) throws IOException {
-        LanguageModel model = initialize(config, parent);
+        LanguageModel model = allocate(config, parent, false);
         try {
             java.util.Set<String> loaded = new java.util.HashSet<>();
+            java.nio.ByteBuffer scratch = null;
             for (Safetensors.Tensor t : tensors.values()) {
                 String name = rename.apply(t.name());
                 if (name == null) continue;
@@ -131,7 +142,14 @@ public final class LanguageModel implements AutoCloseable {
                     throw new IOException(t.file() + ": " + t.name() + " has shape " + new Shape(t.shape())
                             + ", the config wants " + target.getShape());
                 }
-                target.set(t.toFloat32());
+                // copied into the parameter's own memory (DJL's set would make the buffer the parameter's storage: a
+                // second copy of the model until a collection frees the first); one scratch buffer for the conversions
+                java.nio.ByteBuffer values = t.toFloat32(scratch);
+                if (values.isDirect() && !(values instanceof java.nio.MappedByteBuffer)) scratch = values;
+                try (NDArray read = model.manager.create(values, target.getShape(), DataType.FLOAT32);
+                        IValue dst = IValue.from((PtNDArray) target); IValue src = IValue.from((PtNDArray) read)) {
+                    model.assign.call("forward", dst, src).close();
+                }
                 loaded.add(name);
             }
             if (loaded.size() != model.params.size()) {
@@ -494,6 +512,7 @@ public final class LanguageModel implements AutoCloseable {
         decodeMasked.close();
         decode.close();
         rowLogits.close();
+        assign.close();
         toFp16.close();
         toBf16.close();
         manager.close();

@@ -40,13 +40,20 @@ public final class Safetensors {
             return n;
         }
 
-        /** Its values as fp32, in a direct buffer in the platform's order (what libtorch copies from). */
-        public ByteBuffer toFloat32() throws IOException {
+        /**
+         * Its values as fp32 in a direct buffer in the platform's order, to copy from at once: fp32 itself, mapped from
+         * the file; fp16 and bf16 converted into {@code scratch} when it is large enough, else into a new buffer (the
+         * caller keeps the larger one for the next tensor).
+         */
+        public ByteBuffer toFloat32(ByteBuffer scratch) throws IOException {
             long n = size();
             if (4 * n > Integer.MAX_VALUE) throw new IOException(file + ": tensor " + name + " is too large for one array (" + n + " values)");
-            ByteBuffer out = ByteBuffer.allocateDirect((int) (4 * n)).order(ByteOrder.nativeOrder());
             try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
                 ByteBuffer in = channel.map(FileChannel.MapMode.READ_ONLY, offset, bytes).order(ByteOrder.LITTLE_ENDIAN);
+                if (dtype.equals("F32") && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN) return in;
+                ByteBuffer out = scratch != null && scratch.capacity() >= 4 * n ? scratch.clear()
+                        : ByteBuffer.allocateDirect((int) (4 * n));
+                out.order(ByteOrder.nativeOrder()).limit((int) (4 * n));
                 switch (dtype) {
                     case "F32" -> out.asFloatBuffer().put(in.asFloatBuffer());
                     case "BF16" -> {
@@ -57,8 +64,8 @@ public final class Safetensors {
                     }
                     default -> throw new IOException(file + ": tensor " + name + " is " + dtype + " (F32, F16 and BF16 are read)");
                 }
+                return out.rewind();
             }
-            return out.rewind();
         }
     }
 
@@ -192,14 +199,22 @@ public final class Safetensors {
         out.write(length.array());
         out.write(json);
         for (int i = json.length; i < padded; i++) out.write(' ');
+        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) throw new IllegalStateException("a big-endian platform");
         byte[] chunk = new byte[1 << 20];
         for (NDArray a : tensors.values()) {
-            ByteBuffer data = a.toByteBuffer().order(ByteOrder.nativeOrder());
-            if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) throw new IllegalStateException("a big-endian platform");
-            while (data.hasRemaining()) {
-                int n = Math.min(chunk.length, data.remaining());
-                data.get(chunk, 0, n);
-                out.write(chunk, 0, n);
+            // a few rows at a time: a copy of the whole tensor (a 1B model's embedding is 1 GB) would double its memory
+            long rows = a.getShape().dimension() < 2 ? 1 : a.getShape().get(0);
+            long perRow = a.size() / Math.max(1, rows);
+            long step = Math.max(1, (4L << 20) / (4 * Math.max(1, perRow)));
+            for (long from = 0; from < rows; from += step) {
+                try (NDArray slice = a.getShape().dimension() < 2 ? a.duplicate() : a.get(from + ":" + Math.min(rows, from + step))) {
+                    ByteBuffer data = slice.toByteBuffer().order(ByteOrder.nativeOrder());
+                    while (data.hasRemaining()) {
+                        int n = Math.min(chunk.length, data.remaining());
+                        data.get(chunk, 0, n);
+                        out.write(chunk, 0, n);
+                    }
+                }
             }
         }
     }
